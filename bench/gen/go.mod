@@ -1,0 +1,3 @@
+module goroscope.bench/gen
+
+go 1.26

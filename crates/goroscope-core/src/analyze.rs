@@ -1,0 +1,642 @@
+//! Census and grouping: what the goroutines of one snapshot do, counted by
+//! state, wait reason, block class, origin and stack depth, and grouped by
+//! the code that piles them up.
+//!
+//! A group is the set of goroutines with the same *signature*: the sequence
+//! of function names of their stack (innermost first) plus the function that
+//! created them and their block class; with [`CensusOptions::by_location`]
+//! the file:line of every frame and of the `go` statement count too. The
+//! census is fed one goroutine at a time ([`Census::add`]) so it works on a
+//! streaming parse; its cost is linear in the number of goroutines and its
+//! memory grows with distinct stacks, not goroutines.
+//!
+//! [`Report`] is the stable JSON schema of `goroscope analyze --format json`
+//! (documented field by field in README.md).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+
+use crate::model::{
+    BlockClass, Diagnostic, Elided, FrameId, Goroutine, Origin, StackId, State, Tables,
+};
+use crate::vocab::DepthBuckets;
+
+/// Version of the [`Report`] schema; bumped on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// How the census groups and samples.
+#[derive(Debug, Clone)]
+pub struct CensusOptions {
+    /// Group by file:line as well as by function names.
+    pub by_location: bool,
+    /// Sample goroutine ids kept per group.
+    pub samples: usize,
+    /// Distinct values kept per label key per group.
+    pub label_values: usize,
+    /// Stack depth buckets.
+    pub depth_buckets: DepthBuckets,
+}
+
+impl Default for CensusOptions {
+    fn default() -> Self {
+        Self {
+            by_location: false,
+            samples: 5,
+            label_values: 10,
+            depth_buckets: DepthBuckets::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct GroupKey {
+    seq: u32,
+    created_by: u32,
+    class: BlockClass,
+}
+
+#[derive(Debug, Clone)]
+struct GroupAcc {
+    stack: StackId,
+    created_by: Option<FrameId>,
+    class: BlockClass,
+    origin: Origin,
+    count: u64,
+    states: [u64; State::ALL.len()],
+    wait_min: Option<u32>,
+    wait_max: Option<u32>,
+    samples: Vec<u64>,
+    labels: BTreeMap<String, BTreeSet<String>>,
+    labels_truncated: bool,
+    elided: bool,
+}
+
+/// Running totals over goroutines.
+#[derive(Debug, Clone)]
+pub struct Census {
+    opts: CensusOptions,
+    total: u64,
+    states: [u64; State::ALL.len()],
+    classes: [u64; BlockClass::ALL.len()],
+    origins: [u64; Origin::ALL.len()],
+    depth: Vec<u64>,
+    wait_reasons: FxHashMap<crate::model::StrId, u64>,
+    matrix: FxHashMap<(State, BlockClass, Origin), u64>,
+    locked: u64,
+    leaked_flag: u64,
+    unavailable: u64,
+    truncated: u64,
+    groups: Vec<GroupAcc>,
+    group_index: FxHashMap<GroupKey, usize>,
+    /// Per stack id: its function-sequence id (u32::MAX = not computed).
+    seq_of_stack: Vec<u32>,
+    seq_index: FxHashMap<Box<[u32]>, u32>,
+    /// Per frame id: id of its function name (or of the whole frame when
+    /// grouping by location).
+    fn_of_frame: Vec<u32>,
+    fn_index: FxHashMap<Box<str>, u32>,
+    scratch: Vec<u32>,
+}
+
+impl Census {
+    /// An empty census.
+    pub fn new(opts: CensusOptions) -> Self {
+        let buckets = opts.depth_buckets.labels().len();
+        Self {
+            opts,
+            total: 0,
+            states: [0; State::ALL.len()],
+            classes: [0; BlockClass::ALL.len()],
+            origins: [0; Origin::ALL.len()],
+            depth: vec![0; buckets],
+            wait_reasons: FxHashMap::default(),
+            matrix: FxHashMap::default(),
+            locked: 0,
+            leaked_flag: 0,
+            unavailable: 0,
+            truncated: 0,
+            groups: Vec::new(),
+            group_index: FxHashMap::default(),
+            seq_of_stack: Vec::new(),
+            seq_index: FxHashMap::default(),
+            fn_of_frame: Vec::new(),
+            fn_index: FxHashMap::default(),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Counts one goroutine.
+    pub fn add(&mut self, g: &Goroutine, tables: &Tables) {
+        self.total += 1;
+        self.states[g.state as usize] += 1;
+        self.classes[g.block_class as usize] += 1;
+        self.origins[g.origin as usize] += 1;
+        *self
+            .matrix
+            .entry((g.state, g.block_class, g.origin))
+            .or_insert(0) += 1;
+        if let Some(r) = g.wait_reason {
+            *self.wait_reasons.entry(r).or_insert(0) += 1;
+        }
+        self.locked += u64::from(g.flags.locked_to_thread);
+        self.leaked_flag += u64::from(g.flags.leaked);
+        self.unavailable += u64::from(g.flags.stack_unavailable);
+        self.truncated += u64::from(g.flags.truncated);
+        let printed = tables.stack(g.stack).len() as u64;
+        let depth = printed
+            + match g.elided {
+                Elided::Count(n) => u64::from(n),
+                _ => 0,
+            };
+        let bucket = self
+            .opts
+            .depth_buckets
+            .index(u32::try_from(depth).unwrap_or(u32::MAX));
+        self.depth[bucket] += 1;
+
+        let seq = self.seq_id(g.stack, tables);
+        let created_by = match g.created_by {
+            Some(c) => self.fn_id(c.frame, tables),
+            None => u32::MAX,
+        };
+        let key = GroupKey {
+            seq,
+            created_by,
+            class: g.block_class,
+        };
+        let idx = match self.group_index.get(&key) {
+            Some(&i) => i,
+            None => {
+                let i = self.groups.len();
+                self.groups.push(GroupAcc {
+                    stack: g.stack,
+                    created_by: g.created_by.map(|c| c.frame),
+                    class: g.block_class,
+                    origin: g.origin,
+                    count: 0,
+                    states: [0; State::ALL.len()],
+                    wait_min: None,
+                    wait_max: None,
+                    samples: Vec::new(),
+                    labels: BTreeMap::new(),
+                    labels_truncated: false,
+                    elided: false,
+                });
+                self.group_index.insert(key, i);
+                i
+            }
+        };
+        let label_cap = self.opts.label_values;
+        let sample_cap = self.opts.samples;
+        let grp = &mut self.groups[idx];
+        grp.count += 1;
+        grp.states[g.state as usize] += 1;
+        grp.elided |= g.elided != Elided::None;
+        if let Some(m) = g.wait_minutes {
+            grp.wait_min = Some(grp.wait_min.map_or(m, |x| x.min(m)));
+            grp.wait_max = Some(grp.wait_max.map_or(m, |x| x.max(m)));
+        }
+        if grp.samples.len() < sample_cap {
+            grp.samples.push(g.id);
+        }
+        if let Some(ls) = g.labels {
+            for &(k, v) in tables.labels(ls) {
+                let values = grp.labels.entry(tables.str(k).to_string()).or_default();
+                if values.len() < label_cap {
+                    values.insert(tables.str(v).to_string());
+                } else if !values.contains(tables.str(v)) {
+                    grp.labels_truncated = true;
+                }
+            }
+        }
+    }
+
+    /// Id of the function name (or whole frame) of a frame id.
+    fn fn_id(&mut self, f: FrameId, tables: &Tables) -> u32 {
+        let i = f.0 as usize;
+        if i >= self.fn_of_frame.len() {
+            self.fn_of_frame
+                .resize(tables.frame_count().max(i + 1), u32::MAX);
+        }
+        if self.fn_of_frame[i] != u32::MAX {
+            return self.fn_of_frame[i];
+        }
+        let frame = tables.frame(f);
+        let name: Box<str> = if self.opts.by_location {
+            format!("{}\0{}:{}", frame.function, frame.file, frame.line).into()
+        } else {
+            frame.function.clone()
+        };
+        let next = self.fn_index.len() as u32;
+        let id = *self.fn_index.entry(name).or_insert(next);
+        self.fn_of_frame[i] = id;
+        id
+    }
+
+    /// Id of the function-name sequence of a stack.
+    fn seq_id(&mut self, s: StackId, tables: &Tables) -> u32 {
+        let i = s.0 as usize;
+        if i >= self.seq_of_stack.len() {
+            self.seq_of_stack
+                .resize(tables.stack_count().max(i + 1), u32::MAX);
+        }
+        if self.seq_of_stack[i] != u32::MAX {
+            return self.seq_of_stack[i];
+        }
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        for &f in tables.stack(s) {
+            let id = self.fn_id(f, tables);
+            scratch.push(id);
+        }
+        let next = self.seq_index.len() as u32;
+        let id = match self.seq_index.get(scratch.as_slice()) {
+            Some(&id) => id,
+            None => {
+                self.seq_index.insert(scratch.as_slice().into(), next);
+                next
+            }
+        };
+        self.scratch = scratch;
+        self.seq_of_stack[i] = id;
+        id
+    }
+
+    /// Goroutines counted so far.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// Builds the report; groups sorted by count (descending), then
+    /// signature.
+    pub fn report(&self, tables: &Tables, diagnostics: Vec<Diagnostic>) -> Report {
+        let mut wait_reasons: Vec<(String, u64)> = self
+            .wait_reasons
+            .iter()
+            .map(|(&k, &v)| (tables.str(k).to_string(), v))
+            .collect();
+        wait_reasons.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let mut groups: Vec<Group> = self
+            .groups
+            .iter()
+            .map(|g| self.group_report(g, tables))
+            .collect();
+        groups.sort_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then_with(|| a.signature.cmp(&b.signature))
+        });
+        let mut matrix: Vec<Series> = self
+            .matrix
+            .iter()
+            .map(|(&(state, block_class, origin), &count)| Series {
+                state,
+                block_class,
+                origin,
+                count,
+            })
+            .collect();
+        matrix.sort_by_key(|s| (s.state, s.block_class, s.origin));
+        Report {
+            schema_version: SCHEMA_VERSION,
+            total: self.total,
+            states: State::ALL
+                .iter()
+                .map(|s| (s.as_str(), self.states[*s as usize]))
+                .collect(),
+            wait_reasons: wait_reasons.into_iter().collect(),
+            block_classes: BlockClass::ALL
+                .iter()
+                .map(|c| (c.as_str(), self.classes[*c as usize]))
+                .collect(),
+            depth_buckets: self
+                .opts
+                .depth_buckets
+                .labels()
+                .iter()
+                .cloned()
+                .zip(self.depth.iter().copied())
+                .collect(),
+            origins: Origin::ALL
+                .iter()
+                .map(|o| (o.as_str(), self.origins[*o as usize]))
+                .collect(),
+            flags: FlagCounts {
+                locked_to_thread: self.locked,
+                leaked: self.leaked_flag,
+                stack_unavailable: self.unavailable,
+                truncated: self.truncated,
+            },
+            series: matrix,
+            unique_stacks: tables.stack_count() as u64,
+            unique_frames: tables.frame_count() as u64,
+            group_count: groups.len() as u64,
+            groups,
+            diagnostics,
+        }
+    }
+
+    fn group_report(&self, g: &GroupAcc, tables: &Tables) -> Group {
+        let frames: Vec<FrameOut> = tables
+            .stack(g.stack)
+            .iter()
+            .map(|&f| FrameOut::of(tables, f))
+            .collect();
+        let created_by = g.created_by.map(|f| FrameOut::of(tables, f));
+        let mut hasher = Fnv::new();
+        for f in &frames {
+            hasher.write(f.function.as_bytes());
+            if self.opts.by_location {
+                hasher.write(f.file.as_bytes());
+                hasher.write(&f.line.to_le_bytes());
+            }
+            hasher.write(b"\n");
+        }
+        hasher.write(b"created by ");
+        if let Some(c) = &created_by {
+            hasher.write(c.function.as_bytes());
+            if self.opts.by_location {
+                hasher.write(c.file.as_bytes());
+                hasher.write(&c.line.to_le_bytes());
+            }
+        }
+        hasher.write(g.class.as_str().as_bytes());
+        Group {
+            signature: format!("{:016x}", hasher.finish()),
+            count: g.count,
+            states: State::ALL
+                .iter()
+                .filter(|s| g.states[**s as usize] > 0)
+                .map(|s| (s.as_str(), g.states[*s as usize]))
+                .collect(),
+            block_class: g.class,
+            origin: g.origin,
+            top_function: top_function(&frames).to_string(),
+            created_by,
+            wait_minutes_min: g.wait_min,
+            wait_minutes_max: g.wait_max,
+            frames_elided: g.elided,
+            labels: g
+                .labels
+                .iter()
+                .map(|(k, v)| (k.clone(), v.iter().cloned().collect()))
+                .collect(),
+            labels_truncated: g.labels_truncated,
+            sample_ids: g.samples.clone(),
+            frames,
+        }
+    }
+}
+
+/// The frame that best names "the code that piles goroutines up": the
+/// innermost frame of the program's own code (a package whose path starts
+/// with a domain, or `main`), else the innermost frame outside the runtime
+/// and Go's internal packages, else the innermost frame.
+pub fn top_function(frames: &[FrameOut]) -> &str {
+    let pkg_of = |f: &str| -> String {
+        let after = f.rfind('/').map_or(0, |i| i + 1);
+        match f[after..].find('.') {
+            Some(d) => f[..after + d].to_string(),
+            None => f.to_string(),
+        }
+    };
+    let user = frames.iter().find(|f| {
+        let p = pkg_of(&f.function);
+        p == "main" || p.split('/').next().is_some_and(|first| first.contains('.'))
+    });
+    if let Some(f) = user {
+        return &f.function;
+    }
+    let non_runtime = frames.iter().find(|f| {
+        let p = pkg_of(&f.function);
+        !(p == "runtime"
+            || p.starts_with("runtime/")
+            || p.starts_with("internal/")
+            || f.function.contains(".runtime_"))
+    });
+    // Only runtime frames: the entry function (runtime.gcBgMarkWorker,
+    // runtime.bgsweep, ...) names a service goroutine better than the
+    // runtime.gopark it sleeps in.
+    let entry = frames.iter().rev().find(|f| f.function != "runtime.goexit");
+    non_runtime
+        .or(entry)
+        .or(frames.first())
+        .map_or("", |f| &f.function)
+}
+
+/// FNV-1a 64: a stable hash for signature ids (std's hashers may change
+/// between Rust releases; signature ids must not).
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+    fn write(&mut self, b: &[u8]) {
+        for &c in b {
+            self.0 ^= u64::from(c);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Census of one snapshot: the `--format json` document.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Goroutines read.
+    pub total: u64,
+    /// Count per state; every state present.
+    pub states: BTreeMap<&'static str, u64>,
+    /// Count per raw wait reason as printed (waiting and leaked goroutines).
+    pub wait_reasons: BTreeMap<String, u64>,
+    /// Count per block class; every class present.
+    pub block_classes: BTreeMap<&'static str, u64>,
+    /// Count per stack depth bucket (printed frames plus elided count).
+    pub depth_buckets: BTreeMap<String, u64>,
+    /// Count per origin (user, runtime).
+    pub origins: BTreeMap<&'static str, u64>,
+    /// Counts of header flags.
+    pub flags: FlagCounts,
+    /// Count per (state, block class, origin) combination that occurred.
+    pub series: Vec<Series>,
+    /// Distinct stacks in the input.
+    pub unique_stacks: u64,
+    /// Distinct frames in the input.
+    pub unique_frames: u64,
+    /// Number of groups (== groups.len()).
+    pub group_count: u64,
+    /// Groups, largest first.
+    pub groups: Vec<Group>,
+    /// What could not be read, with line numbers.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// How many goroutines carried each header flag.
+#[derive(Debug, Clone, Serialize)]
+pub struct FlagCounts {
+    /// `locked to thread`.
+    pub locked_to_thread: u64,
+    /// `(leaked)`.
+    pub leaked: u64,
+    /// `stack unavailable`.
+    pub stack_unavailable: u64,
+    /// Cut short by the end of the input or malformed lines.
+    pub truncated: u64,
+}
+
+/// One (state, block class, origin) cell.
+#[derive(Debug, Clone, Serialize)]
+pub struct Series {
+    /// State.
+    pub state: State,
+    /// Block class.
+    pub block_class: BlockClass,
+    /// Origin.
+    pub origin: Origin,
+    /// Goroutines.
+    pub count: u64,
+}
+
+/// A frame in the report.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FrameOut {
+    /// Function name as printed.
+    pub function: String,
+    /// File path.
+    pub file: String,
+    /// Line (0 when unknown).
+    pub line: u32,
+}
+
+impl FrameOut {
+    fn of(tables: &Tables, f: FrameId) -> Self {
+        let fr = tables.frame(f);
+        Self {
+            function: fr.function.to_string(),
+            file: fr.file.to_string(),
+            line: fr.line,
+        }
+    }
+}
+
+/// Goroutines sharing a signature.
+#[derive(Debug, Clone, Serialize)]
+pub struct Group {
+    /// 16 hex digits, stable across runs and goroscope versions for the same
+    /// function sequence, creator and block class.
+    pub signature: String,
+    /// Goroutines in the group.
+    pub count: u64,
+    /// Count per state (only states present).
+    pub states: BTreeMap<&'static str, u64>,
+    /// Block class shared by the group.
+    pub block_class: BlockClass,
+    /// Origin of the first goroutine seen (all share creator and stack).
+    pub origin: Origin,
+    /// See [`top_function`].
+    pub top_function: String,
+    /// The `go` statement that created them.
+    pub created_by: Option<FrameOut>,
+    /// Smallest printed wait in minutes (null when none printed one).
+    pub wait_minutes_min: Option<u32>,
+    /// Largest printed wait in minutes.
+    pub wait_minutes_max: Option<u32>,
+    /// Whether any member's stack had frames elided.
+    pub frames_elided: bool,
+    /// Distinct values per pprof label key (at most `label_values` each).
+    pub labels: BTreeMap<String, Vec<String>>,
+    /// True when some label values were left out.
+    pub labels_truncated: bool,
+    /// A few goroutine ids, in input order.
+    pub sample_ids: Vec<u64>,
+    /// Frames of the first member, innermost first.
+    pub frames: Vec<FrameOut>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::parse_dump;
+
+    #[test]
+    fn groups_by_function_sequence_and_creator() {
+        let dump = "\
+goroutine 1 [chan receive]:
+main.a(0x1)
+\t/a.go:1 +0x1
+created by main.spawn in goroutine 9
+\t/s.go:1 +0x1
+
+goroutine 2 [chan receive, 3 minutes]:
+main.a(0x2)
+\t/a.go:2 +0x1
+created by main.spawn in goroutine 9
+\t/s.go:1 +0x1
+
+goroutine 3 [chan receive]:
+main.a(0x2)
+\t/a.go:2 +0x1
+created by main.other in goroutine 9
+\t/s.go:5 +0x1
+";
+        let (snap, _) = parse_dump(dump.as_bytes());
+        let mut c = Census::new(CensusOptions::default());
+        for g in &snap.goroutines {
+            c.add(g, &snap.tables);
+        }
+        let r = c.report(&snap.tables, vec![]);
+        assert_eq!(r.total, 3);
+        assert_eq!(r.groups.len(), 2);
+        assert_eq!(r.groups[0].count, 2);
+        assert_eq!(r.groups[0].wait_minutes_min, Some(3));
+        assert_eq!(r.groups[0].sample_ids, vec![1, 2]);
+        assert_eq!(r.groups[0].top_function, "main.a");
+
+        // By location, the two main.a lines differ.
+        let mut c = Census::new(CensusOptions {
+            by_location: true,
+            ..CensusOptions::default()
+        });
+        for g in &snap.goroutines {
+            c.add(g, &snap.tables);
+        }
+        assert_eq!(c.report(&snap.tables, vec![]).groups.len(), 3);
+    }
+
+    #[test]
+    fn top_function_prefers_program_code() {
+        let f = |n: &str| FrameOut {
+            function: n.into(),
+            file: String::new(),
+            line: 0,
+        };
+        let frames = [
+            f("runtime.gopark"),
+            f("sync.runtime_SemacquireMutex"),
+            f("sync.(*Mutex).Lock"),
+            f("github.com/x/y.(*S).do"),
+            f("main.main"),
+        ];
+        assert_eq!(top_function(&frames), "github.com/x/y.(*S).do");
+        let std_only = [
+            f("runtime.gopark"),
+            f("internal/poll.runtime_pollWait"),
+            f("net.(*conn).Read"),
+        ];
+        assert_eq!(top_function(&std_only), "net.(*conn).Read");
+        assert_eq!(top_function(&[]), "");
+        let runtime_only = [
+            f("runtime.gopark"),
+            f("runtime.gcBgMarkWorker"),
+            f("runtime.goexit"),
+        ];
+        assert_eq!(top_function(&runtime_only), "runtime.gcBgMarkWorker");
+    }
+}

@@ -1,0 +1,184 @@
+//! Streaming line splitter over any [`Read`]: a fixed buffer, `memchr` for
+//! newlines, no UTF-8 validation, CR stripped. Memory stays at the buffer size
+//! whatever the input size, which is what lets a 1 GB dump be parsed in a few
+//! megabytes.
+
+use std::io::{self, Read};
+
+/// Default read buffer: big enough that the read syscalls are negligible.
+const BUF_SIZE: usize = 256 * 1024;
+/// A line longer than this is split: no goroutine dump line comes close
+/// (the longest are generic function names and label lists), and it bounds
+/// memory on hostile input.
+pub const MAX_LINE: usize = 4 * 1024 * 1024;
+
+/// One line handed out by [`LineReader::next_line`].
+pub struct Line<'a> {
+    /// The bytes without `\n` and a trailing `\r`.
+    pub text: &'a [u8],
+    /// False when the input ended without a newline after this line.
+    pub terminated: bool,
+    /// True when the line was cut at [`MAX_LINE`].
+    pub overlong: bool,
+}
+
+/// Reads lines from `R` through a reusable buffer.
+pub struct LineReader<R> {
+    inner: R,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    eof: bool,
+    consumed: u64,
+    error: Option<io::Error>,
+}
+
+impl<R: Read> LineReader<R> {
+    /// Wraps a reader.
+    pub fn new(inner: R) -> Self {
+        Self {
+            inner,
+            buf: vec![0; BUF_SIZE],
+            start: 0,
+            end: 0,
+            eof: false,
+            consumed: 0,
+            error: None,
+        }
+    }
+
+    /// Bytes handed out so far (for progress reporting).
+    pub fn consumed(&self) -> u64 {
+        self.consumed
+    }
+
+    /// The read error that ended the input early, if any.
+    pub fn take_error(&mut self) -> Option<io::Error> {
+        self.error.take()
+    }
+
+    /// The next line, or `None` at the end of the input (or after a read
+    /// error, kept for [`Self::take_error`]).
+    pub fn next_line(&mut self) -> Option<Line<'_>> {
+        let mut searched = 0;
+        loop {
+            let avail = &self.buf[self.start + searched..self.end];
+            if let Some(i) = memchr::memchr(b'\n', avail) {
+                let line_end = self.start + searched + i;
+                let s = self.start;
+                self.start = line_end + 1;
+                self.consumed += (line_end + 1 - s) as u64;
+                return Some(Self::make(&self.buf[s..line_end], true, false));
+            }
+            searched = self.end - self.start;
+            if self.eof {
+                if self.start == self.end {
+                    return None;
+                }
+                let s = self.start;
+                self.consumed += (self.end - s) as u64;
+                self.start = self.end;
+                return Some(Self::make(&self.buf[s..self.end], false, false));
+            }
+            if searched >= MAX_LINE {
+                let s = self.start;
+                self.start += MAX_LINE;
+                self.consumed += MAX_LINE as u64;
+                return Some(Self::make(&self.buf[s..s + MAX_LINE], true, true));
+            }
+            self.fill();
+        }
+    }
+
+    fn make(text: &[u8], terminated: bool, overlong: bool) -> Line<'_> {
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        Line {
+            text,
+            terminated,
+            overlong,
+        }
+    }
+
+    /// Moves the partial line to the front and reads more, growing the
+    /// buffer only for lines longer than it.
+    fn fill(&mut self) {
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.end == self.buf.len() {
+            let new_len = (self.buf.len() * 2).min(MAX_LINE + BUF_SIZE);
+            self.buf.resize(new_len, 0);
+        }
+        loop {
+            match self.inner.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    return;
+                }
+                Ok(n) => {
+                    self.end += n;
+                    return;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.error = Some(e);
+                    self.eof = true;
+                    return;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(input: &[u8]) -> Vec<(Vec<u8>, bool)> {
+        let mut r = LineReader::new(input);
+        let mut out = Vec::new();
+        while let Some(l) = r.next_line() {
+            out.push((l.text.to_vec(), l.terminated));
+        }
+        out
+    }
+
+    #[test]
+    fn splits_lines_and_strips_cr() {
+        assert_eq!(
+            lines(b"a\r\nb\n\nc"),
+            vec![
+                (b"a".to_vec(), true),
+                (b"b".to_vec(), true),
+                (b"".to_vec(), true),
+                (b"c".to_vec(), false)
+            ]
+        );
+        assert!(lines(b"").is_empty());
+    }
+
+    #[test]
+    fn long_lines_cross_buffer_refills() {
+        let long = vec![b'x'; BUF_SIZE * 3 + 17];
+        let mut input = long.clone();
+        input.extend_from_slice(b"\nend\n");
+        let got = lines(&input);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].0, long);
+        assert_eq!(got[1].0, b"end");
+    }
+
+    #[test]
+    fn overlong_lines_are_split_not_buffered_forever() {
+        let input = vec![b'y'; MAX_LINE + 10];
+        let mut r = LineReader::new(&input[..]);
+        let first = r.next_line().map(|l| (l.text.len(), l.overlong));
+        assert_eq!(first, Some((MAX_LINE, true)));
+        let second = r.next_line().map(|l| l.text.len());
+        assert_eq!(second, Some(10));
+        assert!(r.next_line().is_none());
+        assert_eq!(r.consumed(), input.len() as u64);
+    }
+}

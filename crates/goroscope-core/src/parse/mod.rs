@@ -1,0 +1,7 @@
+//! Parsers: bytes in, [`crate::model`] out. Each parser streams, never panics
+//! on any input, and reports what it could not read as diagnostics.
+
+pub mod lines;
+pub mod text;
+
+pub use text::{parse_dump, DumpParser};

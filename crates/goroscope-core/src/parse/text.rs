@@ -1,0 +1,1029 @@
+//! Parser for goroutine text dumps: `runtime.Stack(buf, true)`,
+//! `/debug/pprof/goroutine?debug=2`, panics and `fatal error:` output inside
+//! arbitrary log text, and SIGQUIT / GOTRACEBACK=system|crash dumps.
+//!
+//! The format is defined by `runtime/traceback.go` (`goroutineheader`,
+//! `traceback2`, `printcreatedby1`, `printAncestorTraceback`,
+//! `printCgoTraceback`) of Go 1.17 to 1.27:
+//!
+//! ```text
+//! goroutine 7 gp=0xc0000 m=3 mp=0xc0001 [chan receive (leaked) (scan), 5 minutes, locked to thread, synctest bubble 2 labels:{"k": "v"}]:
+//! goroutine 8 [IO wait, 3 minutes] {k: v, k2: "quoted value"}:      (Go 1.27 labels)
+//! main.worker[...](0xc000010000, {0x1, 0x2}, 0x0?, ...)
+//!     /src/main.go:123 +0x1d fp=0xc0000 sp=0xc0000 pc=0x4a0000   (tab-indented)
+//! main.inlined(...)
+//!     /src/main.go:99
+//! non-Go function at pc=0x7f0000
+//! ...12 frames elided...
+//! created by main.spawn in goroutine 1
+//!     /src/main.go:40 +0x25
+//! [originating from goroutine 3]:
+//! ```
+//!
+//! The parser is a line state machine that streams: it holds one goroutine
+//! at a time plus the interned tables. Anything that is not part of a
+//! goroutine block (log lines, `panic:` messages, `runtime stack:` sections,
+//! register dumps) is skipped. It never panics on any bytes; what it cannot
+//! read becomes a [`Diagnostic`] with a line number, and a goroutine cut
+//! short is kept and flagged `truncated`.
+
+use std::io::Read;
+
+use rustc_hash::FxHashMap;
+
+use super::lines::LineReader;
+use crate::model::{
+    Ancestor, BlockClass, CreatedBy, Diagnostic, Elided, Flags, Frame, FrameId, FrameKind,
+    Goroutine, LabelSetId, Snapshot, StrId, Tables, ThreadInfo,
+};
+use crate::vocab::{self, StatusInfo};
+
+/// Diagnostics kept per parse; past this only a count is kept so hostile
+/// input cannot grow memory through them.
+const MAX_DIAGNOSTICS: usize = 1000;
+
+/// Streaming goroutine dump parser.
+pub struct DumpParser<R> {
+    reader: LineReader<R>,
+    line_no: u64,
+    current: Option<InProgress>,
+    frames: Vec<FrameId>,
+    key: Vec<u8>,
+    status_cache: FxHashMap<Box<[u8]>, CachedStatus>,
+    diagnostics: Vec<Diagnostic>,
+    dropped_diagnostics: u64,
+    skipped_lines: u64,
+    headers_seen: u64,
+    finished: bool,
+}
+
+#[derive(Clone, Copy)]
+struct CachedStatus {
+    info: StatusInfo,
+    status: StrId,
+}
+
+/// Where the frame lines of the current goroutine go.
+#[derive(Default)]
+enum Pending {
+    /// Expecting a function line, `created by`, a marker or the end.
+    #[default]
+    Nothing,
+    /// A function line was read (its name is in `key`); its file line is
+    /// next. `tentative` marks a bare token (cgo symbolizer output) that is
+    /// only a frame if a file line follows; otherwise it was log text.
+    Func {
+        kind: FrameKind,
+        line: u64,
+        tentative: bool,
+    },
+    /// A `created by` line was read; its file line is next.
+    CreatedBy { goroutine: Option<u64>, line: u64 },
+}
+
+struct InProgress {
+    g: Goroutine,
+    pending: Pending,
+    /// The ancestor block being read.
+    ancestor: Option<Ancestor>,
+    /// Set once a `created by` was read for the current block: further
+    /// frames then do not belong to it.
+    block_closed: bool,
+}
+
+impl<R: Read> DumpParser<R> {
+    /// Parses from any reader; nothing is read until the first call.
+    pub fn new(reader: R) -> Self {
+        Self {
+            reader: LineReader::new(reader),
+            line_no: 0,
+            current: None,
+            frames: Vec::with_capacity(128),
+            key: Vec::with_capacity(256),
+            status_cache: FxHashMap::default(),
+            diagnostics: Vec::new(),
+            dropped_diagnostics: 0,
+            skipped_lines: 0,
+            headers_seen: 0,
+            finished: false,
+        }
+    }
+
+    /// Bytes of input consumed so far.
+    pub fn bytes_consumed(&self) -> u64 {
+        self.reader.consumed()
+    }
+
+    /// Goroutine headers seen so far.
+    pub fn headers_seen(&self) -> u64 {
+        self.headers_seen
+    }
+
+    /// Non-empty lines outside any goroutine block (log text, panic
+    /// messages, register dumps).
+    pub fn skipped_lines(&self) -> u64 {
+        self.skipped_lines
+    }
+
+    /// Diagnostics so far, plus a summary line if some were dropped.
+    pub fn take_diagnostics(&mut self) -> Vec<Diagnostic> {
+        let mut d = std::mem::take(&mut self.diagnostics);
+        if self.dropped_diagnostics > 0 {
+            d.push(Diagnostic {
+                line: self.line_no,
+                message: format!("{} more diagnostics not shown", self.dropped_diagnostics),
+            });
+            self.dropped_diagnostics = 0;
+        }
+        d
+    }
+
+    /// The I/O error that ended the input early, if any.
+    pub fn take_io_error(&mut self) -> Option<std::io::Error> {
+        self.reader.take_error()
+    }
+
+    fn diag(&mut self, line: u64, message: String) {
+        push_diag(
+            &mut self.diagnostics,
+            &mut self.dropped_diagnostics,
+            line,
+            message,
+        );
+    }
+
+    /// The next goroutine, or `None` at the end of the input.
+    pub fn next_goroutine(&mut self, tables: &mut Tables) -> Option<Goroutine> {
+        if self.finished {
+            return None;
+        }
+        loop {
+            let Some(line) = self.reader.next_line() else {
+                self.finished = true;
+                return self.finish_current(tables, true);
+            };
+            self.line_no += 1;
+            let line_no = self.line_no;
+            let text = line.text;
+            let terminated = line.terminated;
+            if line.overlong {
+                push_diag(
+                    &mut self.diagnostics,
+                    &mut self.dropped_diagnostics,
+                    line_no,
+                    format!(
+                        "line longer than {} bytes was split",
+                        super::lines::MAX_LINE
+                    ),
+                );
+            }
+
+            // A header always starts a new goroutine, even without the blank
+            // line that normally precedes it (truncated or interleaved dumps).
+            if text.starts_with(b"goroutine ") && is_header_candidate(text) {
+                let header = parse_header(
+                    text,
+                    tables,
+                    &mut self.status_cache,
+                    &mut self.diagnostics,
+                    &mut self.dropped_diagnostics,
+                    line_no,
+                );
+                if let Some(header) = header {
+                    self.headers_seen += 1;
+                    let done = self.finish_current(tables, false);
+                    self.current = Some(header);
+                    if done.is_some() {
+                        return done;
+                    }
+                    continue;
+                }
+            }
+
+            let Some(cur) = self.current.as_mut() else {
+                if !text.is_empty() {
+                    self.skipped_lines += 1;
+                }
+                continue;
+            };
+
+            if !terminated {
+                // The input stops in the middle of this line: keep what the
+                // partial line still says (a function name) and flag it.
+                cur.g.flags.truncated = true;
+                let id = cur.g.id;
+                push_diag(
+                    &mut self.diagnostics,
+                    &mut self.dropped_diagnostics,
+                    line_no,
+                    format!("goroutine {id}: input ends in the middle of a line (truncated dump?); kept what was read"),
+                );
+                if !matches!(cur.pending, Pending::Nothing) || text[0] == b'\t' {
+                    // A cut file line: fall through to the normal handling,
+                    // which records the frame with what is there.
+                } else if let Some(name) = partial_function_name(text) {
+                    self.key.clear();
+                    let id = tables.intern_frame_raw(&[name, b"\0partial"].concat(), || Frame {
+                        function: String::from_utf8_lossy(name).into(),
+                        file: "".into(),
+                        line: 0,
+                        pc_offset: None,
+                        kind: FrameKind::Go,
+                    });
+                    self.frames.push(id);
+                    continue;
+                }
+            }
+
+            if text.is_empty() {
+                if let Some(done) = self.finish_current(tables, false) {
+                    return Some(done);
+                }
+                continue;
+            }
+
+            if text[0] == b'\t' {
+                let body = &text[1..];
+                match std::mem::take(&mut cur.pending) {
+                    Pending::Func { kind, .. } => {
+                        let id = intern_frame(&mut self.key, body, kind, tables);
+                        self.frames.push(id);
+                        if !terminated {
+                            cur.g.flags.truncated = true;
+                        }
+                    }
+                    Pending::CreatedBy { goroutine, .. } => {
+                        let frame = intern_frame(&mut self.key, body, FrameKind::Go, tables);
+                        let cb = CreatedBy { frame, goroutine };
+                        match cur.ancestor.as_mut() {
+                            Some(a) => a.created_by = Some(cb),
+                            None => cur.g.created_by = Some(cb),
+                        }
+                        cur.block_closed = true;
+                    }
+                    Pending::Nothing => {
+                        if body.starts_with(b"goroutine running on other thread") {
+                            cur.g.flags.stack_unavailable = true;
+                        } else {
+                            // A file line with no function line before it.
+                            push_diag(
+                                &mut self.diagnostics,
+                                &mut self.dropped_diagnostics,
+                                line_no,
+                                format!(
+                                    "goroutine {}: file line without a function line: {}",
+                                    cur.g.id,
+                                    shorten(text)
+                                ),
+                            );
+                        }
+                    }
+                }
+                continue;
+            }
+
+            // Anything else ends a pending function line without its file.
+            match std::mem::take(&mut cur.pending) {
+                Pending::Func {
+                    tentative: true, ..
+                } => {
+                    // The bare token was log text, not a cgo frame: the
+                    // goroutine block ended before it.
+                    self.key.clear();
+                    self.skipped_lines += 1;
+                    cur.block_closed = true;
+                }
+                Pending::Func { line, .. } | Pending::CreatedBy { line, .. } => {
+                    let id = cur.g.id;
+                    cur.g.flags.truncated = true;
+                    push_diag(
+                        &mut self.diagnostics,
+                        &mut self.dropped_diagnostics,
+                        line,
+                        format!("goroutine {id}: function line without its file:line line"),
+                    );
+                    self.key.clear();
+                }
+                Pending::Nothing => {}
+            }
+
+            if let Some(rest) = text.strip_prefix(b"created by ") {
+                let (func, goroutine) = split_created_by(rest);
+                self.key.clear();
+                self.key.extend_from_slice(func);
+                self.key.push(0);
+                cur.pending = Pending::CreatedBy {
+                    goroutine,
+                    line: line_no,
+                };
+                continue;
+            }
+            if text.starts_with(b"...") && text.ends_with(b"elided...") {
+                let elided = parse_elided(text);
+                match cur.ancestor.as_mut() {
+                    Some(a) => a.elided = elided,
+                    None => cur.g.elided = elided,
+                }
+                continue;
+            }
+            if let Some(rest) = text.strip_prefix(b"[originating from goroutine ") {
+                if let Some(goid) = rest.strip_suffix(b"]:").and_then(parse_u64) {
+                    let stack = tables.intern_stack(&self.frames);
+                    self.frames.clear();
+                    match cur.ancestor.take() {
+                        Some(mut a) => {
+                            a.stack = stack;
+                            cur.g.ancestors.push(a);
+                        }
+                        None => cur.g.stack = stack,
+                    }
+                    cur.ancestor = Some(Ancestor {
+                        goroutine: goid,
+                        stack: crate::model::StackId(0),
+                        elided: Elided::None,
+                        created_by: None,
+                    });
+                    cur.block_closed = false;
+                    continue;
+                }
+            }
+            if let Some(rest) = text.strip_prefix(b"non-Go function at pc=") {
+                let pc = parse_hex(rest);
+                self.key.clear();
+                self.key.extend_from_slice(b"non-Go function\0");
+                self.key.extend_from_slice(text);
+                let id = tables.intern_frame_raw(&self.key, || Frame {
+                    function: "non-Go function".into(),
+                    file: "".into(),
+                    line: 0,
+                    pc_offset: pc,
+                    kind: FrameKind::NonGo,
+                });
+                self.frames.push(id);
+                continue;
+            }
+            if !cur.block_closed {
+                if let Some((name, mut kind, tentative)) = split_function_line(text) {
+                    // Ancestor tracebacks print every frame with `(...)`:
+                    // there it says nothing about inlining.
+                    if kind == FrameKind::Inlined && cur.ancestor.is_some() {
+                        kind = FrameKind::Go;
+                    }
+                    self.key.clear();
+                    self.key.extend_from_slice(name);
+                    self.key.push(0);
+                    cur.pending = Pending::Func {
+                        kind,
+                        line: line_no,
+                        tentative,
+                    };
+                    continue;
+                }
+            }
+            // Not a dump line: the goroutine block ended without a blank
+            // line (log text written right after a panic, or malformed
+            // input). Only a stack that is visibly incomplete deserves a
+            // diagnostic; that case was reported above.
+            self.skipped_lines += 1;
+            if let Some(done) = self.finish_current(tables, false) {
+                return Some(done);
+            }
+        }
+    }
+
+    /// Completes the goroutine being read, if any.
+    fn finish_current(&mut self, tables: &mut Tables, at_eof: bool) -> Option<Goroutine> {
+        let mut cur = self.current.take()?;
+        if let Pending::Func {
+            tentative: false,
+            line,
+            ..
+        }
+        | Pending::CreatedBy { line, .. } = cur.pending
+        {
+            cur.g.flags.truncated = true;
+            let message = if at_eof {
+                format!(
+                    "goroutine {}: input ends inside its stack (truncated dump?); kept what was read",
+                    cur.g.id
+                )
+            } else {
+                format!(
+                    "goroutine {}: function line without its file:line line",
+                    cur.g.id
+                )
+            };
+            self.diag(line, message);
+        }
+        let stack = tables.intern_stack(&self.frames);
+        self.frames.clear();
+        match cur.ancestor.take() {
+            Some(mut a) => {
+                a.stack = stack;
+                cur.g.ancestors.push(a);
+            }
+            None => cur.g.stack = stack,
+        }
+        let mut g = cur.g;
+        if tables.stack(g.stack).is_empty() && !g.flags.stack_unavailable {
+            self.diag(
+                self.line_no,
+                format!("goroutine {}: no stack frames were printed", g.id),
+            );
+        }
+        // Frame-based refinements (semacquire, queued RWMutex writers) and
+        // the origin need the stack, so they happen here.
+        let frames = tables.stack(g.stack);
+        if matches!(g.block_class, BlockClass::Semaphore | BlockClass::Mutex) {
+            g.block_class = vocab::refine_block_class(
+                g.block_class,
+                frames.iter().map(|&f| &*tables.frame(f).function),
+            );
+        }
+        let created_by = g.created_by.map(|c| &*tables.frame(c.frame).function);
+        let outermost = frames.last().map(|&f| &*tables.frame(f).function);
+        g.origin = vocab::origin(g.id, tables.str(g.status), created_by, outermost);
+        self.key.clear();
+        Some(g)
+    }
+}
+
+fn push_diag(diags: &mut Vec<Diagnostic>, dropped: &mut u64, line: u64, message: String) {
+    if diags.len() < MAX_DIAGNOSTICS {
+        diags.push(Diagnostic { line, message });
+    } else {
+        *dropped += 1;
+    }
+}
+
+/// Reads a whole dump into a [`Snapshot`].
+pub fn parse_dump<R: Read>(reader: R) -> (Snapshot, Option<std::io::Error>) {
+    let mut snap = Snapshot::default();
+    let mut p = DumpParser::new(reader);
+    while let Some(g) = p.next_goroutine(&mut snap.tables) {
+        snap.goroutines.push(g);
+    }
+    snap.diagnostics = p.take_diagnostics();
+    (snap, p.take_io_error())
+}
+
+/// Cheap pre-check before the full header parse: `goroutine <digit>`.
+fn is_header_candidate(text: &[u8]) -> bool {
+    text.get(10).is_some_and(u8::is_ascii_digit)
+}
+
+fn shorten(text: &[u8]) -> String {
+    let s = String::from_utf8_lossy(&text[..text.len().min(120)]);
+    if text.len() > 120 {
+        format!("{s:?}...")
+    } else {
+        format!("{s:?}")
+    }
+}
+
+fn parse_u64(b: &[u8]) -> Option<u64> {
+    if b.is_empty() || b.len() > 20 {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in b {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+    }
+    Some(v)
+}
+
+/// Parses `0x1f` (or bare hex digits after `0x` was stripped by the caller).
+fn parse_hex(b: &[u8]) -> Option<u64> {
+    let b = b.strip_prefix(b"0x").unwrap_or(b);
+    if b.is_empty() || b.len() > 16 {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in b {
+        let d = match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            b'A'..=b'F' => c - b'A' + 10,
+            _ => return None,
+        };
+        v = (v << 4) | u64::from(d);
+    }
+    Some(v)
+}
+
+/// `...12 frames elided...` or `...additional frames elided...`.
+fn parse_elided(text: &[u8]) -> Elided {
+    let inner = &text[3..];
+    match inner.iter().position(|&c| c == b' ') {
+        Some(sp) => parse_u64(&inner[..sp]).map_or(Elided::Additional, |n| {
+            Elided::Count(u32::try_from(n).unwrap_or(u32::MAX))
+        }),
+        None => Elided::Additional,
+    }
+}
+
+/// `main.spawn in goroutine 12` -> (`main.spawn`, Some(12)).
+fn split_created_by(rest: &[u8]) -> (&[u8], Option<u64>) {
+    if let Some(pos) = memchr::memmem::rfind(rest, b" in goroutine ") {
+        if let Some(id) = parse_u64(&rest[pos + 14..]) {
+            return (&rest[..pos], Some(id));
+        }
+    }
+    (rest, None)
+}
+
+/// Splits a function line into the function name and its kind, dropping the
+/// argument list. Returns `None` for lines that cannot be function lines.
+fn split_function_line(text: &[u8]) -> Option<(&[u8], FrameKind, bool)> {
+    let first = text[0];
+    if first == b' ' || first == b'\t' {
+        return None;
+    }
+    if text.ends_with(b")") {
+        // Arguments never contain '(' (hex words, `{`, `}`, `...`, `_`, `?`),
+        // so the last '(' opens them; receivers like `(*T)` come before.
+        let open = memchr::memrchr(b'(', text)?;
+        if open == 0 {
+            return None;
+        }
+        let name = &text[..open];
+        let args = &text[open..];
+        let kind = if args == b"(...)" {
+            FrameKind::Inlined
+        } else {
+            FrameKind::Go
+        };
+        if name.contains(&b' ') && !name.starts_with(b"non-Go") {
+            return None;
+        }
+        return Some((name, kind, false));
+    }
+    // cgo symbolizer output prints the bare function name (no parentheses)
+    // and `non-Go function` when it has none. Accept a single token that
+    // looks like a symbol.
+    if text == b"non-Go function" {
+        return Some((text, FrameKind::NonGo, false));
+    }
+    if !text.contains(&b' ') && !text.contains(&b'(') && !text.contains(&b')') {
+        return Some((text, FrameKind::NonGo, true));
+    }
+    None
+}
+
+/// The function name of a function line cut inside its argument list
+/// (`main.loop(0x1`), if it is one.
+fn partial_function_name(text: &[u8]) -> Option<&[u8]> {
+    let open = memchr::memrchr(b'(', text)?;
+    let (name, args) = text.split_at(open);
+    (!name.is_empty() && !name.contains(&b' ') && !args.contains(&b')')).then_some(name)
+}
+
+/// Interns the frame whose function name is already in `key` (followed by a
+/// NUL) and whose file line body (after the tab) is `body`.
+fn intern_frame(key: &mut Vec<u8>, body: &[u8], kind: FrameKind, tables: &mut Tables) -> FrameId {
+    let loc = file_line_identity(body);
+    let name_len = key.len().saturating_sub(1);
+    key.extend_from_slice(loc);
+    key.push(kind as u8);
+    let id = tables.intern_frame_raw(key, || build_frame(&key[..name_len], loc, kind));
+    key.clear();
+    id
+}
+
+/// The part of a file line that identifies the call site: `file:line +0xNN`
+/// without the crash-dump ` fp=.. sp=.. pc=..` suffix (per goroutine values).
+fn file_line_identity(body: &[u8]) -> &[u8] {
+    match memchr::memmem::rfind(body, b" fp=0x") {
+        Some(i) => &body[..i],
+        None => body,
+    }
+}
+
+fn build_frame(name: &[u8], loc: &[u8], kind: FrameKind) -> Frame {
+    let function = String::from_utf8_lossy(name).into_owned().into_boxed_str();
+    let mut rest = loc;
+    let mut pc_offset = None;
+    let mut kind = kind;
+    // cgo symbolizer: `file:line pc=0x..` or `pc=0x..` alone.
+    if let Some(i) = memchr::memmem::rfind(rest, b"pc=0x") {
+        if i == 0 || rest[i - 1] == b' ' {
+            pc_offset = parse_hex(&rest[i + 3..]);
+            rest = &rest[..i.saturating_sub(1)];
+            kind = FrameKind::NonGo;
+        }
+    }
+    if let Some(i) = memchr::memmem::rfind(rest, b" +0x") {
+        if let Some(off) = parse_hex(&rest[i + 2..]) {
+            pc_offset = Some(off);
+            rest = &rest[..i];
+        }
+    }
+    let (file, line) = match memchr::memrchr(b':', rest) {
+        Some(i) => match parse_u64(&rest[i + 1..]) {
+            Some(n) => (&rest[..i], u32::try_from(n).unwrap_or(u32::MAX)),
+            None => (rest, 0),
+        },
+        None => (rest, 0),
+    };
+    Frame {
+        function,
+        file: String::from_utf8_lossy(file).into_owned().into_boxed_str(),
+        line,
+        pc_offset,
+        kind,
+    }
+}
+
+/// Parses a header line; `None` if it is not one (then it is ordinary text).
+fn parse_header(
+    text: &[u8],
+    tables: &mut Tables,
+    cache: &mut FxHashMap<Box<[u8]>, CachedStatus>,
+    diags: &mut Vec<Diagnostic>,
+    dropped: &mut u64,
+    line_no: u64,
+) -> Option<InProgress> {
+    let rest = &text[10..];
+    let id_end = rest
+        .iter()
+        .position(|c| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    let id = parse_u64(&rest[..id_end])?;
+    let mut rest = &rest[id_end..];
+
+    // ` gp=0x.. m=N mp=0x..` or ` gp=0x.. m=nil` (crash dumps, Go 1.22+).
+    let mut thread = None;
+    if let Some(after) = rest.strip_prefix(b" gp=") {
+        let end = after.iter().position(|&c| c == b' ')?;
+        let gp = parse_hex(&after[..end]).unwrap_or(0);
+        let mut after = &after[end..];
+        let mut m = None;
+        if let Some(a) = after.strip_prefix(b" m=nil") {
+            after = a;
+        } else if let Some(a) = after.strip_prefix(b" m=") {
+            let end = a.iter().position(|&c| c == b' ').unwrap_or(a.len());
+            m = std::str::from_utf8(&a[..end])
+                .ok()
+                .and_then(|s| s.parse::<i64>().ok());
+            after = &a[end..];
+            if let Some(a) = after.strip_prefix(b" mp=") {
+                let end = a.iter().position(|&c| c == b' ').unwrap_or(a.len());
+                after = &a[end..];
+            }
+        }
+        thread = Some(ThreadInfo { gp, m });
+        rest = after;
+    }
+    let inner = rest.strip_prefix(b" [")?;
+
+    // Status: up to the first ", ", " labels:{" or the closing ']'. Wait
+    // reasons contain neither a comma nor a ']'.
+    let status_end = inner.iter().position(|&c| c == b',' || c == b']')?;
+    let mut status_raw = &inner[..status_end];
+    let mut labels_inline = None;
+    if let Some(p) = memchr::memmem::find(status_raw, b" labels:{") {
+        labels_inline = Some(p);
+        status_raw = &status_raw[..p];
+    }
+    let cached = match cache.get(status_raw) {
+        Some(c) => *c,
+        None => {
+            let s = String::from_utf8_lossy(status_raw);
+            let info = vocab::classify_status(&s);
+            let status = tables.intern_str(&s[..info.base_len]);
+            let c = CachedStatus { info, status };
+            if cache.len() < 4096 {
+                cache.insert(status_raw.into(), c);
+            }
+            c
+        }
+    };
+    let info = cached.info;
+
+    let mut g = Goroutine {
+        id,
+        state: info.state,
+        status: cached.status,
+        wait_reason: info.is_wait_reason.then_some(cached.status),
+        block_class: info.block_class,
+        origin: crate::model::Origin::User,
+        wait_minutes: None,
+        flags: Flags {
+            leaked: info.leaked,
+            scan: info.scan,
+            durable: info.durable,
+            ..Flags::default()
+        },
+        synctest_bubble: None,
+        labels: None,
+        stack: crate::model::StackId(0),
+        elided: Elided::None,
+        created_by: None,
+        ancestors: Vec::new(),
+        thread,
+    };
+
+    // The remaining items, each introduced by ", " or " labels:{".
+    let mut pos = labels_inline.unwrap_or(status_end);
+    let mut closed = false;
+    while pos < inner.len() {
+        let tail = &inner[pos..];
+        if tail[0] == b']' {
+            pos += 1;
+            closed = true;
+            break;
+        }
+        if let Some(l) = tail.strip_prefix(b" labels:{") {
+            let (labels, used) = parse_labels(l, tables);
+            g.labels = labels;
+            pos += 9 + used;
+            continue;
+        }
+        if let Some(item) = tail.strip_prefix(b", ") {
+            let end = item
+                .iter()
+                .position(|&c| c == b',' || c == b']')
+                .unwrap_or(item.len());
+            let mut item_text = &item[..end];
+            let mut consumed = end;
+            if let Some(p) = memchr::memmem::find(item_text, b" labels:{") {
+                item_text = &item_text[..p];
+                consumed = p;
+            }
+            apply_header_item(&mut g, item_text);
+            pos += 2 + consumed;
+            continue;
+        }
+        // Unknown text inside the brackets: skip a byte and go on; the
+        // header is still usable.
+        pos += 1;
+    }
+    if !closed {
+        push_diag(
+            diags,
+            dropped,
+            line_no,
+            format!(
+                "goroutine {id}: header has no closing ']': {}",
+                shorten(text)
+            ),
+        );
+    }
+    // Go 1.27 prints labels after the bracket: `] {k: v}:`.
+    let after = &inner[pos.min(inner.len())..];
+    if let Some(l) = after.strip_prefix(b" {") {
+        let (labels, _) = parse_labels(l, tables);
+        g.labels = labels;
+    }
+    Some(InProgress {
+        g,
+        pending: Pending::Nothing,
+        ancestor: None,
+        block_closed: false,
+    })
+}
+
+fn apply_header_item(g: &mut Goroutine, item: &[u8]) {
+    if item == b"locked to thread" {
+        g.flags.locked_to_thread = true;
+    } else if let Some(n) = item.strip_suffix(b" minutes") {
+        g.wait_minutes = parse_u64(n).map(|v| u32::try_from(v).unwrap_or(u32::MAX));
+    } else if let Some(n) = item
+        .strip_prefix(b"synctest bubble ")
+        .or_else(|| item.strip_prefix(b"synctest group "))
+    {
+        g.synctest_bubble = parse_u64(n);
+    }
+}
+
+/// Parses a label map body after `{` up to and including the matching `}`:
+/// Go 1.26 `"k": "v", "k2": "v2"}` (runtime printquoted) or Go 1.27
+/// `k: v, k2: "quoted when needed"}`. Returns the set and bytes used.
+fn parse_labels(b: &[u8], tables: &mut Tables) -> (Option<LabelSetId>, usize) {
+    let mut pairs: Vec<(StrId, StrId)> = Vec::new();
+    let mut i = 0;
+    loop {
+        while b.get(i) == Some(&b' ') {
+            i += 1;
+        }
+        match b.get(i) {
+            None => break,
+            Some(b'}') => {
+                i += 1;
+                break;
+            }
+            _ => {}
+        }
+        let (key, used) = read_label_token(&b[i..], b':');
+        i += used;
+        if b.get(i) == Some(&b':') {
+            i += 1;
+        }
+        while b.get(i) == Some(&b' ') {
+            i += 1;
+        }
+        let (value, used) = read_label_token(&b[i..], b',');
+        i += used;
+        let k = tables.intern_str(&key);
+        let v = tables.intern_str(&value);
+        pairs.push((k, v));
+        if b.get(i) == Some(&b',') {
+            i += 1;
+        }
+        if used == 0 && b.get(i).is_some_and(|&c| c != b'}') {
+            // No progress: malformed; stop rather than loop.
+            i += 1;
+        }
+    }
+    let set = (!pairs.is_empty()).then(|| tables.intern_labels(&pairs));
+    (set, i)
+}
+
+/// A quoted (Go escapes) or bare token ending before `stop` or `}`.
+fn read_label_token(b: &[u8], stop: u8) -> (String, usize) {
+    if b.first() == Some(&b'"') {
+        let mut out = Vec::new();
+        let mut i = 1;
+        while i < b.len() {
+            match b[i] {
+                b'"' => return (String::from_utf8_lossy(&out).into_owned(), i + 1),
+                b'\\' if i + 1 < b.len() => {
+                    i += 1;
+                    match b[i] {
+                        b'n' => out.push(b'\n'),
+                        b'r' => out.push(b'\r'),
+                        b't' => out.push(b'\t'),
+                        b'x' | b'u' | b'U' => {
+                            let n = match b[i] {
+                                b'x' => 2,
+                                b'u' => 4,
+                                _ => 8,
+                            };
+                            let hex = b.get(i + 1..i + 1 + n).and_then(parse_hex);
+                            match hex.and_then(|h| char::from_u32(u32::try_from(h).ok()?)) {
+                                Some(c) => {
+                                    let mut tmp = [0; 4];
+                                    out.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
+                                    i += n;
+                                }
+                                None => out.push(b[i]),
+                            }
+                        }
+                        c => out.push(c),
+                    }
+                }
+                c => out.push(c),
+            }
+            i += 1;
+        }
+        return (String::from_utf8_lossy(&out).into_owned(), b.len());
+    }
+    let end = b
+        .iter()
+        .position(|&c| c == stop || c == b'}')
+        .unwrap_or(b.len());
+    (String::from_utf8_lossy(&b[..end]).trim().to_string(), end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::State;
+
+    fn parse(s: &str) -> Snapshot {
+        parse_dump(s.as_bytes()).0
+    }
+
+    #[test]
+    fn header_variants() {
+        let dump = "goroutine 7 gp=0xc000007c00 m=3 mp=0xc000100008 [chan receive (leaked) (scan), 5 minutes, locked to thread, synctest bubble 2 labels:{\"k\": \"v, ]: x\", \"t\": \"\\x01\"}]:\nmain.f()\n\t/a.go:1 +0x1\n\ngoroutine 8 [IO wait, 3 minutes] {k: v, k2: \"quoted value\"}:\nmain.g(...)\n\t/a.go:2\n\ngoroutine 9 gp=0xc0000 m=nil [runnable]:\nmain.h()\n\t/a.go:3 +0x2 fp=0x1 sp=0x2 pc=0x3\n";
+        let s = parse(dump);
+        assert_eq!(s.goroutines.len(), 3, "{:?}", s.diagnostics);
+        let g = &s.goroutines[0];
+        assert_eq!(g.id, 7);
+        assert_eq!(g.state, State::Leaked);
+        assert_eq!(g.block_class, BlockClass::ChanReceive);
+        assert_eq!(g.wait_minutes, Some(5));
+        assert!(g.flags.locked_to_thread && g.flags.scan && g.flags.leaked);
+        assert_eq!(g.synctest_bubble, Some(2));
+        assert_eq!(
+            g.thread,
+            Some(ThreadInfo {
+                gp: 0xc000007c00,
+                m: Some(3)
+            })
+        );
+        assert_eq!(s.labels_of(g), vec![("k", "v, ]: x"), ("t", "\u{1}")]);
+        assert_eq!(
+            s.tables.str(g.wait_reason.unwrap_or(StrId(u32::MAX))),
+            "chan receive"
+        );
+        let g = &s.goroutines[1];
+        assert_eq!(
+            (g.block_class, g.wait_minutes),
+            (BlockClass::IoWait, Some(3))
+        );
+        assert_eq!(s.labels_of(g), vec![("k", "v"), ("k2", "quoted value")]);
+        assert_eq!(
+            s.frames_of(g).next().map(|f| f.kind),
+            Some(FrameKind::Inlined)
+        );
+        let g = &s.goroutines[2];
+        assert_eq!(
+            g.thread,
+            Some(ThreadInfo {
+                gp: 0xc0000,
+                m: None
+            })
+        );
+        let f = s.frames_of(g).next().cloned();
+        assert_eq!(
+            f.map(|f| (f.file, f.line, f.pc_offset)),
+            Some(("/a.go".into(), 3, Some(2)))
+        );
+        assert!(s.diagnostics.is_empty(), "{:?}", s.diagnostics);
+    }
+
+    #[test]
+    fn frames_are_interned_across_goroutines_despite_args() {
+        let dump = "goroutine 1 [chan receive]:\nmain.f(0xc000010000)\n\t/a.go:1 +0x1\n\ngoroutine 2 [chan receive]:\nmain.f(0xc000020000)\n\t/a.go:1 +0x1\n";
+        let s = parse(dump);
+        assert_eq!(s.goroutines.len(), 2);
+        assert_eq!(s.goroutines[0].stack, s.goroutines[1].stack);
+        assert_eq!(s.tables.frame_count(), 1);
+    }
+
+    #[test]
+    fn log_text_around_a_panic_is_skipped() {
+        let dump = "2024/01/01 starting\npanic: boom [recovered]\n\tpanic: boom\n\ngoroutine 1 [running]:\nmain.main()\n\t/a.go:5 +0x1d\nexit status 2\n";
+        let s = parse(dump);
+        assert_eq!(s.goroutines.len(), 1);
+        assert_eq!(s.tables.stack(s.goroutines[0].stack).len(), 1);
+    }
+
+    #[test]
+    fn truncated_last_goroutine_is_kept() {
+        let dump = "goroutine 1 [running]:\nmain.main()\n\t/a.go:5 +0x1d\n\ngoroutine 2 [select]:\nmain.loop(0x1";
+        let s = parse(dump);
+        assert_eq!(s.goroutines.len(), 2);
+        assert!(s.goroutines[1].flags.truncated);
+        assert!(s
+            .diagnostics
+            .iter()
+            .any(|d| d.message.contains("truncated")));
+        let f: Vec<_> = s
+            .frames_of(&s.goroutines[1])
+            .map(|f| f.function.to_string())
+            .collect();
+        assert_eq!(f, vec!["main.loop"]);
+        // Cut inside the file line: the frame is kept with what was there.
+        let s = parse("goroutine 2 [select]:\nmain.loop(0x1)\n\t/a.go:1");
+        let f: Vec<_> = s
+            .frames_of(&s.goroutines[0])
+            .map(|f| (f.function.to_string(), f.line))
+            .collect();
+        assert_eq!(f, vec![("main.loop".to_string(), 1)]);
+        assert!(s.goroutines[0].flags.truncated);
+    }
+
+    #[test]
+    fn created_by_with_and_without_parent() {
+        let dump = "goroutine 3 [sleep]:\ntime.Sleep(0x1)\n\t/t.go:1 +0x1\ncreated by main.main in goroutine 1\n\t/m.go:9 +0x2\n\ngoroutine 4 [sleep]:\ntime.Sleep(0x1)\n\t/t.go:1 +0x1\ncreated by main.main\n\t/m.go:9 +0x2\n";
+        let s = parse(dump);
+        let cb: Vec<_> = s
+            .goroutines
+            .iter()
+            .map(|g| {
+                g.created_by
+                    .map(|c| (s.tables.frame(c.frame).function.to_string(), c.goroutine))
+            })
+            .collect();
+        assert_eq!(
+            cb,
+            vec![
+                Some(("main.main".into(), Some(1))),
+                Some(("main.main".into(), None))
+            ]
+        );
+    }
+
+    #[test]
+    fn cgo_and_stack_unavailable() {
+        let dump = "goroutine 5 [syscall]:\nnon-Go function at pc=0x7f00\nruntime.cgocall(0x1)\n\t/c.go:1 +0x1\n\ngoroutine 6 gp=0x1 m=2 mp=0x2 [running]:\n\tgoroutine running on other thread; stack unavailable\ncreated by main.main in goroutine 1\n\t/m.go:3 +0x4\n";
+        let s = parse(dump);
+        assert_eq!(s.goroutines.len(), 2);
+        let f: Vec<_> = s
+            .frames_of(&s.goroutines[0])
+            .map(|f| (f.kind, f.pc_offset))
+            .collect();
+        assert_eq!(
+            f,
+            vec![(FrameKind::NonGo, Some(0x7f00)), (FrameKind::Go, Some(1))]
+        );
+        assert!(s.goroutines[1].flags.stack_unavailable);
+        assert!(s.diagnostics.is_empty(), "{:?}", s.diagnostics);
+    }
+}

@@ -1,0 +1,450 @@
+//! goroscope's cross-version vocabulary: state, block class, origin and stack
+//! depth bucket for every goroutine, whatever Go release printed it.
+//!
+//! Sources: `gStatusStrings` and `waitReasonStrings` in `runtime/runtime2.go`
+//! and `runtime/traceback.go` (`goroutineheader`) for Go 1.17 to 1.27. The wait
+//! reason strings are stable across releases; their numeric values are not, so
+//! everything here matches on strings.
+//!
+//! # Wait reason -> block class
+//!
+//! | wait reason(s) | block class |
+//! |---|---|
+//! | `chan receive` | chan_receive |
+//! | `chan send` | chan_send |
+//! | `select` | select |
+//! | `chan receive (nil chan)`, `chan send (nil chan)`, `select (no cases)` | nil_or_forever |
+//! | `sync.Mutex.Lock` (1.20+) | mutex, or rwmutex when the frames show `sync.(*RWMutex).Lock` (queued writer) |
+//! | `sync.RWMutex.RLock`, `sync.RWMutex.Lock` (1.20+) | rwmutex |
+//! | `sync.WaitGroup.Wait` (1.24+) | waitgroup |
+//! | `sync.Cond.Wait` | cond |
+//! | `semacquire` | resolved by frames: `sync.(*Mutex)` mutex, `sync.(*RWMutex)` rwmutex, `sync.(*WaitGroup).Wait` waitgroup, `sync.(*Cond).Wait` cond, else semaphore |
+//! | `IO wait` | io_wait |
+//! | `sleep` | sleep |
+//! | state `syscall` | syscall |
+//! | `GC assist marking`, `GC assist wait`, `GC sweep wait`, `GC scavenge wait`, `GC worker (idle)`, `GC worker (active)`, `GC mark termination`, `GC weak to strong wait`, `garbage collection`, `garbage collection scan`, `wait for GC cycle`, `dumping heap`, `finalizer wait`, `cleanup wait`, `force gc (idle)`, `timer goroutine (idle)`, `GOMAXPROCS updater (idle)`, `trace reader (blocked)`, `trace goroutine status`, `trace proc status`, `page trace flush`, `stopping the world`, `flushing proc caches`, `panicwait`, `debug call` | gc_runtime |
+//! | `synctest.Run`, `synctest.Wait` | synctest |
+//! | `coroutine`, `unknown wait reason`, anything else | other |
+//!
+//! The synctest suffixes ` (synctest)` (Go 1.24) and ` (durable)` (Go 1.25+)
+//! are stripped before the lookup and recorded as the `durable` flag, so
+//! `chan receive (durable)` is chan_receive. Running, runnable, preempted,
+//! copystack and idle goroutines have block class none.
+//!
+//! # Status word -> state
+//!
+//! `running`, `runnable`, `syscall`, `idle`, `copystack`, `preempted` map to
+//! themselves; `dead` and `waiting for cgo callback` (Go 1.26 `_Gdeadextra`)
+//! to idle; a wait reason (or the bare word `waiting`) to waiting; a
+//! ` (leaked)` suffix or the bare word `leaked` to leaked; anything else to
+//! unknown. `preempted` is printed both for `_Gpreempted` and for the
+//! `preempted` wait reason; the header cannot tell them apart, so both are
+//! state preempted, block class none.
+
+use crate::model::{BlockClass, Origin, State};
+
+/// What the text inside `[...]` before the first comma says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusInfo {
+    /// Normalised state.
+    pub state: State,
+    /// Block class from the status alone (see [`refine_block_class`]).
+    pub block_class: BlockClass,
+    /// True when the status is a wait reason (the goroutine waits or leaked).
+    pub is_wait_reason: bool,
+    /// ` (leaked)` suffix.
+    pub leaked: bool,
+    /// ` (scan)` suffix.
+    pub scan: bool,
+    /// ` (durable)` suffix or a `(durable)`/`(synctest)` wait reason.
+    pub durable: bool,
+    /// Length of the status with the header flag suffixes removed.
+    pub base_len: usize,
+}
+
+/// Classifies a raw status (`chan receive (leaked) (scan)`, `running`, ...).
+pub fn classify_status(raw: &str) -> StatusInfo {
+    let mut s = raw.trim_end();
+    let (mut leaked, mut scan, mut durable) = (false, false, false);
+    // goroutineheader prints ` (leaked)`, ` (scan)`, ` (durable)` after the
+    // status, in that order. A lone trailing ` (durable)` cannot be told
+    // apart from the 1.25 wait reasons that end in `(durable)`, so it stays
+    // in the raw wait reason (both mean the same to the classification).
+    if let Some(rest) = s.strip_suffix(" (durable)") {
+        if rest.ends_with(" (scan)") || rest.ends_with(" (leaked)") {
+            durable = true;
+            s = rest;
+        }
+    }
+    if let Some(rest) = s.strip_suffix(" (scan)") {
+        scan = true;
+        s = rest;
+    }
+    if let Some(rest) = s.strip_suffix(" (leaked)") {
+        leaked = true;
+        s = rest;
+    }
+    let base_len = s.len();
+    let lookup = s
+        .strip_suffix(" (durable)")
+        .or_else(|| s.strip_suffix(" (synctest)"))
+        .inspect(|_| durable = true)
+        .unwrap_or(s);
+    let (state, block_class, is_wait_reason) = match lookup {
+        "running" => (State::Running, BlockClass::None, false),
+        "runnable" => (State::Runnable, BlockClass::None, false),
+        "syscall" => (State::Syscall, BlockClass::Syscall, false),
+        "idle" | "dead" | "waiting for cgo callback" => (State::Idle, BlockClass::None, false),
+        "copystack" => (State::Copystack, BlockClass::None, false),
+        "preempted" => (State::Preempted, BlockClass::None, false),
+        "waiting" => (State::Waiting, BlockClass::Other, true),
+        "leaked" => (State::Leaked, BlockClass::Other, true),
+        "" | "???" => (State::Unknown, BlockClass::Other, false),
+        reason => (State::Waiting, wait_reason_class(reason), true),
+    };
+    let state = if leaked { State::Leaked } else { state };
+    StatusInfo {
+        state,
+        block_class,
+        is_wait_reason,
+        leaked,
+        scan,
+        durable,
+        base_len,
+    }
+}
+
+/// Every wait reason string Go 1.17-1.27 prints, with its block class. The
+/// synctest variants are looked up without their suffix.
+pub const WAIT_REASONS: &[(&str, BlockClass)] = &[
+    ("chan receive", BlockClass::ChanReceive),
+    ("chan send", BlockClass::ChanSend),
+    ("select", BlockClass::Select),
+    ("chan receive (nil chan)", BlockClass::NilOrForever),
+    ("chan send (nil chan)", BlockClass::NilOrForever),
+    ("select (no cases)", BlockClass::NilOrForever),
+    ("sync.Mutex.Lock", BlockClass::Mutex),
+    ("sync.RWMutex.RLock", BlockClass::Rwmutex),
+    ("sync.RWMutex.Lock", BlockClass::Rwmutex),
+    ("sync.WaitGroup.Wait", BlockClass::Waitgroup),
+    ("sync.Cond.Wait", BlockClass::Cond),
+    ("semacquire", BlockClass::Semaphore),
+    ("IO wait", BlockClass::IoWait),
+    ("sleep", BlockClass::Sleep),
+    ("GC assist marking", BlockClass::GcRuntime),
+    ("GC assist wait", BlockClass::GcRuntime),
+    ("GC sweep wait", BlockClass::GcRuntime),
+    ("GC scavenge wait", BlockClass::GcRuntime),
+    ("GC worker (idle)", BlockClass::GcRuntime),
+    ("GC worker (active)", BlockClass::GcRuntime),
+    ("GC mark termination", BlockClass::GcRuntime),
+    ("GC weak to strong wait", BlockClass::GcRuntime),
+    ("garbage collection", BlockClass::GcRuntime),
+    ("garbage collection scan", BlockClass::GcRuntime),
+    ("wait for GC cycle", BlockClass::GcRuntime),
+    ("dumping heap", BlockClass::GcRuntime),
+    ("finalizer wait", BlockClass::GcRuntime),
+    ("cleanup wait", BlockClass::GcRuntime),
+    ("force gc (idle)", BlockClass::GcRuntime),
+    ("timer goroutine (idle)", BlockClass::GcRuntime),
+    ("GOMAXPROCS updater (idle)", BlockClass::GcRuntime),
+    ("trace reader (blocked)", BlockClass::GcRuntime),
+    ("trace goroutine status", BlockClass::GcRuntime),
+    ("trace proc status", BlockClass::GcRuntime),
+    ("page trace flush", BlockClass::GcRuntime),
+    ("stopping the world", BlockClass::GcRuntime),
+    ("flushing proc caches", BlockClass::GcRuntime),
+    ("panicwait", BlockClass::GcRuntime),
+    ("debug call", BlockClass::GcRuntime),
+    ("synctest.Run", BlockClass::Synctest),
+    ("synctest.Wait", BlockClass::Synctest),
+    ("coroutine", BlockClass::Other),
+    ("unknown wait reason", BlockClass::Other),
+];
+
+/// Wait reasons that only runtime service goroutines wait in.
+const RUNTIME_ONLY_REASONS: &[&str] = &[
+    "GC worker (idle)",
+    "GC worker (active)",
+    "GC sweep wait",
+    "GC scavenge wait",
+    "finalizer wait",
+    "cleanup wait",
+    "force gc (idle)",
+    "timer goroutine (idle)",
+    "GOMAXPROCS updater (idle)",
+    "trace goroutine status",
+    "trace proc status",
+    "page trace flush",
+];
+
+/// Block class of a wait reason (without synctest suffix).
+pub fn wait_reason_class(reason: &str) -> BlockClass {
+    WAIT_REASONS
+        .iter()
+        .find(|&&(r, _)| r == reason)
+        .map_or(BlockClass::Other, |&(_, c)| c)
+}
+
+/// Refines the status-only class with the frames, innermost first. Needed
+/// where the wait reason is ambiguous: pre-1.20 `semacquire` covers Mutex,
+/// RWMutex, WaitGroup and Cond, and 1.20+ `sync.Mutex.Lock` is also what a
+/// writer queued behind another writer on a `sync.RWMutex` waits in.
+pub fn refine_block_class<'a>(
+    class: BlockClass,
+    innermost_functions: impl IntoIterator<Item = &'a str>,
+) -> BlockClass {
+    if !matches!(class, BlockClass::Semaphore | BlockClass::Mutex) {
+        return class;
+    }
+    // The sync frame sits within the first few frames above the runtime
+    // ones (runtime_SemacquireMutex, semacquire1, gopark); look a little
+    // deeper than that for safety.
+    for f in innermost_functions.into_iter().take(12) {
+        if f.starts_with("sync.(*RWMutex)") {
+            return BlockClass::Rwmutex;
+        }
+        if class == BlockClass::Semaphore {
+            if f.starts_with("sync.(*Mutex)") {
+                return BlockClass::Mutex;
+            }
+            if f.starts_with("sync.(*WaitGroup)") {
+                return BlockClass::Waitgroup;
+            }
+            if f.starts_with("sync.(*Cond)") {
+                return BlockClass::Cond;
+            }
+        }
+    }
+    class
+}
+
+/// Whether a goroutine is a runtime service goroutine.
+///
+/// Runtime goroutines are recognised by who created them (a `runtime.`
+/// function: `runtime.gcenable`, `runtime.gcBgMarkStartWorkers`,
+/// `runtime.createfing`, `runtime.init.N` for forcegc, ...), by an entry
+/// function in package runtime other than `runtime.main` when no creator is
+/// printed, by goroutine 0 (the system stack), or by a wait reason only those
+/// goroutines use (`GC worker (idle)`, `finalizer wait`, ...). Everything
+/// else, `main` included, is user.
+pub fn origin(
+    id: u64,
+    status: &str,
+    created_by: Option<&str>,
+    outermost_function: Option<&str>,
+) -> Origin {
+    if id == 0 {
+        return Origin::Runtime;
+    }
+    let base = status.trim_end_matches(" (leaked)");
+    if RUNTIME_ONLY_REASONS.contains(&base) {
+        return Origin::Runtime;
+    }
+    match created_by {
+        Some(f) => is_runtime_function(f),
+        None => match outermost_function {
+            Some(f) if f != "runtime.main" && f != "runtime.goexit" => is_runtime_function(f),
+            _ => Origin::User,
+        },
+    }
+}
+
+fn is_runtime_function(f: &str) -> Origin {
+    if f.starts_with("runtime.") || f.starts_with("internal/runtime/") {
+        Origin::Runtime
+    } else {
+        Origin::User
+    }
+}
+
+/// Stack depth buckets: upper bounds of each bucket but the last (which is
+/// open). The default `1-3, 4-8, 9-16, 17+` is `[3, 8, 16]`. A goroutine
+/// whose stack was not printed (`stack unavailable`) falls in bucket `0`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DepthBuckets {
+    uppers: Vec<u32>,
+    labels: Vec<String>,
+}
+
+impl Default for DepthBuckets {
+    fn default() -> Self {
+        Self::new(&[3, 8, 16]).unwrap_or_else(|_| unreachable!("default buckets are valid"))
+    }
+}
+
+impl DepthBuckets {
+    /// Most buckets allowed: the bucket label is a metric label.
+    pub const MAX: usize = 12;
+
+    /// Builds buckets from strictly increasing upper bounds (at least 1).
+    pub fn new(uppers: &[u32]) -> Result<Self, String> {
+        if uppers.is_empty() || uppers.len() >= Self::MAX {
+            return Err(format!(
+                "depth buckets: give 1 to {} upper bounds",
+                Self::MAX - 1
+            ));
+        }
+        if uppers[0] == 0 || uppers.windows(2).any(|w| w[0] >= w[1]) {
+            return Err("depth buckets: upper bounds must be >= 1 and strictly increasing".into());
+        }
+        let mut labels = vec!["0".to_string()];
+        let mut lo = 1;
+        for &u in uppers {
+            labels.push(if lo == u {
+                format!("{u}")
+            } else {
+                format!("{lo}-{u}")
+            });
+            lo = u + 1;
+        }
+        labels.push(format!("{lo}+"));
+        Ok(Self {
+            uppers: uppers.to_vec(),
+            labels,
+        })
+    }
+
+    /// Parses `3,8,16`.
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let uppers = spec
+            .split(',')
+            .map(|p| {
+                p.trim()
+                    .parse::<u32>()
+                    .map_err(|_| format!("depth buckets: {p:?} is not a whole number"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Self::new(&uppers)
+    }
+
+    /// All labels, `0` first.
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    /// Index into [`Self::labels`] for a depth.
+    pub fn index(&self, depth: u32) -> usize {
+        if depth == 0 {
+            return 0;
+        }
+        1 + self.uppers.iter().take_while(|&&u| depth > u).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_wait_reason_has_a_bounded_class() {
+        assert!(BlockClass::ALL.len() <= 16);
+        for &(r, c) in WAIT_REASONS {
+            let info = classify_status(r);
+            assert_eq!(info.block_class, c, "{r}");
+            assert_eq!(info.state, State::Waiting, "{r}");
+        }
+    }
+
+    #[test]
+    fn flag_suffixes_are_stripped() {
+        let i = classify_status("chan receive (leaked) (scan)");
+        assert_eq!(i.state, State::Leaked);
+        assert_eq!(i.block_class, BlockClass::ChanReceive);
+        assert!(i.leaked && i.scan && !i.durable);
+        let i = classify_status("chan receive (durable)");
+        assert_eq!(i.block_class, BlockClass::ChanReceive);
+        assert!(i.durable);
+        let i = classify_status("select (synctest)");
+        assert_eq!(i.block_class, BlockClass::Select);
+        assert!(i.durable);
+        let i = classify_status("sync.Cond.Wait (durable)");
+        assert_eq!(i.block_class, BlockClass::Cond);
+        let i = classify_status("running (scan)");
+        assert_eq!((i.state, i.block_class), (State::Running, BlockClass::None));
+        let i = classify_status("chan receive (nil chan)");
+        assert_eq!(i.block_class, BlockClass::NilOrForever);
+        assert_eq!(classify_status("syscall").block_class, BlockClass::Syscall);
+        assert_eq!(
+            classify_status("brand new reason").block_class,
+            BlockClass::Other
+        );
+    }
+
+    #[test]
+    fn semacquire_is_resolved_by_frames() {
+        let f = |frames: &[&str]| refine_block_class(BlockClass::Semaphore, frames.iter().copied());
+        assert_eq!(
+            f(&[
+                "sync.runtime_SemacquireMutex",
+                "sync.(*Mutex).lockSlow",
+                "sync.(*Mutex).Lock"
+            ]),
+            BlockClass::Mutex
+        );
+        assert_eq!(
+            f(&["sync.runtime_Semacquire", "sync.(*WaitGroup).Wait"]),
+            BlockClass::Waitgroup
+        );
+        assert_eq!(
+            f(&["sync.runtime_SemacquireMutex", "sync.(*RWMutex).RLock"]),
+            BlockClass::Rwmutex
+        );
+        assert_eq!(
+            f(&[
+                "internal/poll.runtime_Semacquire",
+                "internal/poll.(*fdMutex).rwlock"
+            ]),
+            BlockClass::Semaphore
+        );
+        assert_eq!(
+            refine_block_class(
+                BlockClass::Mutex,
+                ["sync.(*Mutex).Lock", "sync.(*RWMutex).Lock"]
+            ),
+            BlockClass::Rwmutex
+        );
+    }
+
+    #[test]
+    fn origins() {
+        assert_eq!(origin(0, "idle", None, None), Origin::Runtime);
+        assert_eq!(
+            origin(2, "force gc (idle)", Some("runtime.init.7"), None),
+            Origin::Runtime
+        );
+        assert_eq!(origin(5, "GC worker (idle)", None, None), Origin::Runtime);
+        assert_eq!(origin(1, "running", None, Some("main.main")), Origin::User);
+        assert_eq!(
+            origin(1, "chan receive", None, Some("runtime.main")),
+            Origin::User
+        );
+        assert_eq!(
+            origin(9, "chan receive", Some("main.run"), None),
+            Origin::User
+        );
+        assert_eq!(
+            origin(9, "select", None, Some("runtime.bgscavenge")),
+            Origin::Runtime
+        );
+    }
+
+    #[test]
+    fn depth_buckets() {
+        let b = DepthBuckets::default();
+        assert_eq!(b.labels(), &["0", "1-3", "4-8", "9-16", "17+"]);
+        assert_eq!(b.index(0), 0);
+        assert_eq!(b.index(1), 1);
+        assert_eq!(b.index(3), 1);
+        assert_eq!(b.index(4), 2);
+        assert_eq!(b.index(16), 3);
+        assert_eq!(b.index(17), 4);
+        assert_eq!(b.index(10_000), 4);
+        assert!(DepthBuckets::parse("3,3").is_err());
+        assert!(DepthBuckets::parse("x").is_err());
+        assert_eq!(
+            DepthBuckets::parse("1,2").map(|b| b.labels().to_vec()),
+            Ok(vec!["0".into(), "1".into(), "2".into(), "3+".into()])
+        );
+    }
+}

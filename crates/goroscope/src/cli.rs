@@ -1,0 +1,63 @@
+//! Command line definition (clap derive). `--help` output is part of the
+//! interface: a test snapshots it.
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Goroutine observability for Go services, from outside the process.
+#[derive(Debug, Parser)]
+#[command(name = "goroscope", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read a goroutine dump and tell what the goroutines do, grouped by stack.
+    ///
+    /// Accepts runtime.Stack output, /debug/pprof/goroutine?debug=2 dumps,
+    /// panics and fatal errors inside log text, and GOTRACEBACK=system|crash
+    /// dumps from Go 1.17 to 1.27.
+    Analyze(AnalyzeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AnalyzeArgs {
+    /// Dump file, or - for standard input.
+    #[arg(value_name = "FILE")]
+    pub input: String,
+
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+
+    /// Groups to show: human default 10, openmetrics default 20, json all.
+    #[arg(long, value_name = "N")]
+    pub top: Option<usize>,
+
+    /// Group by file:line too, not only by function names.
+    #[arg(long)]
+    pub by_location: bool,
+
+    /// Sample goroutine ids kept per group.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub samples: usize,
+
+    /// Upper bounds of the stack depth buckets (the last bucket is open).
+    #[arg(long, value_name = "LIST", default_value = "3,8,16")]
+    pub depth_buckets: String,
+
+    /// Never draw the progress bar (it only appears on a terminal anyway).
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Summary for people (colour only on a terminal, never with NO_COLOR).
+    Human,
+    /// The full census; schema in README.md.
+    Json,
+    /// The census as OpenMetrics gauges.
+    Openmetrics,
+}

@@ -1,0 +1,177 @@
+//! The human summary of `goroscope analyze`: fits an 80-column terminal,
+//! colour only when asked for (the caller checks TTY and NO_COLOR).
+
+use std::io::{self, Write};
+
+use goroscope_core::analyze::Report;
+use goroscope_core::model::Diagnostic;
+
+const WIDTH: usize = 80;
+
+struct Style {
+    on: bool,
+}
+
+impl Style {
+    fn bold(&self, s: &str) -> String {
+        self.wrap("1", s)
+    }
+    fn dim(&self, s: &str) -> String {
+        self.wrap("2", s)
+    }
+    fn yellow(&self, s: &str) -> String {
+        self.wrap("33", s)
+    }
+    fn wrap(&self, code: &str, s: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+}
+
+/// Cuts `s` to `w` characters, marking the cut with `~` at the end.
+fn fit(s: &str, w: usize) -> String {
+    let n = s.chars().count();
+    if n <= w {
+        return format!("{s:<w$}");
+    }
+    let keep: String = s.chars().take(w.saturating_sub(1)).collect();
+    format!("{keep}~")
+}
+
+/// Writes lines of `items` ("name count") wrapped at the terminal width.
+fn wrapped(out: &mut impl Write, head: &str, items: &[String]) -> io::Result<()> {
+    let mut line = head.to_string();
+    let indent = " ".repeat(head.len());
+    let mut first = true;
+    for item in items {
+        let sep = if first { "" } else { ", " };
+        if line.len() + sep.len() + item.len() > WIDTH && !first {
+            writeln!(out, "{line},")?;
+            line = format!("{indent}{item}");
+        } else {
+            line.push_str(sep);
+            line.push_str(item);
+        }
+        first = false;
+    }
+    writeln!(out, "{line}")
+}
+
+/// Renders the summary.
+pub fn render(out: &mut impl Write, r: &Report, top: usize, color: bool) -> io::Result<()> {
+    let st = Style { on: color };
+    let mut states: Vec<(&str, u64)> = r
+        .states
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, v)| (*k, *v))
+        .collect();
+    states.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let states: Vec<String> = states.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    writeln!(
+        out,
+        "{}  ({})",
+        st.bold(&format!("{} goroutines", r.total)),
+        states.join(", ")
+    )?;
+
+    let mut classes: Vec<(&str, u64)> = r
+        .block_classes
+        .iter()
+        .filter(|(k, n)| **n > 0 && **k != "none")
+        .map(|(k, v)| (*k, *v))
+        .collect();
+    classes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    if !classes.is_empty() {
+        let items: Vec<String> = classes.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        wrapped(out, "blocked on: ", &items)?;
+    }
+    let runtime = r.origins.get("runtime").copied().unwrap_or(0);
+    let mut facts = Vec::new();
+    if runtime > 0 {
+        facts.push(format!("{runtime} runtime goroutines"));
+    }
+    if r.flags.leaked > 0 {
+        facts.push(format!("{} leaked", r.flags.leaked));
+    }
+    if r.flags.locked_to_thread > 0 {
+        facts.push(format!("{} locked to thread", r.flags.locked_to_thread));
+    }
+    if r.flags.truncated > 0 {
+        facts.push(format!("{} truncated", r.flags.truncated));
+    }
+    facts.push(format!(
+        "{} groups, {} distinct stacks",
+        r.group_count, r.unique_stacks
+    ));
+    wrapped(out, "", &facts)?;
+
+    writeln!(out, "{}", st.bold("top groups:"))?;
+    writeln!(
+        out,
+        "{}",
+        st.dim(&format!(
+            "{:>7}  {}  {}  {}  {}",
+            "count",
+            fit("block", 14),
+            fit("top function", 26),
+            fit("created by", 18),
+            "wait"
+        ))
+    )?;
+    for g in r.groups.iter().take(top) {
+        let created = g.created_by.as_ref().map_or("-", |c| c.function.as_str());
+        let wait = match (g.wait_minutes_min, g.wait_minutes_max) {
+            (Some(a), Some(b)) if a == b => format!("{a} min"),
+            (Some(a), Some(b)) => format!("{a}-{b} min"),
+            // Go prints minutes only from one minute on, and only once a
+            // GC has seen the goroutine blocked: absent is not zero.
+            _ => "-".to_string(),
+        };
+        let wait = if g.block_class == goroscope_core::model::BlockClass::None {
+            "-".to_string()
+        } else {
+            wait
+        };
+        writeln!(
+            out,
+            "{}  {}  {}  {}  {}",
+            st.yellow(&format!("{:>7}", g.count)),
+            fit(g.block_class.as_str(), 14),
+            fit(&g.top_function, 26),
+            fit(created, 18),
+            wait
+        )?;
+    }
+    if r.groups.len() > top {
+        let rest: u64 = r.groups.iter().skip(top).map(|g| g.count).sum();
+        writeln!(
+            out,
+            "{}",
+            st.dim(&format!(
+                "{:>7}  in {} more groups (--top N to see more, --format json for all)",
+                rest,
+                r.groups.len() - top
+            ))
+        )?;
+    }
+    Ok(())
+}
+
+/// Prints the first diagnostics as warnings.
+pub fn diagnostics(out: &mut impl Write, d: &[Diagnostic], name: &str) -> io::Result<()> {
+    for x in d.iter().take(5) {
+        writeln!(out, "warning: {name}:{}: {}", x.line, x.message)?;
+    }
+    if d.len() > 5 {
+        writeln!(
+            out,
+            "warning: {} more problems in {name} (see --format json)",
+            d.len() - 5
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,186 @@
+//! goroscope: goroutine observability for Go services, from outside the Go
+//! process. This binary is the thin shell around `goroscope-core`: command
+//! line, input sources, terminal rendering and exit codes.
+
+#![forbid(unsafe_code)]
+
+mod cli;
+mod human;
+mod source;
+
+use std::io::{self, IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::Parser as _;
+use goroscope_core::analyze::{Census, CensusOptions};
+use goroscope_core::export::openmetrics;
+use goroscope_core::model::Tables;
+use goroscope_core::parse::DumpParser;
+use goroscope_core::vocab::DepthBuckets;
+
+use cli::{AnalyzeArgs, Cli, Command, Format};
+
+/// A failure that maps to exit code 2 (bad usage or unusable input).
+#[derive(Debug)]
+struct UsageError(String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Analyze(args) => analyze(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            // A closed pipe (`goroscope analyze x | head`) is not a failure.
+            if err
+                .chain()
+                .filter_map(|e| e.downcast_ref::<io::Error>())
+                .any(|e| e.kind() == io::ErrorKind::BrokenPipe)
+            {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("goroscope: {err:#}");
+            if err.downcast_ref::<UsageError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
+    let depth_buckets = DepthBuckets::parse(&args.depth_buckets)
+        .map_err(|e| UsageError(format!("--depth-buckets {:?}: {e}", args.depth_buckets)))?;
+    let input = source::open(&args.input).map_err(|e| UsageError(format!("{e:#}")))?;
+    let name = input.name.clone();
+    let size = input.size;
+
+    let mut tables = Tables::default();
+    let mut census = Census::new(CensusOptions {
+        by_location: args.by_location,
+        samples: args.samples,
+        depth_buckets,
+        ..CensusOptions::default()
+    });
+    let mut parser = DumpParser::new(input.reader);
+    let mut progress = Progress::new(size, args.no_progress);
+    while let Some(g) = parser.next_goroutine(&mut tables) {
+        census.add(&g, &tables);
+        if census.total().is_multiple_of(4096) {
+            progress.update(parser.bytes_consumed());
+        }
+    }
+    progress.finish();
+    let io_error = parser.take_io_error();
+    let mut diagnostics = parser.take_diagnostics();
+    if let Some(e) = &io_error {
+        diagnostics.push(goroscope_core::model::Diagnostic {
+            line: 0,
+            message: format!(
+                "reading {name} failed after {} bytes: {e}",
+                parser.bytes_consumed()
+            ),
+        });
+    }
+
+    if census.total() == 0 {
+        if let Some(e) = io_error {
+            return Err(e).with_context(|| format!("reading {name}"));
+        }
+        return Err(UsageError(format!(
+            "no goroutine header found in {name}: is this a goroutine dump? \
+             (Go writes one at /debug/pprof/goroutine?debug=2)"
+        ))
+        .into());
+    }
+
+    let report = census.report(&tables, diagnostics);
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    match args.format {
+        Format::Json => {
+            let mut report = report;
+            if let Some(top) = args.top {
+                report.groups.truncate(top);
+            }
+            serde_json::to_writer_pretty(&mut out, &report).context("writing JSON")?;
+            out.write_all(b"\n")?;
+        }
+        Format::Openmetrics => {
+            out.write_all(openmetrics::render(&report, args.top.unwrap_or(20)).as_bytes())?;
+        }
+        Format::Human => {
+            let color = io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            human::render(&mut out, &report, args.top.unwrap_or(10), color)?;
+            if !report.diagnostics.is_empty() {
+                out.flush()?;
+                human::diagnostics(&mut io::stderr(), &report.diagnostics, &name)?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A one-line progress indicator on stderr, only when stderr is a terminal
+/// and the input is large enough to take a noticeable time.
+struct Progress {
+    total: Option<u64>,
+    enabled: bool,
+    last: Instant,
+    shown: bool,
+}
+
+impl Progress {
+    fn new(total: Option<u64>, disabled: bool) -> Self {
+        let big = total.is_none_or(|t| t > 64 << 20);
+        Self {
+            total,
+            enabled: !disabled && big && io::stderr().is_terminal(),
+            last: Instant::now(),
+            shown: false,
+        }
+    }
+
+    fn update(&mut self, done: u64) {
+        if !self.enabled || self.last.elapsed() < Duration::from_millis(200) {
+            return;
+        }
+        self.last = Instant::now();
+        self.shown = true;
+        let mib = done as f64 / (1 << 20) as f64;
+        let line = match self.total {
+            Some(t) if t > 0 => {
+                let frac = (done as f64 / t as f64).min(1.0);
+                let width = 30;
+                let filled = (frac * width as f64) as usize;
+                format!(
+                    "\r[{}{}] {:5.1}% {mib:.0} MiB",
+                    "#".repeat(filled),
+                    " ".repeat(width - filled),
+                    frac * 100.0
+                )
+            }
+            _ => format!("\rread {mib:.0} MiB"),
+        };
+        let _ = io::stderr().write_all(line.as_bytes());
+    }
+
+    fn finish(&mut self) {
+        if self.shown {
+            let _ = io::stderr().write_all(b"\r\x1b[2K");
+        }
+    }
+}

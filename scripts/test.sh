@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The whole test suite, runnable on a fresh machine: installs what the tests
+# need (Debian's prometheus package for promtool, cargo-fuzz), checks Go, then
+# runs every Rust test and builds the fuzz target. README's Quick start and
+# .ci/run call exactly this script.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+# promtool (Debian package `prometheus`) validates --format openmetrics.
+if ! command -v promtool >/dev/null 2>&1; then
+    log "installing Debian package prometheus (for promtool)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq prometheus >/dev/null
+fi
+
+# Go builds the workload program the tests run; it must be there.
+if ! command -v go >/dev/null 2>&1; then
+    echo "error: go is not on PATH; the tests build Go programs (install Go 1.26)" >&2
+    exit 1
+fi
+log "$(go version)"
+
+# The tests refuse to skip when Go or promtool is missing under CI.
+export CI="${CI:-true}"
+
+log "cargo test"
+cargo test --workspace --locked
+
+# The fuzz target must keep building (it is run by hand: see fuzz/README.md).
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    log "installing cargo-fuzz"
+    cargo install cargo-fuzz --locked --quiet
+fi
+log "cargo fuzz build"
+if rustup toolchain list | grep -q '^nightly'; then
+    (cd fuzz && cargo +nightly fuzz build -O parse_dump)
+else
+    # No nightly toolchain on this machine: let stable accept the -Z flags
+    # cargo-fuzz passes.
+    (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz build -O parse_dump)
+fi
+log "all tests passed"

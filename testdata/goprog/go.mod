@@ -1,0 +1,3 @@
+module goroscope.test/goprog
+
+go 1.26
