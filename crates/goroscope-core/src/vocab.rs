@@ -237,7 +237,7 @@ pub fn origin(
     if id == 0 {
         return Origin::Runtime;
     }
-    let base = status.trim_end_matches(" (leaked)");
+    let base = status.strip_suffix(" (leaked)").unwrap_or(status);
     if RUNTIME_ONLY_REASONS.contains(&base) {
         return Origin::Runtime;
     }

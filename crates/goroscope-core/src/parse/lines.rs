@@ -23,11 +23,18 @@ pub struct Line<'a> {
 }
 
 /// Reads lines from `R` through a reusable buffer.
+///
+/// Newlines are indexed once per buffer fill with `memchr_iter` (one
+/// vectorised pass) instead of one `memchr` call per line: dump lines are
+/// short (about 50 bytes), so per-call setup would otherwise dominate.
 pub struct LineReader<R> {
     inner: R,
     buf: Vec<u8>,
     start: usize,
     end: usize,
+    /// Positions of the newlines in `buf[start..end]`, in order.
+    newlines: Vec<u32>,
+    next_nl: usize,
     eof: bool,
     consumed: u64,
     error: Option<io::Error>,
@@ -41,6 +48,8 @@ impl<R: Read> LineReader<R> {
             buf: vec![0; BUF_SIZE],
             start: 0,
             end: 0,
+            newlines: Vec::with_capacity(BUF_SIZE / 32),
+            next_nl: 0,
             eof: false,
             consumed: 0,
             error: None,
@@ -60,27 +69,26 @@ impl<R: Read> LineReader<R> {
     /// The next line, or `None` at the end of the input (or after a read
     /// error, kept for [`Self::take_error`]).
     pub fn next_line(&mut self) -> Option<Line<'_>> {
-        let mut searched = 0;
         loop {
-            let avail = &self.buf[self.start + searched..self.end];
-            if let Some(i) = memchr::memchr(b'\n', avail) {
-                let line_end = self.start + searched + i;
+            if let Some(&nl) = self.newlines.get(self.next_nl) {
+                self.next_nl += 1;
+                let line_end = nl as usize;
                 let s = self.start;
                 self.start = line_end + 1;
                 self.consumed += (line_end + 1 - s) as u64;
                 return Some(Self::make(&self.buf[s..line_end], true, false));
             }
-            searched = self.end - self.start;
+            let pending = self.end - self.start;
             if self.eof {
-                if self.start == self.end {
+                if pending == 0 {
                     return None;
                 }
                 let s = self.start;
-                self.consumed += (self.end - s) as u64;
+                self.consumed += pending as u64;
                 self.start = self.end;
                 return Some(Self::make(&self.buf[s..self.end], false, false));
             }
-            if searched >= MAX_LINE {
+            if pending >= MAX_LINE {
                 let s = self.start;
                 self.start += MAX_LINE;
                 self.consumed += MAX_LINE as u64;
@@ -99,14 +107,17 @@ impl<R: Read> LineReader<R> {
         }
     }
 
-    /// Moves the partial line to the front and reads more, growing the
-    /// buffer only for lines longer than it.
+    /// Moves the partial line to the front, reads more, and indexes the
+    /// newlines of what arrived. The buffer grows only for lines longer
+    /// than it.
     fn fill(&mut self) {
         if self.start > 0 {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
         }
+        self.newlines.clear();
+        self.next_nl = 0;
         if self.end == self.buf.len() {
             let new_len = (self.buf.len() * 2).min(MAX_LINE + BUF_SIZE);
             self.buf.resize(new_len, 0);
@@ -118,7 +129,14 @@ impl<R: Read> LineReader<R> {
                     return;
                 }
                 Ok(n) => {
+                    let from = self.end;
                     self.end += n;
+                    // The buffer never exceeds MAX_LINE + BUF_SIZE (< 4 GiB),
+                    // so positions fit in u32.
+                    self.newlines.extend(
+                        memchr::memchr_iter(b'\n', &self.buf[from..self.end])
+                            .map(|i| (from + i) as u32),
+                    );
                     return;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

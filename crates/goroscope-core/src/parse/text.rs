@@ -527,9 +527,12 @@ fn parse_elided(text: &[u8]) -> Elided {
 
 /// `main.spawn in goroutine 12` -> (`main.spawn`, Some(12)).
 fn split_created_by(rest: &[u8]) -> (&[u8], Option<u64>) {
-    if let Some(pos) = memchr::memmem::rfind(rest, b" in goroutine ") {
-        if let Some(id) = parse_u64(&rest[pos + 14..]) {
-            return (&rest[..pos], Some(id));
+    const IN: &[u8] = b" in goroutine";
+    if let Some(sp) = memchr::memrchr(b' ', rest) {
+        if rest[..sp].ends_with(IN) {
+            if let Some(id) = parse_u64(&rest[sp + 1..]) {
+                return (&rest[..sp - IN.len()], Some(id));
+            }
         }
     }
     (rest, None)
@@ -545,6 +548,7 @@ fn split_function_line(text: &[u8]) -> Option<(&[u8], FrameKind, bool)> {
     if text.ends_with(b")") {
         // Arguments never contain '(' (hex words, `{`, `}`, `...`, `_`, `?`),
         // so the last '(' opens them; receivers like `(*T)` come before.
+        // Plain loops beat memchr's dispatch on these short lines.
         let open = memchr::memrchr(b'(', text)?;
         if open == 0 {
             return None;
@@ -556,7 +560,9 @@ fn split_function_line(text: &[u8]) -> Option<(&[u8], FrameKind, bool)> {
         } else {
             FrameKind::Go
         };
-        if name.contains(&b' ') && !name.starts_with(b"non-Go") {
+        // A space means log text that happens to end in ')'. No early exit:
+        // this form vectorises.
+        if name.iter().fold(false, |seen, &c| seen | (c == b' ')) {
             return None;
         }
         return Some((name, kind, false));
@@ -567,7 +573,7 @@ fn split_function_line(text: &[u8]) -> Option<(&[u8], FrameKind, bool)> {
     if text == b"non-Go function" {
         return Some((text, FrameKind::NonGo, false));
     }
-    if !text.contains(&b' ') && !text.contains(&b'(') && !text.contains(&b')') {
+    if memchr::memchr3(b' ', b'(', b')', text).is_none() {
         return Some((text, FrameKind::NonGo, true));
     }
     None
@@ -596,9 +602,25 @@ fn intern_frame(key: &mut Vec<u8>, body: &[u8], kind: FrameKind, tables: &mut Ta
 /// The part of a file line that identifies the call site: `file:line +0xNN`
 /// without the crash-dump ` fp=.. sp=.. pc=..` suffix (per goroutine values).
 fn file_line_identity(body: &[u8]) -> &[u8] {
-    match memchr::memmem::rfind(body, b" fp=0x") {
-        Some(i) => &body[..i],
-        None => body,
+    // Hot path (every frame): look at the last token only. The crash suffix
+    // is exactly three tokens, ` fp=0x.. sp=0x.. pc=0x..`; a cgo symbolizer
+    // line ends in ` pc=0x..` too but its pc is part of the identity.
+    let Some(last) = memchr::memrchr(b' ', body) else {
+        return body;
+    };
+    if !body[last + 1..].starts_with(b"pc=") {
+        return body;
+    }
+    let Some(sp) = memchr::memrchr(b' ', &body[..last]) else {
+        return body;
+    };
+    let Some(fp) = memchr::memrchr(b' ', &body[..sp]) else {
+        return body;
+    };
+    if body[fp + 1..].starts_with(b"fp=") && body[sp + 1..].starts_with(b"sp=") {
+        &body[..fp]
+    } else {
+        body
     }
 }
 
@@ -684,7 +706,7 @@ fn parse_header(
     let status_end = inner.iter().position(|&c| c == b',' || c == b']')?;
     let mut status_raw = &inner[..status_end];
     let mut labels_inline = None;
-    if let Some(p) = memchr::memmem::find(status_raw, b" labels:{") {
+    if let Some(p) = find_labels_start(status_raw) {
         labels_inline = Some(p);
         status_raw = &status_raw[..p];
     }
@@ -749,7 +771,7 @@ fn parse_header(
                 .unwrap_or(item.len());
             let mut item_text = &item[..end];
             let mut consumed = end;
-            if let Some(p) = memchr::memmem::find(item_text, b" labels:{") {
+            if let Some(p) = find_labels_start(item_text) {
                 item_text = &item_text[..p];
                 consumed = p;
             }
@@ -784,6 +806,14 @@ fn parse_header(
         ancestor: None,
         block_closed: false,
     })
+}
+
+/// Position of ` labels:{` (Go 1.26 tracebacklabels) in header text; found
+/// through the rare `{` so that ordinary headers cost one memchr.
+fn find_labels_start(text: &[u8]) -> Option<usize> {
+    const L: &[u8] = b" labels:";
+    let brace = memchr::memchr(b'{', text)?;
+    (brace >= L.len() && &text[brace - L.len()..brace] == L).then(|| brace - L.len())
 }
 
 fn apply_header_item(g: &mut Goroutine, item: &[u8]) {
