@@ -48,7 +48,8 @@ fn wrapped(out: &mut impl Write, head: &str, items: &[String]) -> io::Result<()>
     let mut first = true;
     for item in items {
         let sep = if first { "" } else { ", " };
-        if line.len() + sep.len() + item.len() > WIDTH && !first {
+        // One column stays free for the comma that ends a wrapped line.
+        if line.len() + sep.len() + item.len() + 1 > WIDTH && !first {
             writeln!(out, "{line},")?;
             line = format!("{indent}{item}");
         } else {
@@ -58,6 +59,16 @@ fn wrapped(out: &mut impl Write, head: &str, items: &[String]) -> io::Result<()>
         first = false;
     }
     writeln!(out, "{line}")
+}
+
+/// A wait in at most 5 columns: `45m`, `23h`, `999d`, `>999d`.
+fn minutes(m: u32) -> String {
+    match m {
+        0..=59 => format!("{m}m"),
+        60..=1439 => format!("{}h", m / 60),
+        1440..=1_439_999 => format!("{}d", m / 1440),
+        _ => ">999d".to_string(),
+    }
 }
 
 /// Renders the summary.
@@ -70,13 +81,20 @@ pub fn render(out: &mut impl Write, r: &Report, top: usize, color: bool) -> io::
         .map(|(k, v)| (*k, *v))
         .collect();
     states.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    let states: Vec<String> = states.iter().map(|(k, n)| format!("{n} {k}")).collect();
-    writeln!(
-        out,
-        "{}  ({})",
-        st.bold(&format!("{} goroutines", r.total)),
-        states.join(", ")
-    )?;
+    let mut items: Vec<String> = states.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    if let Some(first) = items.first_mut() {
+        first.insert(0, '(');
+    }
+    if let Some(last) = items.last_mut() {
+        last.push(')');
+    }
+    // Measure without colour codes, then colour the head only.
+    let head = format!("{} goroutines  ", r.total);
+    let mut buf = Vec::new();
+    wrapped(&mut buf, &head, &items)?;
+    let text = String::from_utf8_lossy(&buf);
+    let text = text.replacen(head.trim_end(), &st.bold(head.trim_end()), 1);
+    out.write_all(text.as_bytes())?;
 
     let mut classes: Vec<(&str, u64)> = r
         .block_classes
@@ -117,16 +135,16 @@ pub fn render(out: &mut impl Write, r: &Report, top: usize, color: bool) -> io::
             "{:>7}  {}  {}  {}  {}",
             "count",
             fit("block", 14),
-            fit("top function", 26),
-            fit("created by", 18),
+            fit("top function", 24),
+            fit("created by", 16),
             "wait"
         ))
     )?;
     for g in r.groups.iter().take(top) {
         let created = g.created_by.as_ref().map_or("-", |c| c.function.as_str());
         let wait = match (g.wait_minutes_min, g.wait_minutes_max) {
-            (Some(a), Some(b)) if a == b => format!("{a} min"),
-            (Some(a), Some(b)) => format!("{a}-{b} min"),
+            (Some(a), Some(b)) if a == b => minutes(a),
+            (Some(a), Some(b)) => format!("{}-{}", minutes(a), minutes(b)),
             // Go prints minutes only from one minute on, and only once a
             // GC has seen the goroutine blocked: absent is not zero.
             _ => "-".to_string(),
@@ -141,8 +159,8 @@ pub fn render(out: &mut impl Write, r: &Report, top: usize, color: bool) -> io::
             "{}  {}  {}  {}  {}",
             st.yellow(&format!("{:>7}", g.count)),
             fit(g.block_class.as_str(), 14),
-            fit(&g.top_function, 26),
-            fit(created, 18),
+            fit(&g.top_function, 24),
+            fit(created, 16),
             wait
         )?;
     }

@@ -107,6 +107,7 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
     }
 
     let report = census.report(&tables, diagnostics);
+    let report_diagnostics = report.diagnostics.clone();
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     match args.format {
@@ -115,22 +116,29 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
             if let Some(top) = args.top {
                 report.groups.truncate(top);
             }
-            serde_json::to_writer_pretty(&mut out, &report).context("writing JSON")?;
+            // io::Error::from keeps the original io::Error (a broken pipe
+            // stays recognisable); serde_json's own error hides it.
+            serde_json::to_writer_pretty(&mut out, &report)
+                .map_err(io::Error::from)
+                .context("writing JSON")?;
             out.write_all(b"\n")?;
         }
         Format::Openmetrics => {
             out.write_all(openmetrics::render(&report, args.top.unwrap_or(20)).as_bytes())?;
         }
         Format::Human => {
-            let color = io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            // no-color.org: only a non-empty NO_COLOR disables colour.
+            let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+            let color = io::stdout().is_terminal() && !no_color;
             human::render(&mut out, &report, args.top.unwrap_or(10), color)?;
-            if !report.diagnostics.is_empty() {
-                out.flush()?;
-                human::diagnostics(&mut io::stderr(), &report.diagnostics, &name)?;
-            }
         }
     }
     out.flush()?;
+    // Diagnostics go to stderr in every format, so a machine format
+    // redirected to a file still tells the person something was off.
+    if !report_diagnostics.is_empty() {
+        human::diagnostics(&mut io::stderr(), &report_diagnostics, &name)?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -425,7 +425,7 @@ impl<R: Read> DumpParser<R> {
             None => cur.g.stack = stack,
         }
         let mut g = cur.g;
-        if tables.stack(g.stack).is_empty() && !g.flags.stack_unavailable {
+        if tables.stack(g.stack).is_empty() && !g.flags.stack_unavailable && !g.flags.truncated {
             self.diag(
                 self.line_no,
                 format!("goroutine {}: no stack frames were printed", g.id),
@@ -1055,5 +1055,96 @@ mod tests {
         );
         assert!(s.goroutines[1].flags.stack_unavailable);
         assert!(s.diagnostics.is_empty(), "{:?}", s.diagnostics);
+    }
+
+    #[test]
+    fn synctest_and_older_release_headers() {
+        // Go 1.24 said "synctest group N" and "(synctest)" wait reasons;
+        // Go 1.25 says "synctest bubble N" and appends " (durable)".
+        let dump = "goroutine 20 [chan receive (synctest), synctest group 3]:\nmain.a()\n\t/a.go:1 +0x1\n\n\
+goroutine 21 [sync.Cond.Wait (durable), synctest bubble 4]:\nmain.b()\n\t/a.go:2 +0x1\n\n\
+goroutine 22 [synctest.Wait]:\ntesting/synctest.Wait()\n\t/s.go:1 +0x1\n\n\
+goroutine 23 [semacquire, 12 minutes]:\nsync.runtime_SemacquireMutex(0x1?, 0x0?, 0x1?)\n\t/sema.go:77 +0x25\nsync.(*Mutex).lockSlow(0xc0000)\n\t/mutex.go:171 +0x15d\nsync.(*Mutex).Lock(...)\n\t/mutex.go:90\nmain.c()\n\t/a.go:3 +0x1\n\n\
+goroutine 24 [select (scan) (durable)]:\nmain.d()\n\t/a.go:4 +0x1\n";
+        let s = parse(dump);
+        assert!(s.diagnostics.is_empty(), "{:?}", s.diagnostics);
+        let got: Vec<_> = s
+            .goroutines
+            .iter()
+            .map(|g| {
+                (
+                    g.id,
+                    g.block_class,
+                    g.flags.durable,
+                    g.synctest_bubble,
+                    g.wait_minutes,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (20, BlockClass::ChanReceive, true, Some(3), None),
+                (21, BlockClass::Cond, true, Some(4), None),
+                (22, BlockClass::Synctest, false, None, None),
+                (23, BlockClass::Mutex, false, None, Some(12)),
+                (24, BlockClass::Select, true, None, None),
+            ]
+        );
+        assert!(s.goroutines[4].flags.scan);
+        assert_eq!(
+            s.tables.str(s.goroutines[1].status),
+            "sync.Cond.Wait (durable)"
+        );
+    }
+
+    #[test]
+    fn crash_dump_extras_are_skipped() {
+        // SIGQUIT preamble, a system stack section, goroutine 0 and the
+        // register dump that ends a GOTRACEBACK=crash dump.
+        let dump = "SIGQUIT: quit\nPC=0x46d8a1 m=0 sigcode=0\n\ngoroutine 0 gp=0x5a0 m=0 mp=0x5a1 [idle]:\nruntime.futex(0x5a2, 0x80, 0x0, 0x0, 0x0, 0x0)\n\t/rt/sys_linux_amd64.s:557 +0x21 fp=0x7ff sp=0x7fe pc=0x46d8a1\n\ngoroutine 1 gp=0xc0 m=nil [sleep]:\ntime.Sleep(0x3b9aca00)\n\t/rt/time.go:300 +0x10 fp=0x1 sp=0x2 pc=0x3\nmain.main()\n\t/a.go:9 +0x1 fp=0x4 sp=0x5 pc=0x6\n\nrax    0xca\nrbx    0x0\nrip    0x46d8a1\n";
+        let s = parse(dump);
+        assert!(s.diagnostics.is_empty(), "{:?}", s.diagnostics);
+        assert_eq!(s.goroutines.len(), 2);
+        assert_eq!(s.goroutines[0].origin, crate::model::Origin::Runtime);
+        assert_eq!(s.goroutines[0].state, State::Idle);
+        assert_eq!(s.tables.stack(s.goroutines[1].stack).len(), 2);
+    }
+
+    #[test]
+    fn invalid_utf8_and_crlf_are_read() {
+        let mut dump =
+            b"goroutine 1 [chan receive]:\r\nmain.caf\xe9(0x1)\r\n\t/a\xff.go:1 +0x1\r\n".to_vec();
+        dump.extend_from_slice(
+            b"\r\ngoroutine 2 [running]:\r\nmain.main()\r\n\tC:/src/main.go:7 +0x2\r\n",
+        );
+        let (s, _) = parse_dump(&dump[..]);
+        assert!(s.diagnostics.is_empty(), "{:?}", s.diagnostics);
+        let f: Vec<_> = s
+            .goroutines
+            .iter()
+            .flat_map(|g| s.frames_of(g))
+            .map(|f| (f.function.to_string(), f.file.to_string(), f.line))
+            .collect();
+        assert_eq!(
+            f,
+            vec![
+                (
+                    "main.caf\u{fffd}".to_string(),
+                    "/a\u{fffd}.go".to_string(),
+                    1
+                ),
+                ("main.main".to_string(), "C:/src/main.go".to_string(), 7)
+            ]
+        );
+    }
+
+    #[test]
+    fn frame_elision_styles() {
+        let dump = "goroutine 1 [running]:\nmain.f()\n\t/a.go:1 +0x1\n...7 frames elided...\nmain.g()\n\t/a.go:2 +0x1\n\ngoroutine 2 [running]:\nmain.f()\n\t/a.go:1 +0x1\n...additional frames elided...\n";
+        let s = parse(dump);
+        assert_eq!(s.goroutines[0].elided, Elided::Count(7));
+        assert_eq!(s.tables.stack(s.goroutines[0].stack).len(), 2);
+        assert_eq!(s.goroutines[1].elided, Elided::Additional);
     }
 }

@@ -1,0 +1,404 @@
+//! End-to-end tests against real Go: the workload program in testdata/goprog
+//! is built with the machine's Go and run in each of its dump modes
+//! (`runtime.Stack` to a file, with tracebackancestors and tracebacklabels,
+//! the live `/debug/pprof/goroutine?debug=2` endpoint, a
+//! `GOTRACEBACK=system` crash); `goroscope analyze --format json` must find
+//! every kind of goroutine the program's manifest announces.
+//!
+//! Without `go` on PATH the tests skip with a note, except under `CI=true`,
+//! where they fail.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::thread;
+use std::time::Duration;
+
+use common::{
+    analyze_json, check_kinds, groups, in_ci, int, kind_of_group, promtool_check, read_json,
+    repo_root, run_cmd, scratch_dir, wait_bounded, ChildGuard, KindCheck, Output, CHILD_TIMEOUT,
+};
+use serde_json::Value;
+
+/// The workload gives up when it has not settled after this long (its
+/// `-timeout`); [`CHILD_TIMEOUT`] kills it a little later in any case.
+const SETTLE_TIMEOUT: &str = "45s";
+
+static GOPROG: OnceLock<Option<PathBuf>> = OnceLock::new();
+
+/// Builds testdata/goprog once per test run; `None` (after a note) when Go
+/// is not installed outside CI.
+fn goprog() -> Option<&'static Path> {
+    GOPROG
+        .get_or_init(|| {
+            match Command::new("go").arg("version").output() {
+                Ok(o) if o.status.success() => {}
+                Ok(o) => panic!(
+                    "`go version` failed: {}",
+                    String::from_utf8_lossy(&o.stderr)
+                ),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    assert!(
+                        !in_ci(),
+                        "go is not on PATH but CI=true: the live Go tests need Go 1.26 \
+                         (install it; scripts/test.sh checks for it)"
+                    );
+                    eprintln!("note: go not found on PATH; skipping the live Go tests");
+                    return None;
+                }
+                Err(e) => panic!("cannot run go: {e}"),
+            }
+            let bin = Path::new(env!("CARGO_TARGET_TMPDIR")).join("goprog");
+            let mut cmd = Command::new("go");
+            cmd.args(["build", "-trimpath", "-o"])
+                .arg(&bin)
+                .arg(".")
+                .current_dir(repo_root().join("testdata/goprog"));
+            let out = run_cmd(cmd, None, Duration::from_secs(600));
+            assert!(
+                out.status.success(),
+                "go build of testdata/goprog failed:\n{}",
+                out.stderr
+            );
+            Some(bin)
+        })
+        .as_deref()
+}
+
+/// One workload at a time: its CPU spinners and settling loop compete for
+/// the (few) cores, and concurrent runs would slow each other's settling.
+fn workload_lock() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A goprog command with a clean traceback environment plus `env`.
+fn goprog_cmd(bin: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.env_remove("GOTRACEBACK")
+        .env_remove("GODEBUG")
+        .args(["-timeout", SETTLE_TIMEOUT])
+        .args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 scratch path")
+}
+
+/// Runs goprog in `-out` mode (with `env`) and returns the dump's path and
+/// the manifest.
+fn record_dump(name: &str, env: &[(&str, &str)]) -> Option<(PathBuf, Value)> {
+    let bin = goprog()?;
+    let dir = scratch_dir(name);
+    let dump = dir.join("dump.txt");
+    let manifest = dir.join("expected.json");
+    let out = {
+        let _one = workload_lock();
+        run_cmd(
+            goprog_cmd(
+                bin,
+                &["-out", path_str(&dump), "-expect", path_str(&manifest)],
+                env,
+            ),
+            None,
+            CHILD_TIMEOUT,
+        )
+    };
+    assert_eq!(
+        out.code(),
+        0,
+        "goprog -out ({env:?}) failed:\n{}",
+        out.stderr
+    );
+    Some((dump, read_json(&manifest)))
+}
+
+/// The checks every live dump gets: schema totals, no diagnostics, kinds.
+fn check_live(report: &Value, manifest: &Value, ctx: &str, how: KindCheck) {
+    let ctx = format!("{ctx} ({})", manifest["go_version"].as_str().unwrap_or("?"));
+    let total = int(report, "total");
+    let in_groups: u64 = groups(report).iter().map(|g| int(g, "count")).sum();
+    assert_eq!(in_groups, total, "{ctx}: group counts add up to total");
+    let workload: u64 = manifest["kinds"]
+        .as_object()
+        .expect("kinds")
+        .values()
+        .map(|k| int(k, "count"))
+        .sum();
+    assert!(
+        total > workload,
+        "{ctx}: {total} goroutines, the workload alone has {workload}"
+    );
+    assert_eq!(
+        report["diagnostics"].as_array().map(Vec::len),
+        Some(0),
+        "{ctx}: diagnostics {}",
+        report["diagnostics"]
+    );
+    check_kinds(report, manifest, &ctx, how);
+}
+
+/// The group of the given kind (there must be exactly one).
+fn group_of<'a>(report: &'a Value, kind: &str) -> &'a Value {
+    let gs: Vec<&Value> = groups(report)
+        .iter()
+        .filter(|g| kind_of_group(g) == Some(kind))
+        .collect();
+    assert_eq!(gs.len(), 1, "groups of {kind}");
+    gs[0]
+}
+
+#[test]
+fn runtime_stack_dump_matches_the_manifest() {
+    let Some((dump, manifest)) = record_dump("live-out", &[]) else {
+        return;
+    };
+    let report = analyze_json(&dump);
+    check_live(&report, &manifest, "goprog -out", KindCheck::default());
+    // The program's own goroutine is running in main.allStacks.
+    assert!(int(&report["states"], "running") >= 1);
+
+    // The same dump passes promtool as OpenMetrics.
+    let om = common::run([
+        std::ffi::OsStr::new("analyze"),
+        dump.as_os_str(),
+        std::ffi::OsStr::new("--format"),
+        std::ffi::OsStr::new("openmetrics"),
+    ]);
+    assert_eq!(om.code(), 0, "{}", om.stderr);
+    if let Some(check) = promtool_check(om.stdout_str()) {
+        assert!(
+            check.status.success() && check.stderr.trim().is_empty(),
+            "promtool check metrics: {:?}\n{}",
+            check.status,
+            check.stderr
+        );
+    }
+}
+
+#[test]
+fn labels_dump_carries_the_pprof_labels() {
+    let Some((dump, manifest)) = record_dump("live-labels", &[("GODEBUG", "tracebacklabels=1")])
+    else {
+        return;
+    };
+    let report = analyze_json(&dump);
+    check_live(
+        &report,
+        &manifest,
+        "GODEBUG=tracebacklabels=1 goprog -out",
+        KindCheck {
+            labels_required: true,
+            ..KindCheck::default()
+        },
+    );
+    let g = group_of(&report, "main.wLabeled");
+    assert_eq!(int(g, "count"), 3);
+    assert_eq!(g["labels_truncated"], Value::Bool(false));
+}
+
+#[test]
+fn ancestors_dump_matches_the_manifest() {
+    let Some((dump, manifest)) =
+        record_dump("live-ancestors", &[("GODEBUG", "tracebackancestors=5")])
+    else {
+        return;
+    };
+    let text = std::fs::read_to_string(&dump).expect("dump");
+    assert!(
+        text.contains("[originating from goroutine"),
+        "tracebackancestors=5 printed no ancestor section"
+    );
+    let report = analyze_json(&dump);
+    check_live(
+        &report,
+        &manifest,
+        "GODEBUG=tracebackancestors=5 goprog -out",
+        KindCheck::default(),
+    );
+    // Ancestor sections are not the child's own frames: wChild is its own
+    // kind, created by wParent.
+    let child = group_of(&report, "main.wChild");
+    assert_eq!(child["created_by"]["function"], "main.wParent");
+    // wDeep recursed past Go's traceback limit.
+    let deep = group_of(&report, "main.wDeep");
+    assert_eq!(deep["frames_elided"], Value::Bool(true));
+    assert!(int(&report["depth_buckets"], "17+") >= 2);
+}
+
+#[test]
+fn crash_dump_matches_the_manifest() {
+    let Some(bin) = goprog() else {
+        return;
+    };
+    let dir = scratch_dir("live-crash");
+    let manifest_path = dir.join("expected.json");
+    let out: Output = {
+        let _one = workload_lock();
+        run_cmd(
+            goprog_cmd(
+                bin,
+                &["-crash", "-expect", path_str(&manifest_path)],
+                &[("GOTRACEBACK", "system")],
+            ),
+            None,
+            CHILD_TIMEOUT,
+        )
+    };
+    assert_eq!(
+        out.code(),
+        2,
+        "GOTRACEBACK=system goprog -crash must panic (exit 2):\n{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.starts_with("panic: goroscope test crash"),
+        "crash output starts with: {:?}",
+        out.stderr.lines().next()
+    );
+    let dump = dir.join("crash.txt");
+    std::fs::write(&dump, &out.stderr).expect("write crash dump");
+    let manifest = read_json(&manifest_path);
+    let report = analyze_json(&dump);
+    check_live(
+        &report,
+        &manifest,
+        "GOTRACEBACK=system goprog -crash",
+        KindCheck {
+            spinners_may_be_unavailable: true,
+            ..KindCheck::default()
+        },
+    );
+    let runtime = int(&report["origins"], "runtime");
+    let gc = int(&report["block_classes"], "gc_runtime");
+    assert!(runtime >= 5, "origins.runtime = {runtime}, want >= 5");
+    assert!(gc >= 5, "block_classes.gc_runtime = {gc}, want >= 5");
+    // The runtime's groups are named after their entry function.
+    assert!(
+        groups(&report)
+            .iter()
+            .filter(|g| g["origin"] == "runtime")
+            .all(|g| g["top_function"]
+                .as_str()
+                .is_some_and(|f| f.starts_with("runtime."))),
+        "runtime groups' top functions"
+    );
+}
+
+/// HTTP/1.0 GET of `path` on `addr`; the body of a 200 response.
+fn http_get(addr: &str, path: &str) -> Vec<u8> {
+    let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("read timeout");
+    s.set_write_timeout(Some(Duration::from_secs(30)))
+        .expect("write timeout");
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").expect("send request");
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp)
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    let split = resp
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("GET {path}: no end of headers"));
+    let head = String::from_utf8_lossy(&resp[..split]);
+    let status = head.lines().next().unwrap_or("");
+    assert!(
+        status.starts_with("HTTP/1.") && status.contains(" 200 "),
+        "GET {path}: {status}"
+    );
+    resp[split + 4..].to_vec()
+}
+
+#[test]
+fn pprof_debug2_endpoint_matches_the_manifest() {
+    let Some(bin) = goprog() else {
+        return;
+    };
+    let dir = scratch_dir("live-serve");
+    let manifest_path = dir.join("expected.json");
+    let _one = workload_lock();
+    let mut cmd = goprog_cmd(
+        bin,
+        &["-serve", "127.0.0.1:0", "-expect", path_str(&manifest_path)],
+        &[],
+    );
+    // stdin stays a pipe we hold open: goprog -serve exits at its EOF.
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut guard = ChildGuard(Some(cmd.spawn().expect("start goprog -serve")));
+    let stdout = guard.child().stdout.take().expect("stdout");
+    let mut stderr = guard.child().stderr.take().expect("stderr");
+    let err = thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut r = BufReader::new(stdout);
+        let mut line = String::new();
+        let _ = r.read_line(&mut line);
+        let _ = tx.send(line);
+        let _ = std::io::copy(&mut r, &mut std::io::sink());
+    });
+    let line = match rx.recv_timeout(CHILD_TIMEOUT) {
+        Ok(l) if !l.is_empty() => l,
+        got => {
+            drop(guard); // kills goprog, so its stderr ends
+            panic!(
+                "goprog -serve did not report its address ({got:?}); stderr:\n{}",
+                err.join().unwrap_or_default()
+            );
+        }
+    };
+    let addr = line
+        .trim_end()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+
+    let body = http_get(&addr, "/debug/pprof/goroutine?debug=2");
+    let dump = dir.join("debug2.txt");
+    std::fs::write(&dump, &body).expect("write dump");
+    let manifest = read_json(&manifest_path);
+    let served: Value =
+        serde_json::from_slice(&http_get(&addr, "/expected")).expect("/expected is JSON");
+    assert_eq!(served, manifest, "/expected and -expect agree");
+
+    let report = analyze_json(&dump);
+    check_live(
+        &report,
+        &manifest,
+        "goprog -serve, /debug/pprof/goroutine?debug=2",
+        KindCheck::default(),
+    );
+    // The HTTP server's own goroutines are there too, belonging to no kind.
+    assert!(
+        groups(&report)
+            .iter()
+            .any(|g| g["frames"]
+                .as_array()
+                .is_some_and(|fs| fs.iter().any(|f| f["function"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with("net/http."))))),
+        "no net/http goroutine in the debug=2 dump"
+    );
+
+    // Closing stdin ends the server by itself.
+    drop(guard.child().stdin.take());
+    let status = wait_bounded(guard.child(), Duration::from_secs(20), "goprog -serve");
+    assert!(
+        status.success(),
+        "goprog -serve after stdin EOF: {status:?}"
+    );
+}
