@@ -133,10 +133,7 @@ impl<R: Read> LineReader<R> {
                     self.end += n;
                     // The buffer never exceeds MAX_LINE + BUF_SIZE (< 4 GiB),
                     // so positions fit in u32.
-                    self.newlines.extend(
-                        memchr::memchr_iter(b'\n', &self.buf[from..self.end])
-                            .map(|i| (from + i) as u32),
-                    );
+                    index_newlines(&self.buf[from..self.end], from, &mut self.newlines);
                     return;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -146,6 +143,35 @@ impl<R: Read> LineReader<R> {
                     return;
                 }
             }
+        }
+    }
+}
+
+/// Appends `base + i` for every `\n` at index `i` of `chunk`.
+///
+/// Eight bytes at a time (SWAR): a word with no newline costs a handful of
+/// instructions and each newline a `trailing_zeros`, which beats one
+/// `memchr` call per line on ~50-byte lines.
+fn index_newlines(chunk: &[u8], base: usize, out: &mut Vec<u32>) {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const NL: u64 = LO * b'\n' as u64;
+    let mut words = chunk.chunks_exact(8);
+    let mut offset = base;
+    for w in &mut words {
+        let v = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]) ^ NL;
+        // Exact zero-byte mask: the high bit of each byte that was '\n'.
+        let mut mask = !((((v & !HI).wrapping_add(!HI)) | v) | !HI);
+        while mask != 0 {
+            let byte = mask.trailing_zeros() as usize / 8;
+            out.push((offset + byte) as u32);
+            mask &= mask - 1;
+        }
+        offset += 8;
+    }
+    for (i, &c) in words.remainder().iter().enumerate() {
+        if c == b'\n' {
+            out.push((offset + i) as u32);
         }
     }
 }
@@ -161,6 +187,28 @@ mod tests {
             out.push((l.text.to_vec(), l.terminated));
         }
         out
+    }
+
+    #[test]
+    fn newline_index_matches_a_plain_scan() {
+        let mut data = Vec::new();
+        for i in 0..1000u32 {
+            data.push(if i % 7 == 0 || i % 13 == 0 {
+                b'\n'
+            } else {
+                (i % 250) as u8 + 1
+            });
+        }
+        data.extend_from_slice(&[b'\n', 0x8a, 0x0a, 0xff, b'\n']);
+        let mut got = Vec::new();
+        index_newlines(&data, 5, &mut got);
+        let want: Vec<u32> = data
+            .iter()
+            .enumerate()
+            .filter(|(_, &c)| c == b'\n')
+            .map(|(i, _)| i as u32 + 5)
+            .collect();
+        assert_eq!(got, want);
     }
 
     #[test]
