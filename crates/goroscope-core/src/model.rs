@@ -14,7 +14,10 @@
 //! and no analysis uses them; only the fact that a frame was printed as
 //! inlined (`(...)`) is kept.
 
-use rustc_hash::FxHashMap;
+use std::hash::Hasher as _;
+
+use hashbrown::HashTable;
+use rustc_hash::{FxHashMap, FxHasher};
 use serde::Serialize;
 
 /// Lifecycle state of a goroutine, normalised across Go releases.
@@ -395,7 +398,12 @@ pub struct Goroutine {
 #[derive(Debug, Default, Clone)]
 pub struct Tables {
     frames: Vec<Frame>,
-    frame_index: FxHashMap<Box<[u8]>, FrameId>,
+    /// Frame identity keys (`name`, `loc`, kind byte) live in one arena;
+    /// the table stores only ids and is probed with a hash of the parts, so
+    /// a lookup never copies or allocates.
+    frame_table: HashTable<FrameId>,
+    frame_keys: Vec<u8>,
+    frame_key_spans: Vec<(u32, u32, u32)>,
     stacks: Vec<Box<[FrameId]>>,
     stack_index: FxHashMap<Box<[FrameId]>, StackId>,
     strings: Vec<Box<str>>,
@@ -405,38 +413,75 @@ pub struct Tables {
 }
 
 impl Tables {
-    /// Looks a frame up by its raw identity bytes, interning `make()` if new.
-    /// The key is what makes two printed frames the same frame (function,
-    /// file, line and pc offset as text), so the caller can avoid building a
-    /// [`Frame`] for the common already-seen case.
-    pub fn intern_frame_raw(&mut self, key: &[u8], make: impl FnOnce() -> Frame) -> FrameId {
-        if let Some(&id) = self.frame_index.get(key) {
+    /// Looks a frame up by its identity, interning `make()` if new. The
+    /// identity is the function name as printed (without arguments), the
+    /// location text (`file:line +0xNN`) and a kind byte; two printed frames
+    /// with the same identity are the same frame. Taking the parts as slices
+    /// lets the parser probe straight from its read buffer.
+    pub fn intern_frame_key(
+        &mut self,
+        name: &[u8],
+        loc: &[u8],
+        kind: u8,
+        make: impl FnOnce() -> Frame,
+    ) -> FrameId {
+        let hash = frame_hash(name, loc, kind);
+        let keys = &self.frame_keys;
+        let spans = &self.frame_key_spans;
+        let eq = |id: &FrameId| {
+            let (start, name_len, loc_len) = spans[id.0 as usize];
+            let start = start as usize;
+            let name_end = start + name_len as usize;
+            let loc_end = name_end + loc_len as usize;
+            keys[start..name_end] == *name
+                && keys[name_end..loc_end] == *loc
+                && keys[loc_end] == kind
+        };
+        if let Some(&id) = self.frame_table.find(hash, eq) {
             return id;
         }
         let id = FrameId(self.frames.len() as u32);
         self.frames.push(make());
-        self.frame_index.insert(key.into(), id);
+        let start = self.frame_keys.len() as u32;
+        self.frame_keys.extend_from_slice(name);
+        self.frame_keys.extend_from_slice(loc);
+        self.frame_keys.push(kind);
+        self.frame_key_spans
+            .push((start, name.len() as u32, loc.len() as u32));
+        let (keys, spans) = (&self.frame_keys, &self.frame_key_spans);
+        self.frame_table.insert_unique(hash, id, |id| {
+            let (start, name_len, loc_len) = spans[id.0 as usize];
+            let start = start as usize;
+            let name_end = start + name_len as usize;
+            let loc_end = name_end + loc_len as usize;
+            frame_hash(
+                &keys[start..name_end],
+                &keys[name_end..loc_end],
+                keys[loc_end],
+            )
+        });
         id
     }
 
     /// Interns a frame built elsewhere (profiles, tests).
     pub fn intern_frame(&mut self, frame: Frame) -> FrameId {
-        let mut key = Vec::with_capacity(frame.function.len() + frame.file.len() + 24);
-        key.extend_from_slice(frame.function.as_bytes());
-        key.push(0);
-        key.extend_from_slice(frame.file.as_bytes());
-        key.push(0);
-        key.extend_from_slice(frame.line.to_string().as_bytes());
-        key.push(0);
+        let mut loc = Vec::with_capacity(frame.file.len() + 24);
+        loc.extend_from_slice(frame.file.as_bytes());
+        loc.push(0);
+        loc.extend_from_slice(frame.line.to_string().as_bytes());
+        loc.push(0);
         if let Some(off) = frame.pc_offset {
-            key.extend_from_slice(format!("{off:x}").as_bytes());
+            loc.extend_from_slice(format!("{off:x}").as_bytes());
         }
-        key.push(match frame.kind {
+        let kind = match frame.kind {
             FrameKind::Go => b'g',
             FrameKind::Inlined => b'i',
             FrameKind::NonGo => b'c',
-        });
-        self.intern_frame_raw(&key, || frame)
+        };
+        let name = frame.function.clone();
+        // Kind bytes >= 0x80 keep these keys apart from parsed ones, whose
+        // location text is shaped differently.
+        self.intern_frame_key(name.as_bytes(), &loc, kind | 0x80, || frame)
     }
 
     /// Interns a frame sequence.
@@ -504,6 +549,17 @@ impl Tables {
     pub fn stack_count(&self) -> usize {
         self.stacks.len()
     }
+}
+
+/// Hash of a frame identity; the parts are hashed with separators so
+/// (`ab`, `c`) and (`a`, `bc`) differ.
+fn frame_hash(name: &[u8], loc: &[u8], kind: u8) -> u64 {
+    let mut h = FxHasher::default();
+    h.write(name);
+    h.write_usize(name.len());
+    h.write(loc);
+    h.write_u8(kind);
+    h.finish()
 }
 
 /// Where a diagnostic points in the input.

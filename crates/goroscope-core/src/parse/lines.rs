@@ -22,6 +22,17 @@ pub struct Line<'a> {
     pub overlong: bool,
 }
 
+/// Where a line is in the reader's buffer; see [`LineReader::advance`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineRef {
+    start: usize,
+    end: usize,
+    /// False when the input ended without a newline after this line.
+    pub terminated: bool,
+    /// True when the line was cut at [`MAX_LINE`].
+    pub overlong: bool,
+}
+
 /// Reads lines from `R` through a reusable buffer.
 ///
 /// Newlines are indexed once per buffer fill with `memchr_iter` (one
@@ -69,39 +80,83 @@ impl<R: Read> LineReader<R> {
     /// The next line, or `None` at the end of the input (or after a read
     /// error, kept for [`Self::take_error`]).
     pub fn next_line(&mut self) -> Option<Line<'_>> {
+        let r = self.advance()?;
+        Some(Line {
+            text: self.text(r),
+            terminated: r.terminated,
+            overlong: r.overlong,
+        })
+    }
+
+    /// Consumes the next line and returns where it is in the buffer. The
+    /// reference stays valid until the next call to `advance` (which may
+    /// refill and move the buffer); [`Self::peek`] never moves it, so a line
+    /// and the peeked one after it can be read together.
+    pub fn advance(&mut self) -> Option<LineRef> {
         loop {
             if let Some(&nl) = self.newlines.get(self.next_nl) {
                 self.next_nl += 1;
-                let line_end = nl as usize;
-                let s = self.start;
-                self.start = line_end + 1;
-                self.consumed += (line_end + 1 - s) as u64;
-                return Some(Self::make(&self.buf[s..line_end], true, false));
+                let r = Self::line_ref(&self.buf, self.start, nl as usize, true, false);
+                self.consumed += (nl as usize + 1 - self.start) as u64;
+                self.start = nl as usize + 1;
+                return Some(r);
             }
             let pending = self.end - self.start;
             if self.eof {
                 if pending == 0 {
                     return None;
                 }
-                let s = self.start;
+                let r = Self::line_ref(&self.buf, self.start, self.end, false, false);
                 self.consumed += pending as u64;
                 self.start = self.end;
-                return Some(Self::make(&self.buf[s..self.end], false, false));
+                return Some(r);
             }
             if pending >= MAX_LINE {
-                let s = self.start;
+                let r = Self::line_ref(&self.buf, self.start, self.start + MAX_LINE, true, true);
                 self.start += MAX_LINE;
                 self.consumed += MAX_LINE as u64;
-                return Some(Self::make(&self.buf[s..s + MAX_LINE], true, true));
+                return Some(r);
             }
             self.fill();
         }
     }
 
-    fn make(text: &[u8], terminated: bool, overlong: bool) -> Line<'_> {
-        let text = text.strip_suffix(b"\r").unwrap_or(text);
-        Line {
-            text,
+    /// The next line if it is already in the buffer and newline-terminated,
+    /// without consuming it.
+    pub fn peek(&self) -> Option<LineRef> {
+        let &nl = self.newlines.get(self.next_nl)?;
+        Some(Self::line_ref(
+            &self.buf,
+            self.start,
+            nl as usize,
+            true,
+            false,
+        ))
+    }
+
+    /// Consumes the line [`Self::peek`] returned.
+    pub fn consume_peeked(&mut self) {
+        if let Some(&nl) = self.newlines.get(self.next_nl) {
+            self.next_nl += 1;
+            self.consumed += (nl as usize + 1 - self.start) as u64;
+            self.start = nl as usize + 1;
+        }
+    }
+
+    /// The bytes of a line (without `\n` and a trailing `\r`).
+    pub fn text(&self, r: LineRef) -> &[u8] {
+        &self.buf[r.start..r.end]
+    }
+
+    fn line_ref(buf: &[u8], start: usize, end: usize, terminated: bool, overlong: bool) -> LineRef {
+        let end = if end > start && buf[end - 1] == b'\r' {
+            end - 1
+        } else {
+            end
+        };
+        LineRef {
+            start,
+            end,
             terminated,
             overlong,
         }
@@ -133,7 +188,12 @@ impl<R: Read> LineReader<R> {
                     self.end += n;
                     // The buffer never exceeds MAX_LINE + BUF_SIZE (< 4 GiB),
                     // so positions fit in u32.
-                    index_newlines(&self.buf[from..self.end], from, &mut self.newlines);
+                    super::scan::index_all(
+                        &self.buf[from..self.end],
+                        b'\n',
+                        from,
+                        &mut self.newlines,
+                    );
                     return;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -143,35 +203,6 @@ impl<R: Read> LineReader<R> {
                     return;
                 }
             }
-        }
-    }
-}
-
-/// Appends `base + i` for every `\n` at index `i` of `chunk`.
-///
-/// Eight bytes at a time (SWAR): a word with no newline costs a handful of
-/// instructions and each newline a `trailing_zeros`, which beats one
-/// `memchr` call per line on ~50-byte lines.
-fn index_newlines(chunk: &[u8], base: usize, out: &mut Vec<u32>) {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    const NL: u64 = LO * b'\n' as u64;
-    let mut words = chunk.chunks_exact(8);
-    let mut offset = base;
-    for w in &mut words {
-        let v = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]) ^ NL;
-        // Exact zero-byte mask: the high bit of each byte that was '\n'.
-        let mut mask = !((((v & !HI).wrapping_add(!HI)) | v) | !HI);
-        while mask != 0 {
-            let byte = mask.trailing_zeros() as usize / 8;
-            out.push((offset + byte) as u32);
-            mask &= mask - 1;
-        }
-        offset += 8;
-    }
-    for (i, &c) in words.remainder().iter().enumerate() {
-        if c == b'\n' {
-            out.push((offset + i) as u32);
         }
     }
 }
@@ -187,28 +218,6 @@ mod tests {
             out.push((l.text.to_vec(), l.terminated));
         }
         out
-    }
-
-    #[test]
-    fn newline_index_matches_a_plain_scan() {
-        let mut data = Vec::new();
-        for i in 0..1000u32 {
-            data.push(if i % 7 == 0 || i % 13 == 0 {
-                b'\n'
-            } else {
-                (i % 250) as u8 + 1
-            });
-        }
-        data.extend_from_slice(&[b'\n', 0x8a, 0x0a, 0xff, b'\n']);
-        let mut got = Vec::new();
-        index_newlines(&data, 5, &mut got);
-        let want: Vec<u32> = data
-            .iter()
-            .enumerate()
-            .filter(|(_, &c)| c == b'\n')
-            .map(|(i, _)| i as u32 + 5)
-            .collect();
-        assert_eq!(got, want);
     }
 
     #[test]

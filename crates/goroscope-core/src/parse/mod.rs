@@ -2,6 +2,7 @@
 //! on any input, and reports what it could not read as diagnostics.
 
 pub mod lines;
+mod scan;
 pub mod text;
 
 pub use text::{parse_dump, DumpParser};

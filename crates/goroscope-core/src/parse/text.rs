@@ -158,13 +158,13 @@ impl<R: Read> DumpParser<R> {
             return None;
         }
         loop {
-            let Some(line) = self.reader.next_line() else {
+            let Some(line) = self.reader.advance() else {
                 self.finished = true;
                 return self.finish_current(tables, true);
             };
             self.line_no += 1;
             let line_no = self.line_no;
-            let text = line.text;
+            let text = self.reader.text(line);
             let terminated = line.terminated;
             if line.overlong {
                 push_diag(
@@ -180,7 +180,10 @@ impl<R: Read> DumpParser<R> {
 
             // A header always starts a new goroutine, even without the blank
             // line that normally precedes it (truncated or interleaved dumps).
-            if text.starts_with(b"goroutine ") && is_header_candidate(text) {
+            if text.first() == Some(&b'g')
+                && text.starts_with(b"goroutine ")
+                && is_header_candidate(text)
+            {
                 let header = parse_header(
                     text,
                     tables,
@@ -223,7 +226,7 @@ impl<R: Read> DumpParser<R> {
                     // which records the frame with what is there.
                 } else if let Some(name) = partial_function_name(text) {
                     self.key.clear();
-                    let id = tables.intern_frame_raw(&[name, b"\0partial"].concat(), || Frame {
+                    let id = tables.intern_frame_key(name, b"", KIND_PARTIAL, || Frame {
                         function: String::from_utf8_lossy(name).into(),
                         file: "".into(),
                         line: 0,
@@ -246,14 +249,16 @@ impl<R: Read> DumpParser<R> {
                 let body = &text[1..];
                 match std::mem::take(&mut cur.pending) {
                     Pending::Func { kind, .. } => {
-                        let id = intern_frame(&mut self.key, body, kind, tables);
+                        let id = intern_frame(&self.key, body, kind, tables);
+                        self.key.clear();
                         self.frames.push(id);
                         if !terminated {
                             cur.g.flags.truncated = true;
                         }
                     }
                     Pending::CreatedBy { goroutine, .. } => {
-                        let frame = intern_frame(&mut self.key, body, FrameKind::Go, tables);
+                        let frame = intern_frame(&self.key, body, FrameKind::Go, tables);
+                        self.key.clear();
                         let cb = CreatedBy { frame, goroutine };
                         match cur.ancestor.as_mut() {
                             Some(a) => a.created_by = Some(cb),
@@ -307,18 +312,36 @@ impl<R: Read> DumpParser<R> {
                 Pending::Nothing => {}
             }
 
-            if let Some(rest) = text.strip_prefix(b"created by ") {
-                let (func, goroutine) = split_created_by(rest);
+            // Dispatch on the first byte: the common case (a function line)
+            // then costs one comparison instead of four prefix checks.
+            let first = text[0];
+            if first == b'c' && text.starts_with(b"created by ") {
+                let (func, goroutine) = split_created_by(&text[11..]);
+                // Fast path: the file line is already in the buffer.
+                if let Some(next) = self.reader.peek() {
+                    let next_text = self.reader.text(next);
+                    if let Some(body) = next_text.strip_prefix(b"\t") {
+                        let frame = intern_frame(func, body, FrameKind::Go, tables);
+                        let cb = CreatedBy { frame, goroutine };
+                        match cur.ancestor.as_mut() {
+                            Some(a) => a.created_by = Some(cb),
+                            None => cur.g.created_by = Some(cb),
+                        }
+                        cur.block_closed = true;
+                        self.reader.consume_peeked();
+                        self.line_no += 1;
+                        continue;
+                    }
+                }
                 self.key.clear();
                 self.key.extend_from_slice(func);
-                self.key.push(0);
                 cur.pending = Pending::CreatedBy {
                     goroutine,
                     line: line_no,
                 };
                 continue;
             }
-            if text.starts_with(b"...") && text.ends_with(b"elided...") {
+            if first == b'.' && text.starts_with(b"...") && text.ends_with(b"elided...") {
                 let elided = parse_elided(text);
                 match cur.ancestor.as_mut() {
                     Some(a) => a.elided = elided,
@@ -326,7 +349,9 @@ impl<R: Read> DumpParser<R> {
                 }
                 continue;
             }
-            if let Some(rest) = text.strip_prefix(b"[originating from goroutine ") {
+            if first != b'[' {
+                // Not an ancestor block.
+            } else if let Some(rest) = text.strip_prefix(b"[originating from goroutine ") {
                 if let Some(goid) = rest.strip_suffix(b"]:").and_then(parse_u64) {
                     let stack = tables.intern_stack(&self.frames);
                     self.frames.clear();
@@ -347,18 +372,18 @@ impl<R: Read> DumpParser<R> {
                     continue;
                 }
             }
-            if let Some(rest) = text.strip_prefix(b"non-Go function at pc=") {
+            if first != b'n' {
+                // Not a bare cgo frame.
+            } else if let Some(rest) = text.strip_prefix(b"non-Go function at pc=") {
                 let pc = parse_hex(rest);
-                self.key.clear();
-                self.key.extend_from_slice(b"non-Go function\0");
-                self.key.extend_from_slice(text);
-                let id = tables.intern_frame_raw(&self.key, || Frame {
-                    function: "non-Go function".into(),
-                    file: "".into(),
-                    line: 0,
-                    pc_offset: pc,
-                    kind: FrameKind::NonGo,
-                });
+                let id =
+                    tables.intern_frame_key(b"non-Go function", text, KIND_NONGO_PC, || Frame {
+                        function: "non-Go function".into(),
+                        file: "".into(),
+                        line: 0,
+                        pc_offset: pc,
+                        kind: FrameKind::NonGo,
+                    });
                 self.frames.push(id);
                 continue;
             }
@@ -369,9 +394,24 @@ impl<R: Read> DumpParser<R> {
                     if kind == FrameKind::Inlined && cur.ancestor.is_some() {
                         kind = FrameKind::Go;
                     }
+                    // Fast path: its file line is already in the buffer, so
+                    // the frame is interned straight from it, no copy.
+                    if !tentative {
+                        if let Some(next) = self.reader.peek() {
+                            let next_text = self.reader.text(next);
+                            if next_text.first() == Some(&b'\t')
+                                && !next_text.starts_with(b"\tgoroutine running on other thread")
+                            {
+                                let id = intern_frame(name, &next_text[1..], kind, tables);
+                                self.frames.push(id);
+                                self.reader.consume_peeked();
+                                self.line_no += 1;
+                                continue;
+                            }
+                        }
+                    }
                     self.key.clear();
                     self.key.extend_from_slice(name);
-                    self.key.push(0);
                     cur.pending = Pending::Func {
                         kind,
                         line: line_no,
@@ -560,8 +600,7 @@ fn split_function_line(text: &[u8]) -> Option<(&[u8], FrameKind, bool)> {
         } else {
             FrameKind::Go
         };
-        // A space means log text that happens to end in ')'. No early exit:
-        // this form vectorises.
+        // A space means log text that happens to end in ')'.
         if name.iter().fold(false, |seen, &c| seen | (c == b' ')) {
             return None;
         }
@@ -587,16 +626,15 @@ fn partial_function_name(text: &[u8]) -> Option<&[u8]> {
     (!name.is_empty() && !name.contains(&b' ') && !args.contains(&b')')).then_some(name)
 }
 
-/// Interns the frame whose function name is already in `key` (followed by a
-/// NUL) and whose file line body (after the tab) is `body`.
-fn intern_frame(key: &mut Vec<u8>, body: &[u8], kind: FrameKind, tables: &mut Tables) -> FrameId {
+/// Kind bytes of frame identities that are not a plain [`FrameKind`].
+const KIND_PARTIAL: u8 = 0x10;
+const KIND_NONGO_PC: u8 = 0x11;
+
+/// Interns the frame with function name `name` whose file line (after the
+/// tab) is `body`.
+fn intern_frame(name: &[u8], body: &[u8], kind: FrameKind, tables: &mut Tables) -> FrameId {
     let loc = file_line_identity(body);
-    let name_len = key.len().saturating_sub(1);
-    key.extend_from_slice(loc);
-    key.push(kind as u8);
-    let id = tables.intern_frame_raw(key, || build_frame(&key[..name_len], loc, kind));
-    key.clear();
-    id
+    tables.intern_frame_key(name, loc, kind as u8, || build_frame(name, loc, kind))
 }
 
 /// The part of a file line that identifies the call site: `file:line +0xNN`
