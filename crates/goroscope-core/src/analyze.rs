@@ -19,7 +19,7 @@ use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::model::{
-    BlockClass, Diagnostic, Elided, FrameId, Goroutine, Origin, StackId, State, Tables,
+    BlockClass, Diagnostic, Elided, FrameId, Goroutine, Origin, StackId, State, StrId, Tables,
 };
 use crate::vocab::DepthBuckets;
 
@@ -82,8 +82,10 @@ pub struct Census {
     classes: [u64; BlockClass::ALL.len()],
     origins: [u64; Origin::ALL.len()],
     depth: Vec<u64>,
-    wait_reasons: FxHashMap<crate::model::StrId, u64>,
-    matrix: FxHashMap<(State, BlockClass, Origin), u64>,
+    /// Count per wait reason, indexed by its string id.
+    wait_reasons: Vec<u64>,
+    /// Count per (state, block class, origin), flattened.
+    matrix: Vec<u64>,
     locked: u64,
     leaked_flag: u64,
     unavailable: u64,
@@ -111,8 +113,8 @@ impl Census {
             classes: [0; BlockClass::ALL.len()],
             origins: [0; Origin::ALL.len()],
             depth: vec![0; buckets],
-            wait_reasons: FxHashMap::default(),
-            matrix: FxHashMap::default(),
+            wait_reasons: Vec::new(),
+            matrix: vec![0; State::ALL.len() * BlockClass::ALL.len() * Origin::ALL.len()],
             locked: 0,
             leaked_flag: 0,
             unavailable: 0,
@@ -133,12 +135,13 @@ impl Census {
         self.states[g.state as usize] += 1;
         self.classes[g.block_class as usize] += 1;
         self.origins[g.origin as usize] += 1;
-        *self
-            .matrix
-            .entry((g.state, g.block_class, g.origin))
-            .or_insert(0) += 1;
+        self.matrix[matrix_index(g.state, g.block_class, g.origin)] += 1;
         if let Some(r) = g.wait_reason {
-            *self.wait_reasons.entry(r).or_insert(0) += 1;
+            let i = r.0 as usize;
+            if i >= self.wait_reasons.len() {
+                self.wait_reasons.resize(i + 1, 0);
+            }
+            self.wait_reasons[i] += 1;
         }
         self.locked += u64::from(g.flags.locked_to_thread);
         self.leaked_flag += u64::from(g.flags.leaked);
@@ -275,7 +278,9 @@ impl Census {
         let mut wait_reasons: Vec<(String, u64)> = self
             .wait_reasons
             .iter()
-            .map(|(&k, &v)| (tables.str(k).to_string(), v))
+            .enumerate()
+            .filter(|(_, &v)| v > 0)
+            .map(|(k, &v)| (tables.str(StrId(k as u32)).to_string(), v))
             .collect();
         wait_reasons.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         let mut groups: Vec<Group> = self
@@ -288,16 +293,22 @@ impl Census {
                 .cmp(&a.count)
                 .then_with(|| a.signature.cmp(&b.signature))
         });
-        let mut matrix: Vec<Series> = self
-            .matrix
-            .iter()
-            .map(|(&(state, block_class, origin), &count)| Series {
-                state,
-                block_class,
-                origin,
-                count,
-            })
-            .collect();
+        let mut matrix = Vec::new();
+        for &state in &State::ALL {
+            for &block_class in &BlockClass::ALL {
+                for &origin in &Origin::ALL {
+                    let count = self.matrix[matrix_index(state, block_class, origin)];
+                    if count > 0 {
+                        matrix.push(Series {
+                            state,
+                            block_class,
+                            origin,
+                            count,
+                        });
+                    }
+                }
+            }
+        }
         matrix.sort_by_key(|s| (s.state, s.block_class, s.origin));
         Report {
             schema_version: SCHEMA_VERSION,
@@ -388,6 +399,10 @@ impl Census {
             frames,
         }
     }
+}
+
+fn matrix_index(state: State, class: BlockClass, origin: Origin) -> usize {
+    (state as usize * BlockClass::ALL.len() + class as usize) * Origin::ALL.len() + origin as usize
 }
 
 /// The frame that best names "the code that piles goroutines up": the

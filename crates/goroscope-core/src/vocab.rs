@@ -60,6 +60,8 @@ pub struct StatusInfo {
     pub durable: bool,
     /// Length of the status with the header flag suffixes removed.
     pub base_len: usize,
+    /// The wait reason is one only runtime service goroutines wait in.
+    pub runtime_only: bool,
 }
 
 /// Classifies a raw status (`chan receive (leaked) (scan)`, `running`, ...).
@@ -103,7 +105,9 @@ pub fn classify_status(raw: &str) -> StatusInfo {
         reason => (State::Waiting, wait_reason_class(reason), true),
     };
     let state = if leaked { State::Leaked } else { state };
+    let runtime_only = RUNTIME_ONLY_REASONS.contains(&lookup);
     StatusInfo {
+        runtime_only,
         state,
         block_class,
         is_wait_reason,
@@ -228,17 +232,16 @@ pub fn refine_block_class<'a>(
 /// printed, by goroutine 0 (the system stack), or by a wait reason only those
 /// goroutines use (`GC worker (idle)`, `finalizer wait`, ...). Everything
 /// else, `main` included, is user.
+///
+/// `runtime_only_reason` is [`StatusInfo::runtime_only`]: computed once per
+/// distinct status text rather than once per goroutine.
 pub fn origin(
     id: u64,
-    status: &str,
+    runtime_only_reason: bool,
     created_by: Option<&str>,
     outermost_function: Option<&str>,
 ) -> Origin {
-    if id == 0 {
-        return Origin::Runtime;
-    }
-    let base = status.strip_suffix(" (leaked)").unwrap_or(status);
-    if RUNTIME_ONLY_REASONS.contains(&base) {
+    if id == 0 || runtime_only_reason {
         return Origin::Runtime;
     }
     match created_by {
@@ -408,23 +411,24 @@ mod tests {
 
     #[test]
     fn origins() {
-        assert_eq!(origin(0, "idle", None, None), Origin::Runtime);
+        let rt = |s: &str| classify_status(s).runtime_only;
+        assert!(rt("GC worker (idle)") && rt("finalizer wait") && rt("force gc (idle) (leaked)"));
+        assert!(!rt("chan receive") && !rt("GC assist wait"));
+        assert_eq!(origin(0, false, None, None), Origin::Runtime);
         assert_eq!(
-            origin(2, "force gc (idle)", Some("runtime.init.7"), None),
+            origin(2, true, Some("runtime.init.7"), None),
             Origin::Runtime
         );
-        assert_eq!(origin(5, "GC worker (idle)", None, None), Origin::Runtime);
-        assert_eq!(origin(1, "running", None, Some("main.main")), Origin::User);
+        assert_eq!(origin(5, true, None, None), Origin::Runtime);
+        assert_eq!(origin(1, false, None, Some("main.main")), Origin::User);
+        assert_eq!(origin(1, false, None, Some("runtime.main")), Origin::User);
+        assert_eq!(origin(9, false, Some("main.run"), None), Origin::User);
         assert_eq!(
-            origin(1, "chan receive", None, Some("runtime.main")),
-            Origin::User
+            origin(9, false, Some("runtime.gcenable"), None),
+            Origin::Runtime
         );
         assert_eq!(
-            origin(9, "chan receive", Some("main.run"), None),
-            Origin::User
-        );
-        assert_eq!(
-            origin(9, "select", None, Some("runtime.bgscavenge")),
+            origin(9, false, None, Some("runtime.bgscavenge")),
             Origin::Runtime
         );
     }

@@ -49,7 +49,7 @@ pub struct DumpParser<R> {
     current: Option<InProgress>,
     frames: Vec<FrameId>,
     key: Vec<u8>,
-    status_cache: FxHashMap<Box<[u8]>, CachedStatus>,
+    caches: HeaderCaches,
     diagnostics: Vec<Diagnostic>,
     dropped_diagnostics: u64,
     skipped_lines: u64,
@@ -61,6 +61,35 @@ pub struct DumpParser<R> {
 struct CachedStatus {
     info: StatusInfo,
     status: StrId,
+}
+
+/// Most distinct raw texts each header cache keeps; past that, lookups still
+/// work and new texts are parsed every time (bounded memory on hostile
+/// input).
+const HEADER_CACHE_MAX: usize = 4096;
+
+/// Header texts repeat across goroutines: the status (`chan receive`) and,
+/// for labelled goroutines, the label text. Parsing each once saves the
+/// string work and interning on every repeat.
+#[derive(Default)]
+struct HeaderCaches {
+    status: FxHashMap<Box<[u8]>, CachedStatus>,
+    /// Raw text from the label start to the end of the line -> parsed set
+    /// and the bytes the label map used.
+    labels: FxHashMap<Box<[u8]>, (Option<LabelSetId>, usize)>,
+}
+
+impl HeaderCaches {
+    fn labels(&mut self, raw: &[u8], tables: &mut Tables) -> (Option<LabelSetId>, usize) {
+        if let Some(&hit) = self.labels.get(raw) {
+            return hit;
+        }
+        let parsed = parse_labels(raw, tables);
+        if self.labels.len() < HEADER_CACHE_MAX {
+            self.labels.insert(raw.into(), parsed);
+        }
+        parsed
+    }
 }
 
 /// Where the frame lines of the current goroutine go.
@@ -83,6 +112,8 @@ enum Pending {
 
 struct InProgress {
     g: Goroutine,
+    /// From the status: only runtime goroutines wait like this.
+    runtime_only: bool,
     pending: Pending,
     /// The ancestor block being read.
     ancestor: Option<Ancestor>,
@@ -100,7 +131,7 @@ impl<R: Read> DumpParser<R> {
             current: None,
             frames: Vec::with_capacity(128),
             key: Vec::with_capacity(256),
-            status_cache: FxHashMap::default(),
+            caches: HeaderCaches::default(),
             diagnostics: Vec::new(),
             dropped_diagnostics: 0,
             skipped_lines: 0,
@@ -187,7 +218,7 @@ impl<R: Read> DumpParser<R> {
                 let header = parse_header(
                     text,
                     tables,
-                    &mut self.status_cache,
+                    &mut self.caches,
                     &mut self.diagnostics,
                     &mut self.dropped_diagnostics,
                     line_no,
@@ -482,7 +513,7 @@ impl<R: Read> DumpParser<R> {
         }
         let created_by = g.created_by.map(|c| &*tables.frame(c.frame).function);
         let outermost = frames.last().map(|&f| &*tables.frame(f).function);
-        g.origin = vocab::origin(g.id, tables.str(g.status), created_by, outermost);
+        g.origin = vocab::origin(g.id, cur.runtime_only, created_by, outermost);
         self.key.clear();
         Some(g)
     }
@@ -701,7 +732,7 @@ fn build_frame(name: &[u8], loc: &[u8], kind: FrameKind) -> Frame {
 fn parse_header(
     text: &[u8],
     tables: &mut Tables,
-    cache: &mut FxHashMap<Box<[u8]>, CachedStatus>,
+    caches: &mut HeaderCaches,
     diags: &mut Vec<Diagnostic>,
     dropped: &mut u64,
     line_no: u64,
@@ -748,15 +779,15 @@ fn parse_header(
         labels_inline = Some(p);
         status_raw = &status_raw[..p];
     }
-    let cached = match cache.get(status_raw) {
+    let cached = match caches.status.get(status_raw) {
         Some(c) => *c,
         None => {
             let s = String::from_utf8_lossy(status_raw);
             let info = vocab::classify_status(&s);
             let status = tables.intern_str(&s[..info.base_len]);
             let c = CachedStatus { info, status };
-            if cache.len() < 4096 {
-                cache.insert(status_raw.into(), c);
+            if caches.status.len() < HEADER_CACHE_MAX {
+                caches.status.insert(status_raw.into(), c);
             }
             c
         }
@@ -797,7 +828,7 @@ fn parse_header(
             break;
         }
         if let Some(l) = tail.strip_prefix(b" labels:{") {
-            let (labels, used) = parse_labels(l, tables);
+            let (labels, used) = caches.labels(l, tables);
             g.labels = labels;
             pos += 9 + used;
             continue;
@@ -835,11 +866,12 @@ fn parse_header(
     // Go 1.27 prints labels after the bracket: `] {k: v}:`.
     let after = &inner[pos.min(inner.len())..];
     if let Some(l) = after.strip_prefix(b" {") {
-        let (labels, _) = parse_labels(l, tables);
+        let (labels, _) = caches.labels(l, tables);
         g.labels = labels;
     }
     Some(InProgress {
         g,
+        runtime_only: info.runtime_only,
         pending: Pending::Nothing,
         ancestor: None,
         block_closed: false,
