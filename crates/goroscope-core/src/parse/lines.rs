@@ -177,6 +177,10 @@ impl<R: Read> LineReader<R> {
             let new_len = (self.buf.len() * 2).min(MAX_LINE + BUF_SIZE);
             self.buf.resize(new_len, 0);
         }
+        // A reader may be interrupted by signals; one that is never anything
+        // else would hang us, so give up after this many in a row.
+        const MAX_INTERRUPTED: u32 = 1000;
+        let mut interrupted = 0;
         loop {
             match self.inner.read(&mut self.buf[self.end..]) {
                 Ok(0) => {
@@ -196,7 +200,18 @@ impl<R: Read> LineReader<R> {
                     );
                     return;
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    interrupted += 1;
+                    if interrupted < MAX_INTERRUPTED {
+                        continue;
+                    }
+                    self.error = Some(io::Error::new(
+                        io::ErrorKind::Interrupted,
+                        "read interrupted 1000 times in a row; giving up",
+                    ));
+                    self.eof = true;
+                    return;
+                }
                 Err(e) => {
                     self.error = Some(e);
                     self.eof = true;
@@ -218,6 +233,24 @@ mod tests {
             out.push((l.text.to_vec(), l.terminated));
         }
         out
+    }
+
+    /// Regression: a reader that only ever says `Interrupted` used to spin
+    /// for ever (found by the chunked-reader property test).
+    #[test]
+    fn endless_interruptions_end_with_an_error() {
+        struct AlwaysInterrupted;
+        impl Read for AlwaysInterrupted {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::ErrorKind::Interrupted.into())
+            }
+        }
+        let mut r = LineReader::new(AlwaysInterrupted);
+        assert!(r.next_line().is_none());
+        assert_eq!(
+            r.take_error().map(|e| e.kind()),
+            Some(io::ErrorKind::Interrupted)
+        );
     }
 
     #[test]
