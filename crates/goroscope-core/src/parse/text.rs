@@ -223,7 +223,19 @@ impl<R: Read> DumpParser<R> {
                     &mut self.dropped_diagnostics,
                     line_no,
                 );
-                if let Some(header) = header {
+                if let Some(mut header) = header {
+                    if !terminated {
+                        header.g.flags.truncated = true;
+                        push_diag(
+                            &mut self.diagnostics,
+                            &mut self.dropped_diagnostics,
+                            line_no,
+                            format!(
+                                "goroutine {}: input ends in the middle of a line, inside its header (truncated dump?); kept what was read",
+                                header.g.id
+                            ),
+                        );
+                    }
                     self.headers_seen += 1;
                     let done = self.finish_current(tables, false);
                     self.current = Some(header);
@@ -241,6 +253,11 @@ impl<R: Read> DumpParser<R> {
                 continue;
             };
 
+            if !terminated && text.is_empty() {
+                // Only a stray `\r` after the last newline (a CRLF dump cut
+                // between CR and LF): nothing was lost.
+                continue;
+            }
             if !terminated {
                 // The input stops in the middle of this line: keep what the
                 // partial line still says (a function name) and flag it.
@@ -329,14 +346,16 @@ impl<R: Read> DumpParser<R> {
                     self.skipped_lines += 1;
                     cur.block_closed = true;
                 }
-                Pending::Func { line, .. } | Pending::CreatedBy { line, .. } => {
+                pending @ (Pending::Func { .. } | Pending::CreatedBy { .. }) => {
                     let id = cur.g.id;
                     cur.g.flags.truncated = true;
+                    let line =
+                        keep_without_location(cur, pending, &self.key, &mut self.frames, tables);
                     push_diag(
                         &mut self.diagnostics,
                         &mut self.dropped_diagnostics,
                         line,
-                        format!("goroutine {id}: function line without its file:line line"),
+                        format!("goroutine {id}: function line without its file:line line; kept the function"),
                     );
                     self.key.clear();
                 }
@@ -465,14 +484,17 @@ impl<R: Read> DumpParser<R> {
     /// Completes the goroutine being read, if any.
     fn finish_current(&mut self, tables: &mut Tables, at_eof: bool) -> Option<Goroutine> {
         let mut cur = self.current.take()?;
-        if let Pending::Func {
-            tentative: false,
-            line,
-            ..
-        }
-        | Pending::CreatedBy { line, .. } = cur.pending
-        {
+        let pending = std::mem::take(&mut cur.pending);
+        if matches!(
+            pending,
+            Pending::Func {
+                tentative: false,
+                ..
+            } | Pending::CreatedBy { .. }
+        ) {
             cur.g.flags.truncated = true;
+            let line =
+                keep_without_location(&mut cur, pending, &self.key, &mut self.frames, tables);
             let message = if at_eof {
                 format!(
                     "goroutine {}: input ends inside its stack (truncated dump?); kept what was read",
@@ -480,11 +502,29 @@ impl<R: Read> DumpParser<R> {
                 )
             } else {
                 format!(
-                    "goroutine {}: function line without its file:line line",
+                    "goroutine {}: function line without its file:line line; kept the function",
                     cur.g.id
                 )
             };
             self.diag(line, message);
+        }
+        if at_eof
+            && self.frames.is_empty()
+            && cur.ancestor.is_none()
+            && cur.g.created_by.is_none()
+            && !cur.g.flags.stack_unavailable
+            && !cur.g.flags.truncated
+        {
+            // Every goroutine prints at least one frame (or "stack
+            // unavailable"): a header right before the end was cut off.
+            cur.g.flags.truncated = true;
+            self.diag(
+                self.line_no,
+                format!(
+                    "goroutine {}: input ends right after its header (truncated dump?)",
+                    cur.g.id
+                ),
+            );
         }
         let stack = tables.intern_stack(&self.frames);
         self.frames.clear();
@@ -647,6 +687,44 @@ fn split_function_line(text: &[u8]) -> Option<(&[u8], FrameKind, bool)> {
         return Some((text, FrameKind::NonGo, true));
     }
     None
+}
+
+/// Records what a pending function or `created by` line said when its file
+/// line never came: the function, with no file and line 0. Returns the line
+/// number of the pending line.
+fn keep_without_location(
+    cur: &mut InProgress,
+    pending: Pending,
+    name: &[u8],
+    frames: &mut Vec<FrameId>,
+    tables: &mut Tables,
+) -> u64 {
+    let make = |kind| {
+        move || Frame {
+            function: String::from_utf8_lossy(name).into(),
+            file: "".into(),
+            line: 0,
+            pc_offset: None,
+            kind,
+        }
+    };
+    match pending {
+        Pending::Func { kind, line, .. } => {
+            let id = tables.intern_frame_key(name, b"", KIND_PARTIAL, make(kind));
+            frames.push(id);
+            line
+        }
+        Pending::CreatedBy { goroutine, line } => {
+            let frame = tables.intern_frame_key(name, b"", KIND_PARTIAL, make(FrameKind::Go));
+            let cb = CreatedBy { frame, goroutine };
+            match cur.ancestor.as_mut() {
+                Some(a) => a.created_by = Some(cb),
+                None => cur.g.created_by = Some(cb),
+            }
+            line
+        }
+        Pending::Nothing => 0,
+    }
 }
 
 /// The function name of a function line cut inside its argument list
