@@ -192,9 +192,8 @@ impl<R: Read> LineReader<R> {
                     self.end += n;
                     // The buffer never exceeds MAX_LINE + BUF_SIZE (< 4 GiB),
                     // so positions fit in u32.
-                    super::scan::index_all(
+                    super::scan::index_newlines(
                         &self.buf[from..self.end],
-                        b'\n',
                         from,
                         &mut self.newlines,
                     );
