@@ -19,7 +19,8 @@ use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::model::{
-    BlockClass, Diagnostic, Elided, FrameId, Goroutine, Origin, StackId, State, StrId, Tables,
+    BlockClass, Diagnostic, Elided, FrameId, Goroutine, LabelSetId, Origin, StackId, State, StrId,
+    Tables,
 };
 use crate::vocab::DepthBuckets;
 
@@ -68,7 +69,11 @@ struct GroupAcc {
     wait_min: Option<u32>,
     wait_max: Option<u32>,
     samples: Vec<u64>,
-    labels: BTreeMap<String, BTreeSet<String>>,
+    /// Label key -> distinct values (at most `label_values`), as string ids:
+    /// no allocation per goroutine; turned into strings by `report`.
+    labels: Vec<(StrId, Vec<StrId>)>,
+    /// The label set seen last: a group's members usually share it.
+    last_labels: Option<LabelSetId>,
     labels_truncated: bool,
     elided: bool,
 }
@@ -183,7 +188,8 @@ impl Census {
                     wait_min: None,
                     wait_max: None,
                     samples: Vec::new(),
-                    labels: BTreeMap::new(),
+                    labels: Vec::new(),
+                    last_labels: None,
                     labels_truncated: false,
                     elided: false,
                 });
@@ -204,13 +210,23 @@ impl Census {
         if grp.samples.len() < sample_cap {
             grp.samples.push(g.id);
         }
-        if let Some(ls) = g.labels {
+        if let Some(ls) = g.labels.filter(|&ls| grp.last_labels != Some(ls)) {
+            grp.last_labels = Some(ls);
             for &(k, v) in tables.labels(ls) {
-                let values = grp.labels.entry(tables.str(k).to_string()).or_default();
-                if values.len() < label_cap {
-                    values.insert(tables.str(v).to_string());
-                } else if !values.contains(tables.str(v)) {
-                    grp.labels_truncated = true;
+                let slot = match grp.labels.iter().position(|(key, _)| *key == k) {
+                    Some(i) => i,
+                    None => {
+                        grp.labels.push((k, Vec::new()));
+                        grp.labels.len() - 1
+                    }
+                };
+                let values = &mut grp.labels[slot].1;
+                if !values.contains(&v) {
+                    if values.len() < label_cap {
+                        values.push(v);
+                    } else {
+                        grp.labels_truncated = true;
+                    }
                 }
             }
         }
@@ -392,7 +408,13 @@ impl Census {
             labels: g
                 .labels
                 .iter()
-                .map(|(k, v)| (k.clone(), v.iter().cloned().collect()))
+                .map(|(k, vs)| {
+                    let values: BTreeSet<&str> = vs.iter().map(|&v| tables.str(v)).collect();
+                    (
+                        tables.str(*k).to_string(),
+                        values.into_iter().map(str::to_string).collect(),
+                    )
+                })
                 .collect(),
             labels_truncated: g.labels_truncated,
             sample_ids: g.samples.clone(),
