@@ -27,7 +27,9 @@ log "$(go version)"
 export CI="${CI:-true}"
 
 log "cargo test"
-cargo test --workspace --locked
+results="$(mktemp)"
+trap 'rm -f "$results"' EXIT
+cargo test --workspace --locked 2>&1 | tee "$results"
 
 # The fuzz target must keep building (it is run by hand: see fuzz/README.md).
 if ! cargo fuzz --version >/dev/null 2>&1; then
@@ -42,4 +44,9 @@ else
     # cargo-fuzz passes.
     (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz build -O parse_dump)
 fi
+# One closing line for the whole suite (cargo prints one per test binary,
+# the last of which is often an empty doc-test run).
+passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' "$results" | awk '{s+=$4} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed;' "$results" | awk '{s+=$1} END {print s+0}')
 log "all tests passed"
+echo "tests: ${passed} passed, ${failed} failed"
