@@ -752,6 +752,11 @@ fn file_line_identity(body: &[u8]) -> &[u8] {
     // Hot path (every frame): look at the last token only. The crash suffix
     // is exactly three tokens, ` fp=0x.. sp=0x.. pc=0x..`; a cgo symbolizer
     // line ends in ` pc=0x..` too but its pc is part of the identity.
+    // Both end in `pc=0x` + at most 16 hex digits: without an '=' in the last
+    // 24 bytes (the common case) there is nothing to cut.
+    if !body[body.len().saturating_sub(24)..].contains(&b'=') {
+        return body;
+    }
     let Some(last) = memchr::memrchr(b' ', body) else {
         return body;
     };
