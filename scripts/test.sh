@@ -11,9 +11,24 @@ log() { printf '==> %s\n' "$*" >&2; }
 # promtool (Debian package `prometheus`) validates --format openmetrics.
 if ! command -v promtool >/dev/null 2>&1; then
     log "installing Debian package prometheus (for promtool)"
+    sudo=""
+    if [ "$(id -u)" != 0 ]; then
+        command -v sudo >/dev/null 2>&1 || {
+            echo "error: promtool is missing and this is not root: install Debian's prometheus package" >&2
+            exit 1
+        }
+        sudo="sudo"
+    fi
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq prometheus >/dev/null
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq prometheus >/dev/null
+fi
+
+# The Python client library's OpenMetrics parser checks the OpenMetrics
+# grammar itself (promtool only reads the older Prometheus text format).
+if ! python3 -c 'import prometheus_client' >/dev/null 2>&1; then
+    log "installing prometheus-client (PyPI) for its OpenMetrics parser"
+    python3 -m pip install --quiet --disable-pip-version-check prometheus-client
 fi
 
 # Go builds the workload program the tests run; it must be there.
@@ -38,11 +53,11 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 log "cargo fuzz build"
 if rustup toolchain list | grep -q '^nightly'; then
-    (cd fuzz && cargo +nightly fuzz build -O parse_dump)
+    (cd fuzz && cargo +nightly fuzz build -O -a parse_dump)
 else
     # No nightly toolchain on this machine: let stable accept the -Z flags
     # cargo-fuzz passes.
-    (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz build -O parse_dump)
+    (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz build -O -a parse_dump)
 fi
 # One closing line for the whole suite (cargo prints one per test binary,
 # the last of which is often an empty doc-test run).

@@ -88,4 +88,23 @@ fi
 run "$bin" -check "$out/crash_system.txt" ||
 	echo "record.sh: note: crash_system.txt differs from the manifest (see above)" >&2
 
+# SIGQUIT with GOTRACEBACK=crash: the runtime dumps every goroutine, then
+# every M's g0 ("goroutine 0 [idle]") with a register dump, "-----"
+# separators and "SIGQUIT: quit" / "PC=" preambles; then the process aborts.
+coproc QUIT { run GOTRACEBACK=crash "$bin" -serve 127.0.0.1:0 2>"$out/sigquit_crash.txt"; }
+quit_pid="$QUIT_PID"
+serve_pid="$quit_pid"
+if ! read -r -t 60 line <&"${QUIT[0]}"; then
+	echo "record.sh: -serve (for SIGQUIT) did not report its address" >&2
+	exit 1
+fi
+# The coproc is a subshell: signal the goprog process itself.
+kill -QUIT "$(pgrep -n -f "$bin -serve")"
+wait "$quit_pid" || true
+serve_pid=""
+grep -q '^goroutine 0 ' "$out/sigquit_crash.txt" || {
+	echo "record.sh: sigquit_crash.txt has no goroutine 0 block" >&2
+	exit 1
+}
+
 echo "ok: $(cd "$out" && ls)" >&2

@@ -361,6 +361,7 @@ impl Census {
             unique_frames: tables.frame_count() as u64,
             group_count: groups.len() as u64,
             groups,
+            diagnostics_total: diagnostics.len() as u64,
             diagnostics,
         }
     }
@@ -511,8 +512,12 @@ pub struct Report {
     pub group_count: u64,
     /// Groups, largest first.
     pub groups: Vec<Group>,
-    /// What could not be read, with line numbers.
+    /// What could not be read, with line numbers (at most 1000, then a
+    /// summary line).
     pub diagnostics: Vec<Diagnostic>,
+    /// How many problems were found in all (can exceed the diagnostics
+    /// listed); the caller sets it from the parser.
+    pub diagnostics_total: u64,
 }
 
 /// How many goroutines carried each header flag.

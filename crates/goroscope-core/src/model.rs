@@ -403,7 +403,9 @@ pub struct Tables {
     /// a lookup never copies or allocates.
     frame_table: HashTable<FrameId>,
     frame_keys: Vec<u8>,
-    frame_key_spans: Vec<(u32, u32, u32)>,
+    /// (start in `frame_keys`, name length, location length); lengths are
+    /// bounded by the parser's line limit, the start is not.
+    frame_key_spans: Vec<(usize, u32, u32)>,
     stacks: Vec<Box<[FrameId]>>,
     stack_index: FxHashMap<Box<[FrameId]>, StackId>,
     strings: Vec<Box<str>>,
@@ -430,7 +432,6 @@ impl Tables {
         let spans = &self.frame_key_spans;
         let eq = |id: &FrameId| {
             let (start, name_len, loc_len) = spans[id.0 as usize];
-            let start = start as usize;
             let name_end = start + name_len as usize;
             let loc_end = name_end + loc_len as usize;
             keys[start..name_end] == *name
@@ -442,7 +443,7 @@ impl Tables {
         }
         let id = FrameId(self.frames.len() as u32);
         self.frames.push(make());
-        let start = self.frame_keys.len() as u32;
+        let start = self.frame_keys.len();
         self.frame_keys.extend_from_slice(name);
         self.frame_keys.extend_from_slice(loc);
         self.frame_keys.push(kind);
@@ -451,7 +452,6 @@ impl Tables {
         let (keys, spans) = (&self.frame_keys, &self.frame_key_spans);
         self.frame_table.insert_unique(hash, id, |id| {
             let (start, name_len, loc_len) = spans[id.0 as usize];
-            let start = start as usize;
             let name_end = start + name_len as usize;
             let loc_end = name_end + loc_len as usize;
             frame_hash(

@@ -261,6 +261,20 @@ fn is_runtime_function(f: &str) -> Origin {
     }
 }
 
+/// Why a depth bucket specification was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DepthBucketsError {
+    /// Too few or too many bounds.
+    #[error("give 1 to {0} upper bounds, e.g. 3,8,16")]
+    Count(usize),
+    /// Bounds not strictly increasing, 0, or too large.
+    #[error("upper bounds must be between 1 and 4294967294 and strictly increasing, e.g. 3,8,16")]
+    Order,
+    /// A part that is not a whole number.
+    #[error("{0:?} is not a whole number; give comma-separated upper bounds, e.g. 3,8,16")]
+    NotANumber(String),
+}
+
 /// Stack depth buckets: upper bounds of each bucket but the last (which is
 /// open). The default `1-3, 4-8, 9-16, 17+` is `[3, 8, 16]`. A goroutine
 /// whose stack was not printed (`stack unavailable`) falls in bucket `0`.
@@ -281,15 +295,12 @@ impl DepthBuckets {
     pub const MAX: usize = 12;
 
     /// Builds buckets from strictly increasing upper bounds (at least 1).
-    pub fn new(uppers: &[u32]) -> Result<Self, String> {
+    pub fn new(uppers: &[u32]) -> Result<Self, DepthBucketsError> {
         if uppers.is_empty() || uppers.len() >= Self::MAX {
-            return Err(format!(
-                "depth buckets: give 1 to {} upper bounds",
-                Self::MAX - 1
-            ));
+            return Err(DepthBucketsError::Count(Self::MAX - 1));
         }
-        if uppers[0] == 0 || uppers.windows(2).any(|w| w[0] >= w[1]) {
-            return Err("depth buckets: upper bounds must be >= 1 and strictly increasing".into());
+        if uppers[0] == 0 || uppers.windows(2).any(|w| w[0] >= w[1]) || uppers.contains(&u32::MAX) {
+            return Err(DepthBucketsError::Order);
         }
         let mut labels = vec!["0".to_string()];
         let mut lo = 1;
@@ -309,13 +320,13 @@ impl DepthBuckets {
     }
 
     /// Parses `3,8,16`.
-    pub fn parse(spec: &str) -> Result<Self, String> {
+    pub fn parse(spec: &str) -> Result<Self, DepthBucketsError> {
         let uppers = spec
             .split(',')
             .map(|p| {
                 p.trim()
                     .parse::<u32>()
-                    .map_err(|_| format!("depth buckets: {p:?} is not a whole number"))
+                    .map_err(|_| DepthBucketsError::NotANumber(p.to_string()))
             })
             .collect::<Result<Vec<_>, _>>()?;
         Self::new(&uppers)
@@ -449,6 +460,11 @@ mod tests {
         assert_eq!(
             DepthBuckets::parse("1,2").map(|b| b.labels().to_vec()),
             Ok(vec!["0".into(), "1".into(), "2".into(), "3+".into()])
+        );
+        // Regression: u32::MAX used to overflow the next bucket's lower bound.
+        assert_eq!(
+            DepthBuckets::parse("4294967295"),
+            Err(DepthBucketsError::Order)
         );
     }
 }

@@ -44,6 +44,22 @@ fn versions() -> Vec<PathBuf> {
     v
 }
 
+/// The dumps recorded for a Go release: the five every release has, plus
+/// the SIGQUIT + GOTRACEBACK=crash dump where it was recorded.
+fn files_of(dir: &Path) -> Vec<&'static str> {
+    let mut files = vec![
+        "stack.txt",
+        "debug2.txt",
+        "ancestors.txt",
+        "labels.txt",
+        "crash_system.txt",
+    ];
+    if dir.join("sigquit_crash.txt").exists() {
+        files.push("sigquit_crash.txt");
+    }
+    files
+}
+
 fn load(path: &Path) -> Snapshot {
     let (snap, err) = parse_dump(File::open(path).expect("fixture opens"));
     assert!(err.is_none(), "{}: {err:?}", path.display());
@@ -140,16 +156,27 @@ fn check_against_manifest(dir: &Path, file: &str) {
 #[test]
 fn stack_dumps_match_the_program_manifest() {
     for dir in versions() {
-        for file in [
-            "stack.txt",
-            "debug2.txt",
-            "ancestors.txt",
-            "labels.txt",
-            "crash_system.txt",
-        ] {
+        for file in files_of(&dir) {
             check_against_manifest(&dir, file);
         }
     }
+}
+
+#[test]
+fn sigquit_crash_dump_details() {
+    let path = fixtures_root().join("go1.26/sigquit_crash.txt");
+    let snap = load(&path);
+    // One g0 per M, printed as `goroutine 0 gp=.. m=N mp=.. [idle]`, each
+    // followed by a register dump that must be skipped, not parsed.
+    let g0: Vec<&Goroutine> = snap.goroutines.iter().filter(|g| g.id == 0).collect();
+    assert!(g0.len() >= 2, "goroutine 0 blocks: {}", g0.len());
+    for g in &g0 {
+        assert_eq!((g.state, g.origin), (State::Idle, Origin::Runtime));
+        assert!(g.thread.is_some_and(|t| t.m.is_some()));
+        assert!(!snap.tables.stack(g.stack).is_empty());
+    }
+    assert!(snap.diagnostics.is_empty(), "{:?}", snap.diagnostics);
+    assert!(snap.goroutines.iter().all(|g| !g.flags.truncated));
 }
 
 #[test]
@@ -284,13 +311,7 @@ fn snapshots_of_recorded_fixtures() {
             .and_then(|n| n.to_str())
             .unwrap_or("?")
             .to_string();
-        for file in [
-            "stack.txt",
-            "debug2.txt",
-            "ancestors.txt",
-            "labels.txt",
-            "crash_system.txt",
-        ] {
+        for file in files_of(&dir) {
             let snap = load(&dir.join(file));
             let name = format!("{version}__{}", file.trim_end_matches(".txt"));
             insta::assert_json_snapshot!(name, summary(&snap));

@@ -97,6 +97,14 @@ const MALFORMED: &[&str] = &[
     "partial_stack.txt",
 ];
 
+/// Well-formed dumps whose shape the comparing properties cannot model: a
+/// SIGQUIT + GOTRACEBACK=crash dump prints the goroutine running on each M a
+/// second time (the parser returns it once) and follows each g0 stack with
+/// a register dump without a blank line. It still takes part in the
+/// no-panic, mutation, CRLF and chunked-read properties, and
+/// tests/fixtures.rs checks its parse.
+const NOT_ONE_GOROUTINE_PER_HEADER: &[&str] = &["sigquit_crash.txt"];
+
 /// The well-formed dumps (every recorded fixture and the rest of the
 /// corpus), for the properties that compare parses. Each must parse without
 /// a diagnostic or a truncated goroutine; a regression there fails here
@@ -104,11 +112,22 @@ const MALFORMED: &[&str] = &[
 fn clean_dumps() -> &'static [&'static Dump] {
     static CLEAN: OnceLock<Vec<&'static Dump>> = OnceLock::new();
     CLEAN.get_or_init(|| {
-        let clean: Vec<&Dump> = dumps()
+        let excluded = |d: &Dump| {
+            MALFORMED
+                .iter()
+                .chain(NOT_ONE_GOROUTINE_PER_HEADER)
+                .any(|m| d.name.ends_with(&format!("/{m}")))
+        };
+        let clean: Vec<&Dump> = dumps().iter().filter(|d| !excluded(d)).collect();
+        let sigquit = dumps()
             .iter()
-            .filter(|d| !MALFORMED.iter().any(|m| d.name.ends_with(&format!("/{m}"))))
-            .collect();
-        assert_eq!(clean.len(), dumps().len() - MALFORMED.len());
+            .filter(|d| {
+                NOT_ONE_GOROUTINE_PER_HEADER
+                    .iter()
+                    .any(|m| d.name.ends_with(&format!("/{m}")))
+            })
+            .count();
+        assert_eq!(clean.len(), dumps().len() - MALFORMED.len() - sigquit);
         for d in &clean {
             let s = parse(&d.text);
             assert!(
@@ -569,11 +588,13 @@ fn views(snap: &Snapshot) -> Vec<GView> {
         .collect()
 }
 
-/// Where a header line of a well-formed dump starts, and the offset of the
-/// `]` or `,` that ends its status: the parser can only recognise a header
-/// (and know the goroutine's state) once that byte was read.
+/// Where a header line of a well-formed dump starts, the offset of the space
+/// after the goroutine id (once that was read, the parser keeps the
+/// goroutine even if the cut falls inside the header) and of the `]` or `,`
+/// that ends its status (before that, the state is unknown).
 struct HeaderPos {
     start: usize,
+    id_end: usize,
     status_end: usize,
 }
 
@@ -591,8 +612,10 @@ fn header_positions(text: &[u8]) -> Vec<HeaderPos> {
             .iter()
             .position(|&b| b == b',' || b == b']')
             .unwrap_or_else(|| panic!("header without ']': {:?}", String::from_utf8_lossy(line)));
+        let digits = line[10..].iter().take_while(|b| b.is_ascii_digit()).count();
         out.push(HeaderPos {
             start,
+            id_end: start + 10 + digits,
             status_end: start + open + end,
         });
     }
@@ -856,7 +879,7 @@ fn check_truncation(d: &Dump, cut: usize) -> Result<(), TestCaseError> {
     check_snapshot(input, &snap)?;
 
     let headers = header_positions(&d.text);
-    let started: Vec<&HeaderPos> = headers.iter().filter(|h| h.status_end < cut).collect();
+    let started: Vec<&HeaderPos> = headers.iter().filter(|h| h.id_end < cut).collect();
     prop_assert_eq!(
         snap.goroutines.len(),
         started.len(),
@@ -873,8 +896,14 @@ fn check_truncation(d: &Dump, cut: usize) -> Result<(), TestCaseError> {
     prop_assert_eq!(&got[..n - 1], &full[..n - 1], "{} cut at {}", &d.name, cut);
     let (g, f) = (&got[n - 1], &full[n - 1]);
     prop_assert_eq!(g.id, f.id);
-    prop_assert_eq!(&g.status, &f.status);
-    prop_assert_eq!(g.state, f.state);
+    if last.status_end < cut {
+        prop_assert_eq!(&g.status, &f.status);
+        prop_assert_eq!(g.state, f.state);
+    } else {
+        // Cut before the status ended: kept with state unknown.
+        prop_assert_eq!(g.state, State::Unknown);
+        prop_assert!(g.flags.truncated);
+    }
     prop_assert!(
         g.frames.len() <= f.frames.len(),
         "{} cut at {}: more frames",

@@ -25,7 +25,7 @@ pub enum Command {
 pub struct AnalyzeArgs {
     /// Dump file, or - for standard input.
     #[arg(value_name = "FILE")]
-    pub input: String,
+    pub input: std::path::PathBuf,
 
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = Format::Human)]

@@ -89,7 +89,7 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
         diagnostics.push(goroscope_core::model::Diagnostic {
             line: 0,
             message: format!(
-                "reading {name} failed after {} bytes: {e}",
+                "reading {name} failed after {} bytes: {e}; the goroutines before that point are shown, retry to get the rest",
                 parser.bytes_consumed()
             ),
         });
@@ -106,7 +106,8 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
         .into());
     }
 
-    let report = census.report(&tables, diagnostics);
+    let mut report = census.report(&tables, diagnostics);
+    report.diagnostics_total = parser.diagnostics_total() + u64::from(io_error.is_some());
     let report_diagnostics = report.diagnostics.clone();
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
@@ -138,6 +139,11 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
     // redirected to a file still tells the person something was off.
     if !report_diagnostics.is_empty() {
         human::diagnostics(&mut io::stderr(), &report_diagnostics, &name)?;
+    }
+    // What could be read was written, but the input was not read to its
+    // end: that is a failure (exit 1), not a clean result.
+    if io_error.is_some() {
+        return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -3,6 +3,7 @@
 
 use std::fs::File;
 use std::io::{self, Read};
+use std::path::Path;
 
 use anyhow::Context as _;
 
@@ -16,26 +17,28 @@ pub struct Input {
     pub reader: Box<dyn Read>,
 }
 
-/// Opens `spec`: `-` is standard input, anything else a file path.
-pub fn open(spec: &str) -> anyhow::Result<Input> {
-    if spec == "-" {
+/// Opens `spec`: `-` is standard input, anything else a file path (any
+/// bytes the OS allows, not only UTF-8).
+pub fn open(spec: &Path) -> anyhow::Result<Input> {
+    if spec.as_os_str() == "-" {
         return Ok(Input {
             name: "standard input".into(),
             size: None,
             reader: Box::new(io::stdin().lock()),
         });
     }
+    let shown = spec.display().to_string();
     let file = File::open(spec).with_context(|| {
-        format!("cannot open {spec}: check the path (use - to read standard input)")
+        format!("cannot open {shown}: check the path (use - to read standard input)")
     })?;
     let meta = file
         .metadata()
-        .with_context(|| format!("cannot stat {spec}"))?;
+        .with_context(|| format!("cannot stat {shown}: check the file's permissions"))?;
     if meta.is_dir() {
-        anyhow::bail!("{spec} is a directory: give the path of a goroutine dump file");
+        anyhow::bail!("{shown} is a directory: give the path of a goroutine dump file");
     }
     Ok(Input {
-        name: spec.to_string(),
+        name: shown,
         size: Some(meta.len()),
         reader: Box::new(file),
     })

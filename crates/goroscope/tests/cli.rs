@@ -13,8 +13,9 @@ use std::process::{Command, Stdio};
 use std::thread;
 
 use common::{
-    all_fixtures, analyze_json, check_kinds, fixture, goroscope, groups, int, promtool_check, run,
-    run_cmd, scratch_dir, sum_obj, wait_bounded, ChildGuard, KindCheck, CHILD_TIMEOUT,
+    all_fixtures, analyze_json, check_kinds, fixture, goroscope, groups, int, openmetrics_parse,
+    promtool_check, run, run_cmd, scratch_dir, sum_obj, wait_bounded, ChildGuard, KindCheck,
+    CHILD_TIMEOUT,
 };
 use serde_json::Value;
 
@@ -463,6 +464,34 @@ fn family_sum(text: &str, family: &str) -> f64 {
                 .unwrap_or_else(|e| panic!("bad sample value in {l:?}: {e}"))
         })
         .sum()
+}
+
+#[test]
+fn openmetrics_is_valid_openmetrics() {
+    for (version, file, path) in all_fixtures() {
+        let out = run([
+            OsStr::new("analyze"),
+            os(&path),
+            OsStr::new("--format"),
+            OsStr::new("openmetrics"),
+        ]);
+        assert_eq!(out.code(), 0, "{version}/{file}: {}", out.stderr);
+        let Some(families) = openmetrics_parse(out.stdout_str()) else {
+            return;
+        };
+        for want in [
+            "goroscope_goroutines",
+            "goroscope_goroutines_by_depth",
+            "goroscope_goroutines_by_wait_reason",
+            "goroscope_group_goroutines",
+            "goroscope_dump_diagnostics",
+        ] {
+            assert!(
+                families.iter().any(|f| f == want),
+                "{version}/{file}: {want} missing in {families:?}"
+            );
+        }
+    }
 }
 
 #[test]

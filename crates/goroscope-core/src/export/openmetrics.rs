@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | `goroscope_goroutines` | state (9) x block_class (16) x origin (2) | 288 in theory; only combinations that occur are written (about 20 in practice) |
 //! | `goroscope_goroutines_by_depth` | depth (buckets + 1, at most 12) | 12 |
-//! | `goroscope_goroutines_by_wait_reason` | wait_reason: one of the known Go wait reasons, else `other` | 45 |
+//! | `goroscope_goroutines_by_wait_reason` | wait_reason: one of the known Go wait reasons, `waiting`, `leaked`, else `other` | 46 |
 //! | `goroscope_group_goroutines` | signature, top_function, created_by, block_class | top_k + 1 (`other`) |
 //! | `goroscope_groups`, `goroscope_groups_folded`, `goroscope_goroutines_total_in_dump`, `goroscope_dump_diagnostics` | none | 1 each |
 //!
@@ -74,7 +74,7 @@ pub fn render(report: &Report, top_k: usize) -> String {
     family(
         &mut out,
         "goroscope_group_goroutines",
-        "Goroutines per stack signature, largest groups first; the rest are summed in signature=\"other\".",
+        "Goroutines per stack signature, largest groups first; the rest are summed in the signature named other.",
     );
     let mut other = 0;
     for (i, g) in report.groups.iter().enumerate() {
@@ -107,7 +107,7 @@ pub fn render(report: &Report, top_k: usize) -> String {
     family(
         &mut out,
         "goroscope_groups_folded",
-        "Signatures beyond the top-K summed into signature=\"other\".",
+        "Signatures beyond the top-K, summed into the signature named other.",
     );
     let _ = writeln!(
         out,
@@ -128,7 +128,7 @@ pub fn render(report: &Report, top_k: usize) -> String {
     let _ = writeln!(
         out,
         "goroscope_dump_diagnostics {}",
-        report.diagnostics.len()
+        report.diagnostics_total
     );
     out.push_str("# EOF\n");
     out

@@ -52,6 +52,13 @@ pub struct DumpParser<R> {
     caches: HeaderCaches,
     diagnostics: Vec<Diagnostic>,
     dropped_diagnostics: u64,
+    /// Every diagnostic ever raised, kept or dropped.
+    diagnostics_total: u64,
+    /// (id, gp) of goroutines printed with crash-dump thread details: a
+    /// SIGQUIT/GOTRACEBACK=crash dump prints the goroutine running on each
+    /// M a second time in that M's section. Only such dumps fill it.
+    crash_seen: rustc_hash::FxHashSet<(u64, u64)>,
+    duplicates: u64,
     skipped_lines: u64,
     headers_seen: u64,
     finished: bool,
@@ -67,6 +74,9 @@ struct CachedStatus {
 /// work and new texts are parsed every time (bounded memory on hostile
 /// input).
 const HEADER_CACHE_MAX: usize = 4096;
+/// Longer texts are parsed every time rather than kept: with
+/// HEADER_CACHE_MAX this bounds each cache to 4 MiB of keys.
+const HEADER_CACHE_KEY_MAX: usize = 1024;
 
 /// Header texts repeat across goroutines: the status (`chan receive`) and,
 /// for labelled goroutines, the label text. Parsing each once saves the
@@ -85,7 +95,7 @@ impl HeaderCaches {
             return hit;
         }
         let parsed = parse_labels(raw, tables);
-        if self.labels.len() < HEADER_CACHE_MAX {
+        if self.labels.len() < HEADER_CACHE_MAX && raw.len() <= HEADER_CACHE_KEY_MAX {
             self.labels.insert(raw.into(), parsed);
         }
         parsed
@@ -134,6 +144,9 @@ impl<R: Read> DumpParser<R> {
             caches: HeaderCaches::default(),
             diagnostics: Vec::new(),
             dropped_diagnostics: 0,
+            diagnostics_total: 0,
+            crash_seen: Default::default(),
+            duplicates: 0,
             skipped_lines: 0,
             headers_seen: 0,
             finished: false,
@@ -143,6 +156,12 @@ impl<R: Read> DumpParser<R> {
     /// Bytes of input consumed so far.
     pub fn bytes_consumed(&self) -> u64 {
         self.reader.consumed()
+    }
+
+    /// Goroutines printed twice in a crash dump (same id and gp) and
+    /// returned once.
+    pub fn duplicates_skipped(&self) -> u64 {
+        self.duplicates
     }
 
     /// Goroutine headers seen so far.
@@ -156,8 +175,15 @@ impl<R: Read> DumpParser<R> {
         self.skipped_lines
     }
 
+    /// How many diagnostics were raised in all, including those past the
+    /// kept maximum (only counted).
+    pub fn diagnostics_total(&self) -> u64 {
+        self.diagnostics_total + self.diagnostics.len() as u64 + self.dropped_diagnostics
+    }
+
     /// Diagnostics so far, plus a summary line if some were dropped.
     pub fn take_diagnostics(&mut self) -> Vec<Diagnostic> {
+        self.diagnostics_total += self.diagnostics.len() as u64 + self.dropped_diagnostics;
         let mut d = std::mem::take(&mut self.diagnostics);
         if self.dropped_diagnostics > 0 {
             d.push(Diagnostic {
@@ -223,6 +249,22 @@ impl<R: Read> DumpParser<R> {
                     &mut self.dropped_diagnostics,
                     line_no,
                 );
+                // A header cut before its status ends still names a
+                // goroutine: keep it, state unknown (a too-small
+                // runtime.Stack buffer ends exactly like this).
+                let header =
+                    header.or_else(|| (!terminated).then(|| cut_header(text, tables)).flatten());
+                if header.is_none() && !terminated {
+                    push_diag(
+                        &mut self.diagnostics,
+                        &mut self.dropped_diagnostics,
+                        line_no,
+                        format!(
+                            "input ends inside a goroutine header before its id is complete (truncated dump?): {}",
+                            shorten(text)
+                        ),
+                    );
+                }
                 if let Some(mut header) = header {
                     if !terminated {
                         header.g.flags.truncated = true;
@@ -258,7 +300,7 @@ impl<R: Read> DumpParser<R> {
                 // between CR and LF): nothing was lost.
                 continue;
             }
-            if !terminated {
+            if !terminated && looks_like_dump_line(text, &cur.pending) {
                 // The input stops in the middle of this line: keep what the
                 // partial line still says (a function name) and flag it.
                 cur.g.flags.truncated = true;
@@ -445,19 +487,18 @@ impl<R: Read> DumpParser<R> {
                         kind = FrameKind::Go;
                     }
                     // Fast path: its file line is already in the buffer, so
-                    // the frame is interned straight from it, no copy.
-                    if !tentative {
-                        if let Some(next) = self.reader.peek() {
-                            let next_text = self.reader.text(next);
-                            if next_text.first() == Some(&b'\t')
-                                && !next_text.starts_with(b"\tgoroutine running on other thread")
-                            {
-                                let id = intern_frame(name, &next_text[1..], kind, tables);
-                                self.frames.push(id);
-                                self.reader.consume_peeked();
-                                self.line_no += 1;
-                                continue;
-                            }
+                    // the frame is interned straight from it, no copy. (A
+                    // tentative line is confirmed as a frame by that, too.)
+                    if let Some(next) = self.reader.peek() {
+                        let next_text = self.reader.text(next);
+                        if next_text.first() == Some(&b'\t')
+                            && !next_text.starts_with(b"\tgoroutine running on other thread")
+                        {
+                            let id = intern_frame(name, &next_text[1..], kind, tables);
+                            self.frames.push(id);
+                            self.reader.consume_peeked();
+                            self.line_no += 1;
+                            continue;
                         }
                     }
                     self.key.clear();
@@ -469,6 +510,17 @@ impl<R: Read> DumpParser<R> {
                     };
                     continue;
                 }
+            }
+            // Crash tracebacks can print runtime complaints and raw stack
+            // words between frames (`runtime: g 5: unexpected return pc
+            // ...`, `stack: frame={...}`, `0xc000...:  0x...`): they belong
+            // to the block, so skip them without ending it.
+            if text.starts_with(b"runtime: ")
+                || text.starts_with(b"stack: frame=")
+                || (text.starts_with(b"0x") && text.contains(&b':'))
+            {
+                self.skipped_lines += 1;
+                continue;
             }
             // Not a dump line: the goroutine block ended without a blank
             // line (log text written right after a panic, or malformed
@@ -555,6 +607,12 @@ impl<R: Read> DumpParser<R> {
         let outermost = frames.last().map(|&f| &*tables.frame(f).function);
         g.origin = vocab::origin(g.id, cur.runtime_only, created_by, outermost);
         self.key.clear();
+        if let Some(t) = g.thread {
+            if !self.crash_seen.insert((g.id, t.gp)) {
+                self.duplicates += 1;
+                return None;
+            }
+        }
         Some(g)
     }
 }
@@ -671,11 +729,11 @@ fn split_function_line(text: &[u8]) -> Option<(&[u8], FrameKind, bool)> {
         } else {
             FrameKind::Go
         };
-        // A space means log text that happens to end in ')'.
-        if name.iter().fold(false, |seen, &c| seen | (c == b' ')) {
-            return None;
-        }
-        return Some((name, kind, false));
+        // A space usually means log text that happens to end in ')', but Go
+        // prints some generated names with one (`type:.eq.[2]interface {}`):
+        // such a line is a frame only if a file line follows it.
+        let spaced = name.iter().fold(false, |seen, &c| seen | (c == b' '));
+        return Some((name, kind, spaced));
     }
     // cgo symbolizer output prints the bare function name (no parentheses)
     // and `non-Go function` when it has none. Accept a single token that
@@ -687,6 +745,28 @@ fn split_function_line(text: &[u8]) -> Option<(&[u8], FrameKind, bool)> {
         return Some((text, FrameKind::NonGo, true));
     }
     None
+}
+
+/// Whether an unterminated last line is part of the goroutine block (so the
+/// block was cut) rather than log text written after it.
+fn looks_like_dump_line(text: &[u8], pending: &Pending) -> bool {
+    !matches!(pending, Pending::Nothing)
+        || text[0] == b'\t'
+        || [
+            &b"created by "[..],
+            b"...additional frames elided...",
+            b"[originating from goroutine ",
+            b"non-Go function at pc=",
+        ]
+        .iter()
+        .any(|start| text.starts_with(start) || start.starts_with(text))
+        || text.starts_with(b"...")
+        // A single token right after a frame is a function line cut short;
+        // a line with spaces is a frame only if it parses as one, else it
+        // is more likely log text.
+        || !text.contains(&b' ')
+        || partial_function_name(text).is_some()
+        || split_function_line(text).is_some_and(|(_, _, tentative)| !tentative)
 }
 
 /// Records what a pending function or `created by` line said when its file
@@ -869,7 +949,7 @@ fn parse_header(
             let info = vocab::classify_status(&s);
             let status = tables.intern_str(&s[..info.base_len]);
             let c = CachedStatus { info, status };
-            if caches.status.len() < HEADER_CACHE_MAX {
+            if caches.status.len() < HEADER_CACHE_MAX && status_raw.len() <= HEADER_CACHE_KEY_MAX {
                 caches.status.insert(status_raw.into(), c);
             }
             c
@@ -877,28 +957,7 @@ fn parse_header(
     };
     let info = cached.info;
 
-    let mut g = Goroutine {
-        id,
-        state: info.state,
-        status: cached.status,
-        wait_reason: info.is_wait_reason.then_some(cached.status),
-        block_class: info.block_class,
-        origin: crate::model::Origin::User,
-        wait_minutes: None,
-        flags: Flags {
-            leaked: info.leaked,
-            scan: info.scan,
-            durable: info.durable,
-            ..Flags::default()
-        },
-        synctest_bubble: None,
-        labels: None,
-        stack: crate::model::StackId(0),
-        elided: Elided::None,
-        created_by: None,
-        ancestors: Vec::new(),
-        thread,
-    };
+    let mut g = new_goroutine(id, cached.status, &info, thread);
 
     // The remaining items, each introduced by ", " or " labels:{".
     let mut pos = labels_inline.unwrap_or(status_end);
@@ -967,6 +1026,61 @@ fn find_labels_start(text: &[u8]) -> Option<usize> {
     const L: &[u8] = b" labels:";
     let brace = memchr::memchr(b'{', text)?;
     (brace >= L.len() && &text[brace - L.len()..brace] == L).then(|| brace - L.len())
+}
+
+/// A goroutine as its header starts it, before items, labels and frames.
+fn new_goroutine(
+    id: u64,
+    status: StrId,
+    info: &StatusInfo,
+    thread: Option<ThreadInfo>,
+) -> Goroutine {
+    Goroutine {
+        id,
+        state: info.state,
+        status,
+        wait_reason: info.is_wait_reason.then_some(status),
+        block_class: info.block_class,
+        origin: crate::model::Origin::User,
+        wait_minutes: None,
+        flags: Flags {
+            leaked: info.leaked,
+            scan: info.scan,
+            durable: info.durable,
+            ..Flags::default()
+        },
+        synctest_bubble: None,
+        labels: None,
+        stack: crate::model::StackId(0),
+        elided: Elided::None,
+        created_by: None,
+        ancestors: Vec::new(),
+        thread,
+    }
+}
+
+/// The goroutine of a header line cut before its status was complete
+/// (`goroutine 12 [chan rec`): id known, state unknown.
+fn cut_header(text: &[u8], tables: &mut Tables) -> Option<InProgress> {
+    let rest = &text[10..];
+    let end = rest
+        .iter()
+        .position(|c| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    // Only a space after the digits proves the id was read whole.
+    if rest.get(end) != Some(&b' ') {
+        return None;
+    }
+    let id = parse_u64(&rest[..end])?;
+    let info = vocab::classify_status("");
+    let status = tables.intern_str("");
+    Some(InProgress {
+        g: new_goroutine(id, status, &info, None),
+        runtime_only: false,
+        pending: Pending::Nothing,
+        ancestor: None,
+        block_closed: false,
+    })
 }
 
 fn apply_header_item(g: &mut Goroutine, item: &[u8]) {
@@ -1299,5 +1413,44 @@ goroutine 24 [select (scan) (durable)]:\nmain.d()\n\t/a.go:4 +0x1\n";
         assert_eq!(s.goroutines[0].elided, Elided::Count(7));
         assert_eq!(s.tables.stack(s.goroutines[0].stack).len(), 2);
         assert_eq!(s.goroutines[1].elided, Elided::Additional);
+    }
+
+    /// Review findings: real Go output the first parser version mishandled.
+    #[test]
+    fn generated_names_noise_lines_and_trailing_log_text() {
+        // Generated equality functions print a space in their name.
+        let dump = "goroutine 1 [running]:\ntype:.eq.[2]interface {}(0xc0000, 0xc0001)\n\t<autogenerated>:1 +0x2f\nmain.main()\n\t/a.go:3 +0x1\nexit status 2";
+        let s = parse(dump);
+        let f: Vec<_> = s
+            .frames_of(&s.goroutines[0])
+            .map(|f| f.function.to_string())
+            .collect();
+        assert_eq!(f, vec!["type:.eq.[2]interface {}", "main.main"]);
+        // The unterminated log line after the block is not a truncation.
+        assert!(!s.goroutines[0].flags.truncated, "{:?}", s.diagnostics);
+        assert!(s.diagnostics.is_empty(), "{:?}", s.diagnostics);
+
+        // GOTRACEBACK=crash complaints between frames stay in the block.
+        let dump = "goroutine 5 [running]:\nmain.a()\n\t/a.go:1 +0x1\nruntime: g 5: unexpected return pc for main.b called from 0x0\nstack: frame={sp:0xc000, fp:0xc008} stack=[0xc000,0xd000)\n0x000000c000043f70:  0x0000000000000000  0x0000000000000001\nmain.b()\n\t/a.go:2 +0x1\n";
+        let s = parse(dump);
+        assert_eq!(s.goroutines.len(), 1);
+        assert_eq!(s.tables.stack(s.goroutines[0].stack).len(), 2);
+
+        // A header cut inside its status: kept, state unknown, truncated.
+        let s =
+            parse("goroutine 1 [running]:\nmain.main()\n\t/a.go:1 +0x1\n\ngoroutine 12 [chan rec");
+        assert_eq!(s.goroutines.len(), 2);
+        let g = &s.goroutines[1];
+        assert_eq!(
+            (g.id, g.state, g.flags.truncated),
+            (12, State::Unknown, true)
+        );
+        // Cut inside the id: the id may be incomplete, so no goroutine.
+        let s = parse("goroutine 1 [running]:\nmain.main()\n\t/a.go:1 +0x1\n\ngoroutine 12");
+        assert_eq!(s.goroutines.len(), 1);
+        assert!(s
+            .diagnostics
+            .iter()
+            .any(|d| d.line == 5 && d.message.contains("before its id is complete")));
     }
 }

@@ -53,8 +53,12 @@ pub fn all_fixtures() -> Vec<(String, String, PathBuf)> {
             "ancestors.txt",
             "labels.txt",
             "crash_system.txt",
+            "sigquit_crash.txt",
         ] {
-            out.push((name.clone(), file.to_string(), v.join(file)));
+            // The SIGQUIT dump is recorded for some releases only.
+            if v.join(file).exists() {
+                out.push((name.clone(), file.to_string(), v.join(file)));
+            }
         }
     }
     out
@@ -395,4 +399,37 @@ pub fn promtool_check(text: &str) -> Option<Output> {
         }
         Err(e) => panic!("cannot run promtool: {e}"),
     }
+}
+
+/// Parses `text` with the OpenMetrics parser of the Python client library
+/// (`prometheus_client.openmetrics.parser`), which, unlike promtool, checks
+/// the OpenMetrics grammar (HELP escaping, `# EOF`). Returns the family
+/// names, or `None` (after a note) when the library is missing outside CI;
+/// fails under CI=true.
+pub fn openmetrics_parse(text: &str) -> Option<Vec<String>> {
+    const SCRIPT: &str = "import sys\n\
+        from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse\n\
+        for family in parse(sys.stdin.read()):\n    print(family.name)\n";
+    let probe = Command::new("python3")
+        .args(["-c", "import prometheus_client"])
+        .output();
+    if !probe.as_ref().is_ok_and(|o| o.status.success()) {
+        assert!(
+            !in_ci(),
+            "python3 with prometheus_client is missing but CI=true: \
+             `python3 -m pip install prometheus-client` (scripts/test.sh does)"
+        );
+        eprintln!("note: prometheus_client not importable; skipping the OpenMetrics parse");
+        return None;
+    }
+    let mut cmd = Command::new("python3");
+    cmd.args(["-c", SCRIPT]);
+    let out = run_cmd(cmd, Some(text.as_bytes().to_vec()), CHILD_TIMEOUT);
+    assert_eq!(
+        out.code(),
+        0,
+        "the OpenMetrics parser rejected the output: {}",
+        out.stderr
+    );
+    Some(out.stdout_str().lines().map(str::to_string).collect())
 }
