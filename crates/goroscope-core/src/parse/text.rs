@@ -132,6 +132,17 @@ struct InProgress {
     block_closed: bool,
 }
 
+impl InProgress {
+    /// The `created by` of the block being read: the goroutine's own, or
+    /// the current ancestor's.
+    fn set_created_by(&mut self, cb: CreatedBy) {
+        match self.ancestor.as_mut() {
+            Some(a) => a.created_by = Some(cb),
+            None => self.g.created_by = Some(cb),
+        }
+    }
+}
+
 impl<R: Read> DumpParser<R> {
     /// Parses from any reader; nothing is read until the first call.
     pub fn new(reader: R) -> Self {
@@ -350,10 +361,7 @@ impl<R: Read> DumpParser<R> {
                         let frame = intern_frame(&self.key, body, FrameKind::Go, tables);
                         self.key.clear();
                         let cb = CreatedBy { frame, goroutine };
-                        match cur.ancestor.as_mut() {
-                            Some(a) => a.created_by = Some(cb),
-                            None => cur.g.created_by = Some(cb),
-                        }
+                        cur.set_created_by(cb);
                         cur.block_closed = true;
                     }
                     Pending::Nothing => {
@@ -415,10 +423,7 @@ impl<R: Read> DumpParser<R> {
                     if let Some(body) = next_text.strip_prefix(b"\t") {
                         let frame = intern_frame(func, body, FrameKind::Go, tables);
                         let cb = CreatedBy { frame, goroutine };
-                        match cur.ancestor.as_mut() {
-                            Some(a) => a.created_by = Some(cb),
-                            None => cur.g.created_by = Some(cb),
-                        }
+                        cur.set_created_by(cb);
                         cur.block_closed = true;
                         self.reader.consume_peeked();
                         self.line_no += 1;
@@ -797,10 +802,7 @@ fn keep_without_location(
         Pending::CreatedBy { goroutine, line } => {
             let frame = tables.intern_frame_key(name, b"", KIND_PARTIAL, make(FrameKind::Go));
             let cb = CreatedBy { frame, goroutine };
-            match cur.ancestor.as_mut() {
-                Some(a) => a.created_by = Some(cb),
-                None => cur.g.created_by = Some(cb),
-            }
+            cur.set_created_by(cb);
             line
         }
         Pending::Nothing => 0,
