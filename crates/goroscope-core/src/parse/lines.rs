@@ -35,9 +35,9 @@ pub struct LineRef {
 
 /// Reads lines from `R` through a reusable buffer.
 ///
-/// Newlines are indexed once per buffer fill with `memchr_iter` (one
-/// vectorised pass) instead of one `memchr` call per line: dump lines are
-/// short (about 50 bytes), so per-call setup would otherwise dominate.
+/// Newlines are indexed once per buffer fill ([`super::scan`]), so handing
+/// out a line is a vector lookup, and a line plus the one after it can be
+/// read together without copying (see [`Self::peek`]).
 pub struct LineReader<R> {
     inner: R,
     buf: Vec<u8>,
