@@ -35,7 +35,7 @@ pub struct LineRef {
 
 /// Reads lines from `R` through a reusable buffer.
 ///
-/// Newlines are indexed once per buffer fill ([`super::scan`]), so handing
+/// Newlines are indexed once per buffer fill (module `scan`), so handing
 /// out a line is a vector lookup, and a line plus the one after it can be
 /// read together without copying (see [`Self::peek`]).
 pub struct LineReader<R> {
