@@ -428,16 +428,8 @@ impl Tables {
         make: impl FnOnce() -> Frame,
     ) -> FrameId {
         let hash = frame_hash(name, loc, kind);
-        let keys = &self.frame_keys;
-        let spans = &self.frame_key_spans;
-        let eq = |id: &FrameId| {
-            let (start, name_len, loc_len) = spans[id.0 as usize];
-            let name_end = start + name_len as usize;
-            let loc_end = name_end + loc_len as usize;
-            keys[start..name_end] == *name
-                && keys[name_end..loc_end] == *loc
-                && keys[loc_end] == kind
-        };
+        let (keys, spans) = (&self.frame_keys, &self.frame_key_spans);
+        let eq = |id: &FrameId| frame_key(keys, spans, *id) == (name, loc, kind);
         if let Some(&id) = self.frame_table.find(hash, eq) {
             return id;
         }
@@ -451,14 +443,8 @@ impl Tables {
             .push((start, name.len() as u32, loc.len() as u32));
         let (keys, spans) = (&self.frame_keys, &self.frame_key_spans);
         self.frame_table.insert_unique(hash, id, |id| {
-            let (start, name_len, loc_len) = spans[id.0 as usize];
-            let name_end = start + name_len as usize;
-            let loc_end = name_end + loc_len as usize;
-            frame_hash(
-                &keys[start..name_end],
-                &keys[name_end..loc_end],
-                keys[loc_end],
-            )
+            let (name, loc, kind) = frame_key(keys, spans, *id);
+            frame_hash(name, loc, kind)
         });
         id
     }
@@ -549,6 +535,22 @@ impl Tables {
     pub fn stack_count(&self) -> usize {
         self.stacks.len()
     }
+}
+
+/// The stored identity (name, location, kind byte) of an interned frame.
+fn frame_key<'a>(
+    keys: &'a [u8],
+    spans: &[(usize, u32, u32)],
+    id: FrameId,
+) -> (&'a [u8], &'a [u8], u8) {
+    let (start, name_len, loc_len) = spans[id.0 as usize];
+    let name_end = start + name_len as usize;
+    let loc_end = name_end + loc_len as usize;
+    (
+        &keys[start..name_end],
+        &keys[name_end..loc_end],
+        keys[loc_end],
+    )
 }
 
 /// Hash of a frame identity; the parts are hashed with separators so

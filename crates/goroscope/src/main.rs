@@ -108,12 +108,10 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
 
     let mut report = census.report(&tables, diagnostics);
     report.diagnostics_total = parser.diagnostics_total() + u64::from(io_error.is_some());
-    let report_diagnostics = report.diagnostics.clone();
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     match args.format {
         Format::Json => {
-            let mut report = report;
             if let Some(top) = args.top {
                 report.groups.truncate(top);
             }
@@ -137,8 +135,8 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
     out.flush()?;
     // Diagnostics go to stderr in every format, so a machine format
     // redirected to a file still tells the person something was off.
-    if !report_diagnostics.is_empty() {
-        human::diagnostics(&mut io::stderr(), &report_diagnostics, &name)?;
+    if !report.diagnostics.is_empty() {
+        human::diagnostics(&mut io::stderr(), &report.diagnostics, &name)?;
     }
     // What could be read was written, but the input was not read to its
     // end: that is a failure (exit 1), not a clean result.

@@ -58,9 +58,6 @@ pub struct DumpParser<R> {
     /// SIGQUIT/GOTRACEBACK=crash dump prints the goroutine running on each
     /// M a second time in that M's section. Only such dumps fill it.
     crash_seen: rustc_hash::FxHashSet<(u64, u64)>,
-    duplicates: u64,
-    skipped_lines: u64,
-    headers_seen: u64,
     finished: bool,
 }
 
@@ -157,9 +154,6 @@ impl<R: Read> DumpParser<R> {
             dropped_diagnostics: 0,
             diagnostics_total: 0,
             crash_seen: Default::default(),
-            duplicates: 0,
-            skipped_lines: 0,
-            headers_seen: 0,
             finished: false,
         }
     }
@@ -167,23 +161,6 @@ impl<R: Read> DumpParser<R> {
     /// Bytes of input consumed so far.
     pub fn bytes_consumed(&self) -> u64 {
         self.reader.consumed()
-    }
-
-    /// Goroutines printed twice in a crash dump (same id and gp) and
-    /// returned once.
-    pub fn duplicates_skipped(&self) -> u64 {
-        self.duplicates
-    }
-
-    /// Goroutine headers seen so far.
-    pub fn headers_seen(&self) -> u64 {
-        self.headers_seen
-    }
-
-    /// Non-empty lines outside any goroutine block (log text, panic
-    /// messages, register dumps).
-    pub fn skipped_lines(&self) -> u64 {
-        self.skipped_lines
     }
 
     /// How many diagnostics were raised in all, including those past the
@@ -289,7 +266,6 @@ impl<R: Read> DumpParser<R> {
                             ),
                         );
                     }
-                    self.headers_seen += 1;
                     let done = self.finish_current(tables, false);
                     self.current = Some(header);
                     if done.is_some() {
@@ -299,10 +275,9 @@ impl<R: Read> DumpParser<R> {
                 }
             }
 
+            // Outside a goroutine block: log text, panic messages, register
+            // dumps. Skipped.
             let Some(cur) = self.current.as_mut() else {
-                if !text.is_empty() {
-                    self.skipped_lines += 1;
-                }
                 continue;
             };
 
@@ -327,14 +302,8 @@ impl<R: Read> DumpParser<R> {
                     // which records the frame with what is there.
                 } else if let Some(name) = partial_function_name(text) {
                     self.key.clear();
-                    let id = tables.intern_frame_key(name, b"", KIND_PARTIAL, || Frame {
-                        function: String::from_utf8_lossy(name).into(),
-                        file: "".into(),
-                        line: 0,
-                        pc_offset: None,
-                        kind: FrameKind::Go,
-                    });
-                    self.frames.push(id);
+                    self.frames
+                        .push(intern_without_location(name, FrameKind::Go, tables));
                     continue;
                 }
             }
@@ -393,7 +362,6 @@ impl<R: Read> DumpParser<R> {
                     // The bare token was log text, not a cgo frame: the
                     // goroutine block ended before it.
                     self.key.clear();
-                    self.skipped_lines += 1;
                     cur.block_closed = true;
                 }
                 pending @ (Pending::Func { .. } | Pending::CreatedBy { .. }) => {
@@ -418,17 +386,13 @@ impl<R: Read> DumpParser<R> {
             if first == b'c' && text.starts_with(b"created by ") {
                 let (func, goroutine) = split_created_by(&text[11..]);
                 // Fast path: the file line is already in the buffer.
-                if let Some(next) = self.reader.peek() {
-                    let next_text = self.reader.text(next);
-                    if let Some(body) = next_text.strip_prefix(b"\t") {
-                        let frame = intern_frame(func, body, FrameKind::Go, tables);
-                        let cb = CreatedBy { frame, goroutine };
-                        cur.set_created_by(cb);
-                        cur.block_closed = true;
-                        self.reader.consume_peeked();
-                        self.line_no += 1;
-                        continue;
-                    }
+                if let Some(body) = peeked_file_line(&self.reader) {
+                    let frame = intern_frame(func, body, FrameKind::Go, tables);
+                    cur.set_created_by(CreatedBy { frame, goroutine });
+                    cur.block_closed = true;
+                    self.reader.consume_peeked();
+                    self.line_no += 1;
+                    continue;
                 }
                 self.key.clear();
                 self.key.extend_from_slice(func);
@@ -494,17 +458,11 @@ impl<R: Read> DumpParser<R> {
                     // Fast path: its file line is already in the buffer, so
                     // the frame is interned straight from it, no copy. (A
                     // tentative line is confirmed as a frame by that, too.)
-                    if let Some(next) = self.reader.peek() {
-                        let next_text = self.reader.text(next);
-                        if next_text.first() == Some(&b'\t')
-                            && !next_text.starts_with(b"\tgoroutine running on other thread")
-                        {
-                            let id = intern_frame(name, &next_text[1..], kind, tables);
-                            self.frames.push(id);
-                            self.reader.consume_peeked();
-                            self.line_no += 1;
-                            continue;
-                        }
+                    if let Some(body) = peeked_file_line(&self.reader) {
+                        self.frames.push(intern_frame(name, body, kind, tables));
+                        self.reader.consume_peeked();
+                        self.line_no += 1;
+                        continue;
                     }
                     self.key.clear();
                     self.key.extend_from_slice(name);
@@ -524,14 +482,12 @@ impl<R: Read> DumpParser<R> {
                 || text.starts_with(b"stack: frame=")
                 || (text.starts_with(b"0x") && text.contains(&b':'))
             {
-                self.skipped_lines += 1;
                 continue;
             }
             // Not a dump line: the goroutine block ended without a blank
             // line (log text written right after a panic, or malformed
             // input). Only a stack that is visibly incomplete deserves a
             // diagnostic; that case was reported above.
-            self.skipped_lines += 1;
             if let Some(done) = self.finish_current(tables, false) {
                 return Some(done);
             }
@@ -614,7 +570,6 @@ impl<R: Read> DumpParser<R> {
         self.key.clear();
         if let Some(t) = g.thread {
             if !self.crash_seen.insert((g.id, t.gp)) {
-                self.duplicates += 1;
                 return None;
             }
         }
@@ -722,7 +677,6 @@ fn split_function_line(text: &[u8]) -> Option<(&[u8], FrameKind, bool)> {
     if text.ends_with(b")") {
         // Arguments never contain '(' (hex words, `{`, `}`, `...`, `_`, `?`),
         // so the last '(' opens them; receivers like `(*T)` come before.
-        // Plain loops beat memchr's dispatch on these short lines.
         let open = memchr::memrchr(b'(', text)?;
         if open == 0 {
             return None;
@@ -784,23 +738,13 @@ fn keep_without_location(
     frames: &mut Vec<FrameId>,
     tables: &mut Tables,
 ) -> u64 {
-    let make = |kind| {
-        move || Frame {
-            function: String::from_utf8_lossy(name).into(),
-            file: "".into(),
-            line: 0,
-            pc_offset: None,
-            kind,
-        }
-    };
     match pending {
         Pending::Func { kind, line, .. } => {
-            let id = tables.intern_frame_key(name, b"", KIND_PARTIAL, make(kind));
-            frames.push(id);
+            frames.push(intern_without_location(name, kind, tables));
             line
         }
         Pending::CreatedBy { goroutine, line } => {
-            let frame = tables.intern_frame_key(name, b"", KIND_PARTIAL, make(FrameKind::Go));
+            let frame = intern_without_location(name, FrameKind::Go, tables);
             let cb = CreatedBy { frame, goroutine };
             cur.set_created_by(cb);
             line
@@ -809,12 +753,33 @@ fn keep_without_location(
     }
 }
 
+/// Interns a frame known only by its function name (its file line was cut
+/// off or never came): no file, line 0.
+fn intern_without_location(name: &[u8], kind: FrameKind, tables: &mut Tables) -> FrameId {
+    tables.intern_frame_key(name, b"", KIND_PARTIAL, || Frame {
+        function: String::from_utf8_lossy(name).into(),
+        file: "".into(),
+        line: 0,
+        pc_offset: None,
+        kind,
+    })
+}
+
 /// The function name of a function line cut inside its argument list
 /// (`main.loop(0x1`), if it is one.
 fn partial_function_name(text: &[u8]) -> Option<&[u8]> {
     let open = memchr::memrchr(b'(', text)?;
     let (name, args) = text.split_at(open);
     (!name.is_empty() && !name.contains(&b' ') && !args.contains(&b')')).then_some(name)
+}
+
+/// The body (after the tab) of the next line if it is already buffered and
+/// is a file line, without consuming it: the frame fast paths intern a
+/// function line and its file line together, straight from the buffer.
+fn peeked_file_line<R: Read>(reader: &LineReader<R>) -> Option<&[u8]> {
+    let next = reader.text(reader.peek()?);
+    let body = next.strip_prefix(b"\t")?;
+    (!body.starts_with(b"goroutine running on other thread")).then_some(body)
 }
 
 /// Kind bytes of frame identities that are not a plain [`FrameKind`].
