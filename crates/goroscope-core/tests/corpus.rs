@@ -105,6 +105,14 @@ fn golden_view(g: &GoldenGoroutine) -> View {
     }
 }
 
+fn stack_of(snap: &Snapshot, g: &Goroutine) -> Vec<FrameView> {
+    snap.tables
+        .stack(g.stack)
+        .iter()
+        .map(|&f| our_frame(snap, f))
+        .collect()
+}
+
 fn our_frame(snap: &Snapshot, id: goroscope_core::model::FrameId) -> FrameView {
     let f = snap.tables.frame(id);
     (f.function.to_string(), f.file.to_string(), f.line)
@@ -137,11 +145,7 @@ fn our_view(snap: &Snapshot, g: &Goroutine) -> View {
         state: t.str(g.status).to_string(),
         wait_minutes: g.wait_minutes.map(u64::from),
         locked_to_thread: g.flags.locked_to_thread,
-        frames: t
-            .stack(g.stack)
-            .iter()
-            .map(|&f| our_frame(snap, f))
-            .collect(),
+        frames: stack_of(snap, g),
         frames_elided: g.elided != Elided::None,
         created_by: g.created_by.map(|c| our_frame(snap, c.frame)),
         ancestor,
@@ -543,17 +547,12 @@ fn partial_createdby() {
     for (id, line) in [(1, 182), (2, 183)] {
         let g = goroutine(&snap, id);
         assert_eq!(snap.tables.str(g.status), "running");
-        let frames: Vec<FrameView> = snap
-            .frames_of(g)
-            .map(|f| (f.function.to_string(), f.file.to_string(), f.line))
-            .collect();
         assert_eq!(
-            frames,
+            stack_of(&snap, g),
             vec![("main.foo".to_string(), "/example/main.go".to_string(), line)],
             "goroutine {id}"
         );
-        let creator = g.created_by.map(|c| snap.tables.frame(c.frame).clone());
-        let creator = creator.map(|f| (f.function.to_string(), f.file.to_string(), f.line));
+        let creator = g.created_by.map(|c| our_frame(&snap, c.frame));
         let want = if id == 1 { "main.main" } else { "main.foo" };
         assert_eq!(
             creator,
@@ -584,12 +583,8 @@ fn partial_stack() {
     );
     for g in &snap.goroutines {
         assert_eq!(snap.tables.str(g.status), "running");
-        let frames: Vec<FrameView> = snap
-            .frames_of(g)
-            .map(|f| (f.function.to_string(), f.file.to_string(), f.line))
-            .collect();
         assert_eq!(
-            frames,
+            stack_of(&snap, g),
             vec![("main.main".to_string(), String::new(), 0)],
             "goroutine {}",
             g.id

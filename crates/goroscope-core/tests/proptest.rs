@@ -634,42 +634,41 @@ fn lines_with_offsets(text: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
 
 /// Whether the parser must flag the last goroutine `truncated` when a
 /// well-formed dump is cut at `cut` (inside or after the block that starts
-/// at `header`): `Some(true)` when the cut is visibly inside its stack (in
-/// the middle of a line, or right after a function or `created by` line
-/// whose file:line line is missing), `Some(false)` when every line read so
-/// far is complete and nothing is pending. A cut inside the header line, or
-/// right after it, is `Some(true)` as well (see
-/// regression_cut_header_is_flagged_truncated).
-fn expect_truncated(text: &[u8], header: &HeaderPos, cut: usize) -> Option<bool> {
+/// at `header`): true when the cut is visibly inside its stack (in the
+/// middle of a line, or right after a function or `created by` line whose
+/// file:line line is missing), false when every line read so far is
+/// complete and nothing is pending. A cut inside the header line, or right
+/// after it, is true as well (see regression_cut_header_is_flagged_truncated).
+fn expect_truncated(text: &[u8], header: &HeaderPos, cut: usize) -> bool {
     let mut prev: Option<&[u8]> = None;
     for (off, line) in lines_with_offsets(&text[header.start..]) {
         let ls = header.start + off;
         let le = ls + line.len();
         if ls > header.start && (line.is_empty() || looks_like_header(line)) {
             // The block ended before the cut: complete.
-            return Some(false);
+            return false;
         }
         if cut == ls {
-            let Some(p) = prev else { return Some(false) };
+            let Some(p) = prev else { return false };
             if looks_like_header(p) && ls == header.start + p.len() + 1 {
                 // Cut right after the header line: every goroutine prints at
                 // least one frame, so the parser flags it.
-                return Some(true);
+                return true;
             }
             let needs_file_line = !(p.starts_with(b"\t")
                 || looks_like_header(p)
                 || p.starts_with(b"...")
                 || p.starts_with(b"[originating from goroutine ")
                 || p.starts_with(b"non-Go function at pc="));
-            return Some(needs_file_line);
+            return needs_file_line;
         }
         if ls < cut && cut <= le {
             // The line lost its newline (and maybe more): it may be cut.
-            return Some(true);
+            return true;
         }
         prev = Some(line);
     }
-    Some(false)
+    false
 }
 
 // ---------------------------------------------------------------------------
@@ -933,17 +932,15 @@ fn check_truncation(d: &Dump, cut: usize) -> Result<(), TestCaseError> {
             f.frames[k].function
         );
     }
-    if let Some(want) = expect_truncated(&d.text, last, cut) {
-        prop_assert_eq!(
-            g.flags.truncated,
-            want,
-            "{} cut at {}: truncated flag of goroutine {} (diagnostics {:?})",
-            &d.name,
-            cut,
-            g.id,
-            &snap.diagnostics
-        );
-    }
+    prop_assert_eq!(
+        g.flags.truncated,
+        expect_truncated(&d.text, last, cut),
+        "{} cut at {}: truncated flag of goroutine {} (diagnostics {:?})",
+        &d.name,
+        cut,
+        g.id,
+        &snap.diagnostics
+    );
     if g.flags.truncated {
         prop_assert!(
             !snap.diagnostics.is_empty(),

@@ -128,15 +128,23 @@ fn human_wrapped_blocked_on_line_fits_80_columns() {
             1000 + i
         ));
     }
-    let dir = scratch_dir("wrap80");
-    let path = dir.join("dump.txt");
-    std::fs::write(&path, dump).expect("write dump");
-    let out = run([OsStr::new("analyze"), os(&path)]);
-    assert_eq!(out.code(), 0, "{}", out.stderr);
-    let text = out.stdout_str();
+    let text = human_of_stdin_fitting_80_columns(&dump);
     assert!(text.contains("blocked on: chan_receive 100, "), "{text}");
-    let wide = too_wide(text);
+}
+
+/// `goroscope analyze -` on `dump`, checked to succeed and to fit 80
+/// columns; returns the summary.
+fn human_of_stdin_fitting_80_columns(dump: &str) -> String {
+    let out = run_cmd(
+        goroscope(["analyze", "-"]),
+        Some(dump.as_bytes().to_vec()),
+        CHILD_TIMEOUT,
+    );
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let text = out.stdout_str().to_string();
+    let wide = too_wide(&text);
     assert!(wide.is_empty(), "lines over 80 columns:\n{wide:#?}");
+    text
 }
 
 /// The `wait` column of a group whose members waited from 1 to 1440 minutes
@@ -147,17 +155,9 @@ fn human_wait_range_fits_80_columns() {
                 created by main.start in goroutine 1\n\t/src/main.go:5 +0x29\n\n\
                 goroutine 6 [chan receive, 1440 minutes]:\nmain.f()\n\t/src/main.go:1 +0x1c\n\
                 created by main.start in goroutine 1\n\t/src/main.go:5 +0x29\n";
-    let out = run_cmd(
-        goroscope(["analyze", "-"]),
-        Some(dump.as_bytes().to_vec()),
-        CHILD_TIMEOUT,
-    );
-    assert_eq!(out.code(), 0, "{}", out.stderr);
-    let text = out.stdout_str();
+    let text = human_of_stdin_fitting_80_columns(dump);
     // Waits are shown compactly: 1 minute to 1440 minutes = 1 day.
     assert!(text.contains("1m-1d"), "{text}");
-    let wide = too_wide(text);
-    assert!(wide.is_empty(), "lines over 80 columns:\n{wide:#?}");
 }
 
 #[test]
