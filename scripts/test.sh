@@ -46,18 +46,18 @@ results="$(mktemp)"
 trap 'rm -f "$results"' EXIT
 cargo test --workspace --locked 2>&1 | tee "$results"
 
-# The fuzz target must keep building (it is run by hand: see fuzz/README.md).
+# The fuzz targets must keep building (it is run by hand: see fuzz/README.md).
 if ! cargo fuzz --version >/dev/null 2>&1; then
     log "installing cargo-fuzz"
     cargo install cargo-fuzz --locked --quiet
 fi
 log "cargo fuzz build"
 if rustup toolchain list | grep -q '^nightly'; then
-    (cd fuzz && cargo +nightly fuzz build -O -a parse_dump)
+    (cd fuzz && cargo +nightly fuzz build -O -a)
 else
     # No nightly toolchain on this machine: let stable accept the -Z flags
     # cargo-fuzz passes.
-    (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz build -O -a parse_dump)
+    (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz build -O -a)
 fi
 # One closing line for the whole suite (cargo prints one per test binary,
 # the last of which is often an empty doc-test run).

@@ -526,6 +526,42 @@ impl Tables {
         &self.label_sets[id.0 as usize]
     }
 
+    /// The current fill, to take a [`Self::delta_since`] later.
+    pub fn mark(&self) -> TablesMark {
+        TablesMark {
+            frames: self.frames.len(),
+            stacks: self.stacks.len(),
+            strings: self.strings.len(),
+            label_sets: self.label_sets.len(),
+        }
+    }
+
+    /// Copies of the entries added since `mark`, in id order.
+    pub fn delta_since(&self, mark: TablesMark) -> TablesDelta {
+        let frames = (mark.frames..self.frames.len())
+            .map(|i| {
+                let id = FrameId(i as u32);
+                let (name, loc, kind) = frame_key(&self.frame_keys, &self.frame_key_spans, id);
+                let mut key = Vec::with_capacity(name.len() + loc.len() + 1);
+                key.extend_from_slice(name);
+                key.extend_from_slice(loc);
+                key.push(kind);
+                (
+                    self.frames[i].clone(),
+                    key.into_boxed_slice(),
+                    name.len() as u32,
+                    loc.len() as u32,
+                )
+            })
+            .collect();
+        TablesDelta {
+            frames,
+            stacks: self.stacks[mark.stacks..].to_vec(),
+            strings: self.strings[mark.strings..].to_vec(),
+            label_sets: self.label_sets[mark.label_sets..].to_vec(),
+        }
+    }
+
     /// Number of distinct frames.
     pub fn frame_count(&self) -> usize {
         self.frames.len()
@@ -534,6 +570,94 @@ impl Tables {
     /// Number of distinct stacks.
     pub fn stack_count(&self) -> usize {
         self.stacks.len()
+    }
+}
+
+/// How far [`Tables`] were filled at some point; see [`Tables::delta_since`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TablesMark {
+    frames: usize,
+    stacks: usize,
+    strings: usize,
+    label_sets: usize,
+}
+
+/// The entries a [`Tables`] gained after a [`TablesMark`], in id order: what
+/// a parser working on its own tables (another thread) hands over so they
+/// can be merged into the shared ones with a [`Remap`].
+#[derive(Debug, Default)]
+pub struct TablesDelta {
+    /// (frame, identity key) per new frame.
+    frames: Vec<(Frame, Box<[u8]>, u32, u32)>,
+    stacks: Vec<Box<[FrameId]>>,
+    strings: Vec<Box<str>>,
+    label_sets: Vec<Box<[(StrId, StrId)]>>,
+}
+
+/// Maps the ids of one source [`Tables`] (grown in steps and shipped as
+/// [`TablesDelta`]s) onto a destination [`Tables`]. Source ids are dense, so
+/// each map is a vector indexed by the source id.
+#[derive(Debug, Default)]
+pub struct Remap {
+    frames: Vec<FrameId>,
+    stacks: Vec<StackId>,
+    strings: Vec<StrId>,
+    label_sets: Vec<LabelSetId>,
+}
+
+impl Remap {
+    /// Interns a delta's entries into `to`. Deltas of one source must come
+    /// in the order they were taken.
+    pub fn apply(&mut self, delta: TablesDelta, to: &mut Tables) {
+        for (frame, key, name_len, loc_len) in delta.frames {
+            let (name, rest) = key.split_at(name_len as usize);
+            let (loc, kind) = rest.split_at(loc_len as usize);
+            let id = to.intern_frame_key(name, loc, kind[0], || frame);
+            self.frames.push(id);
+        }
+        for stack in delta.stacks {
+            let mapped: Vec<FrameId> = stack.iter().map(|&f| self.frame(f)).collect();
+            self.stacks.push(to.intern_stack(&mapped));
+        }
+        for s in delta.strings {
+            self.strings.push(to.intern_str(&s));
+        }
+        for set in delta.label_sets {
+            let mapped: Vec<(StrId, StrId)> = set
+                .iter()
+                .map(|&(k, v)| (self.str(k), self.str(v)))
+                .collect();
+            self.label_sets.push(to.intern_labels(&mapped));
+        }
+    }
+
+    fn frame(&self, id: FrameId) -> FrameId {
+        self.frames[id.0 as usize]
+    }
+
+    fn str(&self, id: StrId) -> StrId {
+        self.strings[id.0 as usize]
+    }
+
+    fn created_by(&self, c: CreatedBy) -> CreatedBy {
+        CreatedBy {
+            frame: self.frame(c.frame),
+            goroutine: c.goroutine,
+        }
+    }
+
+    /// Rewrites every id in a goroutine from source to destination ids.
+    /// Every id must come from a delta already applied.
+    pub fn goroutine(&self, g: &mut Goroutine) {
+        g.status = self.str(g.status);
+        g.wait_reason = g.wait_reason.map(|r| self.str(r));
+        g.labels = g.labels.map(|l| self.label_sets[l.0 as usize]);
+        g.stack = self.stacks[g.stack.0 as usize];
+        g.created_by = g.created_by.map(|c| self.created_by(c));
+        for a in &mut g.ancestors {
+            a.stack = self.stacks[a.stack.0 as usize];
+            a.created_by = a.created_by.map(|c| self.created_by(c));
+        }
     }
 }
 

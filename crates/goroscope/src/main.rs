@@ -17,7 +17,7 @@ use clap::Parser as _;
 use goroscope_core::analyze::{Census, CensusOptions};
 use goroscope_core::export::openmetrics;
 use goroscope_core::model::Tables;
-use goroscope_core::parse::DumpParser;
+use goroscope_core::parse::{ParallelDumpParser, ParallelOptions};
 use goroscope_core::vocab::DepthBuckets;
 
 use cli::{AnalyzeArgs, Cli, Command, Format};
@@ -74,7 +74,13 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
         depth_buckets,
         ..CensusOptions::default()
     });
-    let mut parser = DumpParser::new(input.reader);
+    let mut parser = ParallelDumpParser::new(
+        input.reader,
+        ParallelOptions {
+            threads: args.threads,
+            ..ParallelOptions::default()
+        },
+    );
     let mut progress = Progress::new(size, args.no_progress);
     while let Some(g) = parser.next_goroutine(&mut tables) {
         census.add(&g, &tables);

@@ -595,6 +595,49 @@ fn stdin_gives_the_same_output_as_the_file() {
     }
 }
 
+/// `--threads` changes the speed, never the answer: a multi-MiB input (every
+/// fixture, repeated, so the parallel parser cuts it into many chunks and
+/// sees SIGQUIT duplicates across them) gives byte-identical output with
+/// one, two and four parser threads.
+#[test]
+fn thread_count_does_not_change_the_output() {
+    let mut big = Vec::new();
+    for _ in 0..12 {
+        for (_, _, path) in all_fixtures() {
+            big.extend_from_slice(&std::fs::read(&path).expect("fixture"));
+            big.extend_from_slice(b"\n");
+        }
+    }
+    assert!(big.len() > 3 << 20, "input too small to span chunks");
+    let path = scratch_dir("threads").join("big.txt");
+    std::fs::write(&path, &big).expect("write input");
+    for format in ["json", "human"] {
+        let outs: Vec<_> = ["1", "2", "4"]
+            .iter()
+            .map(|threads| {
+                let out = run([
+                    OsStr::new("analyze"),
+                    os(&path),
+                    OsStr::new("--format"),
+                    OsStr::new(format),
+                    OsStr::new("--threads"),
+                    OsStr::new(threads),
+                ]);
+                assert_eq!(out.code(), 0, "--threads {threads}: {}", out.stderr);
+                out.stdout
+            })
+            .collect();
+        assert!(
+            outs[0] == outs[1],
+            "--format {format}: 1 and 2 threads differ"
+        );
+        assert!(
+            outs[0] == outs[2],
+            "--format {format}: 1 and 4 threads differ"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Exit codes and messages
 // ---------------------------------------------------------------------------

@@ -51,6 +51,32 @@ pub struct LineReader<R> {
     error: Option<io::Error>,
 }
 
+impl LineReader<io::Empty> {
+    /// Lines of an input already in memory (a chunk cut by the parallel
+    /// parser). `chunk` must be shorter than 4 GiB; lines in it are never
+    /// split, so callers keep chunks below [`MAX_LINE`].
+    pub fn from_chunk(chunk: Vec<u8>) -> Self {
+        let mut newlines = Vec::with_capacity(chunk.len() / 32);
+        super::scan::index_newlines(&chunk, 0, &mut newlines);
+        Self {
+            inner: io::empty(),
+            end: chunk.len(),
+            buf: chunk,
+            start: 0,
+            newlines,
+            next_nl: 0,
+            eof: true,
+            consumed: 0,
+            error: None,
+        }
+    }
+
+    /// The chunk back, for reuse.
+    pub fn into_chunk(self) -> Vec<u8> {
+        self.buf
+    }
+}
+
 impl<R: Read> LineReader<R> {
     /// Wraps a reader.
     pub fn new(inner: R) -> Self {

@@ -2,7 +2,9 @@
 //! on any input, and reports what it could not read as diagnostics.
 
 pub mod lines;
+pub mod parallel;
 mod scan;
 pub mod text;
 
+pub use parallel::{ParallelDumpParser, ParallelOptions};
 pub use text::{parse_dump, DumpParser};

@@ -40,7 +40,7 @@ use crate::vocab::{self, StatusInfo};
 
 /// Diagnostics kept per parse; past this only a count is kept so hostile
 /// input cannot grow memory through them.
-const MAX_DIAGNOSTICS: usize = 1000;
+pub(crate) const MAX_DIAGNOSTICS: usize = 1000;
 
 /// Streaming goroutine dump parser.
 pub struct DumpParser<R> {
@@ -140,11 +140,44 @@ impl InProgress {
     }
 }
 
+impl DumpParser<std::io::Empty> {
+    /// A parser fed whole chunks with [`Self::parse_chunk`]; its caches and
+    /// crash-dump duplicate set carry over from chunk to chunk.
+    pub(crate) fn for_chunks() -> Self {
+        Self::with_lines(LineReader::from_chunk(Vec::new()))
+    }
+
+    /// Parses one chunk that starts where the parser's state is clean: at
+    /// the input's start or right after a blank line (which ends every
+    /// goroutine block), so the result is what a parse of the whole input
+    /// gives for those lines. Line numbers in diagnostics count from 1 at
+    /// the chunk's start. Returns the chunk's buffer for reuse.
+    pub(crate) fn parse_chunk(
+        &mut self,
+        chunk: Vec<u8>,
+        tables: &mut Tables,
+        out: &mut Vec<Goroutine>,
+    ) -> Vec<u8> {
+        self.reader = LineReader::from_chunk(chunk);
+        self.line_no = 0;
+        self.current = None;
+        self.finished = false;
+        while let Some(g) = self.next_goroutine(tables) {
+            out.push(g);
+        }
+        std::mem::replace(&mut self.reader, LineReader::from_chunk(Vec::new())).into_chunk()
+    }
+}
+
 impl<R: Read> DumpParser<R> {
     /// Parses from any reader; nothing is read until the first call.
     pub fn new(reader: R) -> Self {
+        Self::with_lines(LineReader::new(reader))
+    }
+
+    fn with_lines(reader: LineReader<R>) -> Self {
         Self {
-            reader: LineReader::new(reader),
+            reader,
             line_no: 0,
             current: None,
             frames: Vec::with_capacity(128),
@@ -181,6 +214,23 @@ impl<R: Read> DumpParser<R> {
             self.dropped_diagnostics = 0;
         }
         d
+    }
+
+    /// Lines read so far (the line number of the last one).
+    pub(crate) fn lines_read(&self) -> u64 {
+        self.line_no
+    }
+
+    /// Starts line numbering after `lines` lines read elsewhere.
+    pub(crate) fn set_lines_read(&mut self, lines: u64) {
+        self.line_no = lines;
+    }
+
+    /// The kept diagnostics and the count of dropped ones, without the
+    /// summary line [`Self::take_diagnostics`] adds.
+    pub(crate) fn take_raw_diagnostics(&mut self) -> (Vec<Diagnostic>, u64) {
+        let dropped = std::mem::take(&mut self.dropped_diagnostics);
+        (std::mem::take(&mut self.diagnostics), dropped)
     }
 
     /// The I/O error that ended the input early, if any.

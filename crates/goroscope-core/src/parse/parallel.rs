@@ -1,0 +1,440 @@
+//! One dump parsed on several cores, with the same result as [`DumpParser`].
+//!
+//! The reading thread cuts the input into chunks that end right after a
+//! blank line. A blank line ends every goroutine block, so the parser's
+//! state there is clean (no goroutine in progress, no pending frame): a
+//! fresh parser started on the next line reads exactly what the sequential
+//! one would. Worker threads parse chunks into their own [`Tables`]; the
+//! reading thread takes the results back in input order, merges each
+//! worker's new table entries into the caller's tables ([`Remap`]) and
+//! hands goroutines out one at a time, so goroutine order, first-seen
+//! order, crash-dump duplicate removal and diagnostics (line numbers,
+//! the 1000 cap) are those of a sequential parse. Tests check this
+//! equivalence on every fixture and on generated input cut into tiny
+//! chunks.
+//!
+//! An input with no blank line for 4 MiB (one enormous
+//! goroutine, or log text without paragraphs) cannot be cut safely there:
+//! from that point the rest is parsed sequentially on the reading thread.
+//! Memory stays bounded: at most `2 x threads` chunks are in flight.
+
+use std::collections::BTreeMap;
+use std::io::{self, Cursor, Read};
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::{self, JoinHandle};
+
+use rustc_hash::FxHashSet;
+
+use super::lines::MAX_LINE;
+use super::text::MAX_DIAGNOSTICS;
+use super::DumpParser;
+use crate::model::{Diagnostic, Goroutine, Remap, Tables, TablesDelta};
+
+/// Chunks stay shorter than [`MAX_LINE`], so no line in one is long enough
+/// for the sequential reader to split it: lines are the same either way.
+const CHUNK_MAX: usize = MAX_LINE - 1;
+
+/// Default chunk size: large enough that per-chunk costs (a channel
+/// message, a table delta) vanish, small enough that two workers start
+/// within a millisecond and memory stays at a few MiB.
+pub const DEFAULT_CHUNK: usize = 1 << 20;
+
+/// How a [`ParallelDumpParser`] splits its work.
+#[derive(Debug, Clone, Copy)]
+pub struct ParallelOptions {
+    /// Worker threads; 0 = one per available core, 1 = parse on the
+    /// calling thread (no workers at all).
+    pub threads: usize,
+    /// Bytes per chunk before it is cut at the last blank line (tests use
+    /// tiny chunks to cut everywhere). Capped at 2 MiB.
+    pub chunk_size: usize,
+}
+
+impl Default for ParallelOptions {
+    fn default() -> Self {
+        Self {
+            threads: 0,
+            chunk_size: DEFAULT_CHUNK,
+        }
+    }
+}
+
+struct Job {
+    seq: u64,
+    chunk: Vec<u8>,
+}
+
+struct ChunkResult {
+    seq: u64,
+    worker: usize,
+    /// `None` when the worker panicked on this chunk.
+    parsed: Option<Parsed>,
+}
+
+struct Parsed {
+    goroutines: Vec<Goroutine>,
+    delta: TablesDelta,
+    diagnostics: Vec<Diagnostic>,
+    dropped: u64,
+    lines: u64,
+    bytes: u64,
+    buffer: Vec<u8>,
+}
+
+/// Streaming dump parser that uses several threads; same interface and
+/// same output as [`DumpParser`].
+pub struct ParallelDumpParser<R> {
+    reader: Option<R>,
+    jobs: Option<mpsc::Sender<Job>>,
+    results: mpsc::Receiver<ChunkResult>,
+    workers: Vec<JoinHandle<()>>,
+    remaps: Vec<Remap>,
+    max_in_flight: usize,
+    chunk_size: usize,
+    next_send: u64,
+    next_take: u64,
+    early: BTreeMap<u64, ChunkResult>,
+    /// Goroutines of the chunk being handed out, and its worker.
+    current: std::vec::IntoIter<Goroutine>,
+    current_worker: usize,
+    /// Bytes read but not yet sent; they start at a clean parser state.
+    carry: Vec<u8>,
+    spare: Vec<Vec<u8>>,
+    eof: bool,
+    /// No safe cut point was found: the rest goes to `tail`.
+    sequential: bool,
+    tail: Option<DumpParser<io::Chain<Cursor<Vec<u8>>, R>>>,
+    io_error: Option<io::Error>,
+    line_offset: u64,
+    consumed: u64,
+    diagnostics: Vec<Diagnostic>,
+    dropped: u64,
+    /// Diagnostics already handed out by `take_diagnostics`.
+    taken: u64,
+    crash_seen: FxHashSet<(u64, u64)>,
+    failed: bool,
+}
+
+impl<R: Read> ParallelDumpParser<R> {
+    /// Starts the workers; nothing is read until the first call.
+    pub fn new(reader: R, opts: ParallelOptions) -> Self {
+        let threads = match opts.threads {
+            0 => thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let (job_tx, job_rx) = mpsc::channel::<Job>();
+        let (result_tx, results) = mpsc::channel();
+        let job_rx = Arc::new(Mutex::new(job_rx));
+        let mut workers = Vec::new();
+        if threads > 1 {
+            for id in 0..threads {
+                let jobs = Arc::clone(&job_rx);
+                let out = result_tx.clone();
+                // A failed spawn only means fewer workers; with none at
+                // all the input is parsed on this thread.
+                if let Ok(h) = thread::Builder::new()
+                    .name(format!("goroscope-parse-{id}"))
+                    .spawn(move || worker(id, &jobs, &out))
+                {
+                    workers.push(h);
+                }
+            }
+        }
+        let sequential = workers.is_empty();
+        Self {
+            reader: Some(reader),
+            jobs: Some(job_tx),
+            results,
+            remaps: (0..workers.len()).map(|_| Remap::default()).collect(),
+            max_in_flight: 2 * workers.len(),
+            workers,
+            chunk_size: opts.chunk_size.clamp(1, CHUNK_MAX / 2),
+            next_send: 0,
+            next_take: 0,
+            early: BTreeMap::new(),
+            current: Vec::new().into_iter(),
+            current_worker: 0,
+            carry: Vec::new(),
+            spare: Vec::new(),
+            eof: false,
+            sequential,
+            tail: None,
+            io_error: None,
+            line_offset: 0,
+            consumed: 0,
+            diagnostics: Vec::new(),
+            dropped: 0,
+            taken: 0,
+            crash_seen: FxHashSet::default(),
+            failed: false,
+        }
+    }
+
+    /// Bytes of input parsed so far.
+    pub fn bytes_consumed(&self) -> u64 {
+        self.consumed + self.tail.as_ref().map_or(0, DumpParser::bytes_consumed)
+    }
+
+    /// How many diagnostics were raised in all, kept or dropped.
+    pub fn diagnostics_total(&self) -> u64 {
+        let tail = self.tail.as_ref().map_or(0, DumpParser::diagnostics_total);
+        self.taken + self.diagnostics.len() as u64 + self.dropped + tail
+    }
+
+    /// Diagnostics (at most 1000) plus a summary line if some were dropped,
+    /// as [`DumpParser::take_diagnostics`].
+    pub fn take_diagnostics(&mut self) -> Vec<Diagnostic> {
+        if let Some(tail) = self.tail.as_mut() {
+            let (d, dropped) = tail.take_raw_diagnostics();
+            self.merge_diagnostics(d, dropped, 0);
+        }
+        self.taken += self.diagnostics.len() as u64 + self.dropped;
+        let mut d = std::mem::take(&mut self.diagnostics);
+        if self.dropped > 0 {
+            let line = self
+                .tail
+                .as_ref()
+                .map_or(self.line_offset, |t| t.lines_read());
+            d.push(Diagnostic {
+                line,
+                message: format!("{} more diagnostics not shown", self.dropped),
+            });
+            self.dropped = 0;
+        }
+        d
+    }
+
+    /// The I/O error that ended the input early, if any.
+    pub fn take_io_error(&mut self) -> Option<io::Error> {
+        self.io_error
+            .take()
+            .or_else(|| self.tail.as_mut().and_then(DumpParser::take_io_error))
+    }
+
+    /// The next goroutine, or `None` at the end of the input.
+    pub fn next_goroutine(&mut self, tables: &mut Tables) -> Option<Goroutine> {
+        loop {
+            if let Some(mut g) = self.current.next() {
+                self.remaps[self.current_worker].goroutine(&mut g);
+                if self.first_time(&g) {
+                    return Some(g);
+                }
+                continue;
+            }
+            if let Some(tail) = self.tail.as_mut() {
+                let g = tail.next_goroutine(tables)?;
+                if self.first_time(&g) {
+                    return Some(g);
+                }
+                continue;
+            }
+            if self.failed {
+                return None;
+            }
+            self.send_chunks();
+            if self.next_take == self.next_send {
+                // Nothing in flight: the end, or the sequential rest.
+                if !self.sequential {
+                    return None;
+                }
+                let reader = self.reader.take()?;
+                let carry = std::mem::take(&mut self.carry);
+                let mut tail = DumpParser::new(Cursor::new(carry).chain(reader));
+                tail.set_lines_read(self.line_offset);
+                self.tail = Some(tail);
+                continue;
+            }
+            self.take_chunk(tables);
+            // Refill the workers before handing this chunk's goroutines
+            // out, so they parse while the caller counts.
+            self.send_chunks();
+        }
+    }
+
+    /// A SIGQUIT dump prints some goroutines twice; chunks are checked
+    /// individually by their parser, this catches repeats across chunks.
+    fn first_time(&mut self, g: &Goroutine) -> bool {
+        g.thread
+            .is_none_or(|t| self.crash_seen.insert((g.id, t.gp)))
+    }
+
+    fn merge_diagnostics(&mut self, diags: Vec<Diagnostic>, dropped: u64, offset: u64) {
+        for mut d in diags {
+            if self.diagnostics.len() < MAX_DIAGNOSTICS {
+                d.line += offset;
+                self.diagnostics.push(d);
+            } else {
+                self.dropped += 1;
+            }
+        }
+        self.dropped += dropped;
+    }
+
+    /// Waits for the next chunk in input order and makes it current.
+    fn take_chunk(&mut self, tables: &mut Tables) {
+        let result = loop {
+            if let Some(r) = self.early.remove(&self.next_take) {
+                break r;
+            }
+            match self.results.recv() {
+                Ok(r) => {
+                    self.early.insert(r.seq, r);
+                }
+                Err(_) => {
+                    self.fail("all parser threads stopped");
+                    return;
+                }
+            }
+        };
+        self.next_take += 1;
+        let Some(p) = result.parsed else {
+            self.fail("a parser thread failed");
+            return;
+        };
+        self.remaps[result.worker].apply(p.delta, tables);
+        self.merge_diagnostics(p.diagnostics, p.dropped, self.line_offset);
+        self.line_offset += p.lines;
+        self.consumed += p.bytes;
+        self.spare.push(p.buffer);
+        self.current = p.goroutines.into_iter();
+        self.current_worker = result.worker;
+    }
+
+    fn fail(&mut self, what: &str) {
+        self.failed = true;
+        self.io_error = Some(io::Error::other(format!(
+            "internal error: {what} after {} bytes; the goroutines before that point are shown (please report this input)",
+            self.consumed
+        )));
+    }
+
+    /// Reads and sends chunks until enough are in flight.
+    fn send_chunks(&mut self) {
+        while !self.sequential && (self.next_send - self.next_take) < self.max_in_flight as u64 {
+            let Some(chunk) = self.cut_chunk() else {
+                return;
+            };
+            let job = Job {
+                seq: self.next_send,
+                chunk,
+            };
+            let sent = self.jobs.as_ref().is_some_and(|tx| tx.send(job).is_ok());
+            if !sent {
+                self.fail("the parser threads are gone");
+                return;
+            }
+            self.next_send += 1;
+        }
+    }
+
+    /// The next chunk ending after a blank line (or at the end of the
+    /// input); `None` at the end, or when the input must go sequential.
+    fn cut_chunk(&mut self) -> Option<Vec<u8>> {
+        let mut buf = std::mem::take(&mut self.carry);
+        loop {
+            if self.eof {
+                return (!buf.is_empty()).then_some(buf);
+            }
+            if buf.len() >= self.chunk_size {
+                if let Some(cut) = last_blank_line_end(&buf) {
+                    let mut rest = self.spare.pop().unwrap_or_default();
+                    rest.clear();
+                    rest.extend_from_slice(&buf[cut..]);
+                    buf.truncate(cut);
+                    self.carry = rest;
+                    return Some(buf);
+                }
+                if buf.len() >= CHUNK_MAX {
+                    self.carry = buf;
+                    self.sequential = true;
+                    return None;
+                }
+            }
+            self.read_more(&mut buf);
+        }
+    }
+
+    fn read_more(&mut self, buf: &mut Vec<u8>) {
+        let Some(reader) = self.reader.as_mut() else {
+            self.eof = true;
+            return;
+        };
+        let want = self
+            .chunk_size
+            .saturating_sub(buf.len())
+            .max(64 * 1024)
+            .min(CHUNK_MAX - buf.len()) as u64;
+        buf.reserve(want as usize);
+        match Read::take(&mut *reader, want).read_to_end(buf) {
+            Ok(n) if (n as u64) < want => self.eof = true,
+            Ok(_) => {}
+            Err(e) => {
+                // What arrived before the error is kept and parsed.
+                self.io_error = Some(e);
+                self.eof = true;
+            }
+        }
+    }
+}
+
+impl<R> Drop for ParallelDumpParser<R> {
+    fn drop(&mut self) {
+        // Closing the job channel ends the workers' loops.
+        self.jobs = None;
+        for h in self.workers.drain(..) {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Position right after the last blank line (`\n\n` or `\n\r\n`). Walks
+/// newlines backwards (SIMD `memrchr`): goroutine blocks are short, so it
+/// stops after a few; a reverse substring search would scan the whole
+/// buffer when one form (CRLF) never occurs.
+fn last_blank_line_end(buf: &[u8]) -> Option<usize> {
+    memchr::memrchr_iter(b'\n', buf).find_map(|i| {
+        let before = &buf[..i];
+        let blank = before.ends_with(b"\n") || before.ends_with(b"\n\r");
+        blank.then_some(i + 1)
+    })
+}
+
+fn worker(id: usize, jobs: &Mutex<mpsc::Receiver<Job>>, out: &mpsc::Sender<ChunkResult>) {
+    let mut tables = Tables::default();
+    let mut parser = DumpParser::for_chunks();
+    loop {
+        // A poisoned lock only means another worker panicked while
+        // holding it; the receiver itself is still sound.
+        let job = match jobs.lock().unwrap_or_else(|e| e.into_inner()).recv() {
+            Ok(job) => job,
+            Err(_) => return,
+        };
+        let seq = job.seq;
+        let parsed = panic::catch_unwind(AssertUnwindSafe(|| {
+            let mark = tables.mark();
+            let bytes = job.chunk.len() as u64;
+            let mut goroutines = Vec::new();
+            let buffer = parser.parse_chunk(job.chunk, &mut tables, &mut goroutines);
+            let (diagnostics, dropped) = parser.take_raw_diagnostics();
+            Parsed {
+                goroutines,
+                delta: tables.delta_since(mark),
+                diagnostics,
+                dropped,
+                lines: parser.lines_read(),
+                bytes,
+                buffer,
+            }
+        }));
+        let failed = parsed.is_err();
+        let result = ChunkResult {
+            seq,
+            worker: id,
+            parsed: parsed.ok(),
+        };
+        if out.send(result).is_err() || failed {
+            return;
+        }
+    }
+}
