@@ -449,6 +449,13 @@ impl Tables {
         id
     }
 
+    /// Whether the frame `id` has this identity (see
+    /// [`Self::intern_frame_key`]); lets a caller check a guessed id
+    /// without hashing.
+    pub fn frame_key_is(&self, id: FrameId, name: &[u8], loc: &[u8], kind: u8) -> bool {
+        frame_key(&self.frame_keys, &self.frame_key_spans, id) == (name, loc, kind)
+    }
+
     /// Interns a frame built elsewhere (profiles, tests).
     pub fn intern_frame(&mut self, frame: Frame) -> FrameId {
         let mut loc = Vec::with_capacity(frame.file.len() + 24);
