@@ -404,6 +404,33 @@ fn parallel(input: impl std::io::Read, threads: usize, chunk_size: usize) -> Ful
     ))
 }
 
+/// The parallel parser on a regular file holding `input` (its workers
+/// read their own ranges).
+fn parallel_file(input: &[u8], threads: usize, chunk_size: usize) -> FullParse {
+    let path = temp_file(input);
+    let file = std::fs::File::open(&path).expect("open temp file");
+    let opts = ParallelOptions {
+        threads,
+        chunk_size,
+    };
+    let parsed = full_parse!(ParallelDumpParser::from_file(file, opts).expect("from_file"));
+    let _ = std::fs::remove_file(&path);
+    parsed
+}
+
+/// A fresh file under the system temp dir holding `data`.
+fn temp_file(data: &[u8]) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let path = std::env::temp_dir().join(format!(
+        "goroscope-proptest-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::write(&path, data).expect("write temp file");
+    path
+}
+
 fn check_same_parse(
     what: &str,
     input: &[u8],
@@ -1215,14 +1242,20 @@ proptest! {
         mutations in prop::collection::vec(mutation(), 0..4),
         threads in 1..4usize,
         chunk_size in 1..2048usize,
+        from_file in any::<bool>(),
     ) {
         let d = dump_at(&file);
         let mut input = window(&d.text, &start, len);
         for m in &mutations {
             apply(&mut input, m);
         }
-        let what = format!("{} threads={threads} chunk={chunk_size}", d.name);
-        check_same_parse(&what, &input, &sequential(&input[..]), &parallel(&input[..], threads, chunk_size))?;
+        let what = format!("{} threads={threads} chunk={chunk_size} file={from_file}", d.name);
+        let b = if from_file {
+            parallel_file(&input, threads, chunk_size)
+        } else {
+            parallel(&input[..], threads, chunk_size)
+        };
+        check_same_parse(&what, &input, &sequential(&input[..]), &b)?;
     }
 
     /// A read error in the middle reaches the caller of the parallel
@@ -1256,6 +1289,10 @@ fn parallel_parse_of_every_dump_equals_sequential() {
                 let what = format!("{} threads={threads} chunk={chunk_size}", d.name);
                 let b = parallel(&d.text[..], threads, chunk_size);
                 if let Err(e) = check_same_parse(&what, &d.text, &a, &b) {
+                    panic!("{e}");
+                }
+                let b = parallel_file(&d.text, threads, chunk_size);
+                if let Err(e) = check_same_parse(&format!("{what} file"), &d.text, &a, &b) {
                     panic!("{e}");
                 }
             }
@@ -1312,8 +1349,96 @@ fn parallel_parse_equals_sequential_across_chunks() {
         if let Err(e) = check_same_parse(name, input, &a, &b) {
             panic!("{e}");
         }
+        let b = parallel_file(input, 2, chunk);
+        if let Err(e) = check_same_parse(&format!("{name} (file)"), input, &a, &b) {
+            panic!("{e}");
+        }
     }
     assert_eq!(sequential(&many_diags[..]).diagnostics_total, 1500);
     assert_eq!(sequential(&dup[..]).snap.goroutines.len(), 49);
     assert_eq!(sequential(&no_blank[..]).snap.goroutines.len(), 399);
+}
+
+/// A file that gets shorter after the parser sized it (a dump being
+/// rewritten) ends the parse with an error naming that, after goroutines
+/// that are exactly those of the uncut file up to there; nothing past the
+/// cut is invented. Checked on both paths that can meet the cut: a
+/// worker's range read, and the sequential fallback (an input with no
+/// blank line to cut at).
+#[test]
+fn file_that_shrinks_while_parsed_is_reported() {
+    // Repeats of a crash dump would be folded as SIGQUIT duplicates.
+    let d = clean_dumps()
+        .iter()
+        .filter(|d| parse(&d.text).goroutines.iter().all(|g| g.thread.is_none()))
+        .max_by_key(|d| d.text.len())
+        .expect("a dump");
+    let mut paragraphs = Vec::new();
+    while paragraphs.len() < 3 << 20 {
+        paragraphs.extend_from_slice(&d.text);
+        paragraphs.extend_from_slice(b"\n");
+    }
+    let mut no_blank = Vec::new();
+    let mut i = 0;
+    while no_blank.len() < 6 << 20 {
+        i += 1;
+        no_blank.extend_from_slice(
+            format!("goroutine {i} [select]:\nmain.f()\n\t/m.go:1 +0x1\n").as_bytes(),
+        );
+    }
+    for (name, input) in [("paragraphs", paragraphs), ("no blank line", no_blank)] {
+        let full = views(&sequential(&input[..]).snap);
+        let path = temp_file(&input);
+        let file = std::fs::File::open(&path).expect("open");
+        let opts = ParallelOptions {
+            threads: 2,
+            chunk_size: 64 << 10,
+        };
+        let parser = ParallelDumpParser::from_file(file, opts).expect("from_file");
+        let keep = input.len() as u64 / 2;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.set_len(keep))
+            .expect("truncate");
+        let got = full_parse!(parser);
+        let _ = std::fs::remove_file(&path);
+        let err = got.error.expect("the cut is reported");
+        assert!(err.contains("got shorter"), "{name}: {err}");
+        assert_eq!(got.consumed, keep, "{name}");
+        let g = views(&got.snap);
+        let n = g.len();
+        assert!(n > 0 && n < full.len(), "{name}: {n} of {}", full.len());
+        assert_eq!(&g[..n - 1], &full[..n - 1], "{name}");
+        assert_eq!(g[n - 1].id, full[n - 1].id, "{name}");
+    }
+}
+
+/// A dump still being written when the parser opened it is read to the
+/// end it has when the parser gets there, like a stream would be.
+#[test]
+fn file_that_grows_while_parsed_is_read_to_its_end() {
+    let d = clean_dumps()[0];
+    let mut first = Vec::new();
+    while first.len() < 1 << 20 {
+        first.extend_from_slice(&d.text);
+        first.extend_from_slice(b"\n");
+    }
+    let path = temp_file(&first);
+    let file = std::fs::File::open(&path).expect("open");
+    let opts = ParallelOptions {
+        threads: 2,
+        chunk_size: 64 << 10,
+    };
+    let parser = ParallelDumpParser::from_file(file, opts).expect("from_file");
+    let more = b"goroutine 999999 [sleep]:\ntime.Sleep(0x1)\n\t/go/time.go:1 +0x1\n";
+    let mut whole = first.clone();
+    whole.extend_from_slice(more);
+    std::fs::write(&path, &whole).expect("append");
+    let got = full_parse!(parser);
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(got.error, None);
+    let want = sequential(&whole[..]);
+    assert_eq!(views(&got.snap), views(&want.snap));
+    assert_eq!(got.snap.goroutines.last().map(|g| g.id), Some(999999));
 }

@@ -74,29 +74,33 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
         depth_buckets,
         ..CensusOptions::default()
     });
-    let mut parser = ParallelDumpParser::new(
-        input.reader,
-        ParallelOptions {
-            threads: args.threads,
-            ..ParallelOptions::default()
-        },
-    );
+    let opts = ParallelOptions {
+        threads: args.threads,
+        ..ParallelOptions::default()
+    };
     let mut progress = Progress::new(size, args.no_progress);
-    while let Some(g) = parser.next_goroutine(&mut tables) {
-        census.add(&g, &tables);
-        if census.total().is_multiple_of(4096) {
-            progress.update(parser.bytes_consumed());
+    let parsed = match input.bytes {
+        source::Bytes::File(file) => {
+            let parser = ParallelDumpParser::from_file(file, opts)
+                .with_context(|| format!("cannot stat {name}"))?;
+            count(parser, &mut tables, &mut census, &mut progress)
         }
-    }
+        source::Bytes::Stream(reader) => count(
+            ParallelDumpParser::new(reader, opts),
+            &mut tables,
+            &mut census,
+            &mut progress,
+        ),
+    };
     progress.finish();
-    let io_error = parser.take_io_error();
-    let mut diagnostics = parser.take_diagnostics();
+    let io_error = parsed.io_error;
+    let mut diagnostics = parsed.diagnostics;
     if let Some(e) = &io_error {
         diagnostics.push(goroscope_core::model::Diagnostic {
             line: 0,
             message: format!(
                 "reading {name} failed after {} bytes: {e}; the goroutines before that point are shown, retry to get the rest",
-                parser.bytes_consumed()
+                parsed.consumed
             ),
         });
     }
@@ -113,7 +117,7 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
     }
 
     let mut report = census.report(&tables, diagnostics);
-    report.diagnostics_total = parser.diagnostics_total() + u64::from(io_error.is_some());
+    report.diagnostics_total = parsed.diagnostics_total + u64::from(io_error.is_some());
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     match args.format {
@@ -150,6 +154,35 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the parse left besides the counted goroutines.
+struct Parsed {
+    io_error: Option<io::Error>,
+    diagnostics: Vec<goroscope_core::model::Diagnostic>,
+    diagnostics_total: u64,
+    consumed: u64,
+}
+
+/// Feeds every goroutine the parser reads into the census.
+fn count<R: io::Read>(
+    mut parser: ParallelDumpParser<R>,
+    tables: &mut Tables,
+    census: &mut Census,
+    progress: &mut Progress,
+) -> Parsed {
+    while let Some(g) = parser.next_goroutine(tables) {
+        census.add(&g, tables);
+        if census.total().is_multiple_of(4096) {
+            progress.update(parser.bytes_consumed());
+        }
+    }
+    Parsed {
+        io_error: parser.take_io_error(),
+        diagnostics: parser.take_diagnostics(),
+        diagnostics_total: parser.diagnostics_total(),
+        consumed: parser.bytes_consumed(),
+    }
 }
 
 /// A one-line progress indicator on stderr, only when stderr is a terminal

@@ -14,7 +14,15 @@ pub struct Input {
     /// Size in bytes when known (files), for the progress bar.
     pub size: Option<u64>,
     /// The bytes.
-    pub reader: Box<dyn Read>,
+    pub bytes: Bytes,
+}
+
+/// Where the bytes are.
+pub enum Bytes {
+    /// A regular file: the parser's threads read their own parts of it.
+    File(File),
+    /// Anything read front to back (standard input, pipes, devices).
+    Stream(Box<dyn Read>),
 }
 
 /// Opens `spec`: `-` is standard input, anything else a file path (any
@@ -24,7 +32,7 @@ pub fn open(spec: &Path) -> anyhow::Result<Input> {
         return Ok(Input {
             name: "standard input".into(),
             size: None,
-            reader: Box::new(io::stdin().lock()),
+            bytes: Bytes::Stream(Box::new(io::stdin().lock())),
         });
     }
     let shown = spec.display().to_string();
@@ -37,9 +45,16 @@ pub fn open(spec: &Path) -> anyhow::Result<Input> {
     if meta.is_dir() {
         anyhow::bail!("{shown} is a directory: give the path of a goroutine dump file");
     }
+    // FIFOs and character devices (`<(cmd)`, /dev/stdin) have no ranges
+    // to read in parallel, and /proc files say their size is 0.
+    let (size, bytes) = if meta.is_file() && meta.len() > 0 {
+        (Some(meta.len()), Bytes::File(file))
+    } else {
+        (None, Bytes::Stream(Box::new(file)))
+    };
     Ok(Input {
         name: shown,
-        size: Some(meta.len()),
-        reader: Box::new(file),
+        size,
+        bytes,
     })
 }

@@ -13,13 +13,21 @@
 //! equivalence on every fixture and on generated input cut into tiny
 //! chunks.
 //!
+//! A regular file is not read by the cutting thread at all: it only
+//! probes a few bytes around each cut ([`ParallelDumpParser::from_file`]),
+//! and each worker reads its own byte range (`pread`), so the copy out of
+//! the page cache is spread over the cores and the bytes are still in that
+//! core's cache when they are parsed.
+//!
 //! An input with no blank line for 4 MiB (one enormous
 //! goroutine, or log text without paragraphs) cannot be cut safely there:
 //! from that point the rest is parsed sequentially on the reading thread.
 //! Memory stays bounded: at most `2 x threads` chunks are in flight.
 
 use std::collections::BTreeMap;
-use std::io::{self, Cursor, Read};
+use std::fs::File;
+use std::io::{self, Cursor, Read, Seek, SeekFrom};
+use std::os::unix::fs::FileExt;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::{self, JoinHandle};
@@ -62,7 +70,33 @@ impl Default for ParallelOptions {
 
 struct Job {
     seq: u64,
-    chunk: Vec<u8>,
+    work: Work,
+}
+
+enum Work {
+    /// Bytes already read.
+    Bytes(Vec<u8>),
+    /// A byte range of a file, to read into `buffer` (recycled).
+    Range {
+        file: Arc<File>,
+        start: u64,
+        len: usize,
+        buffer: Vec<u8>,
+    },
+}
+
+/// Where the bytes come from.
+enum Source<R> {
+    /// Read by the cutting thread and handed over.
+    Stream { reader: Option<R>, carry: Vec<u8> },
+    /// A regular file the workers read themselves; `pos` is where the next
+    /// chunk starts, `size` the length when opened.
+    File {
+        file: Arc<File>,
+        size: u64,
+        pos: u64,
+        probe: Vec<u8>,
+    },
 }
 
 struct ChunkResult {
@@ -80,12 +114,14 @@ struct Parsed {
     lines: u64,
     bytes: u64,
     buffer: Vec<u8>,
+    /// Reading the range failed after `bytes` bytes.
+    read_error: Option<io::Error>,
 }
 
 /// Streaming dump parser that uses several threads; same interface and
 /// same output as [`DumpParser`].
 pub struct ParallelDumpParser<R> {
-    reader: Option<R>,
+    source: Source<R>,
     jobs: Option<mpsc::Sender<Job>>,
     results: mpsc::Receiver<ChunkResult>,
     workers: Vec<JoinHandle<()>>,
@@ -98,13 +134,10 @@ pub struct ParallelDumpParser<R> {
     /// Goroutines of the chunk being handed out, and its worker.
     current: std::vec::IntoIter<Goroutine>,
     current_worker: usize,
-    /// Bytes read but not yet sent; they start at a clean parser state.
-    carry: Vec<u8>,
     spare: Vec<Vec<u8>>,
-    eof: bool,
     /// No safe cut point was found: the rest goes to `tail`.
     sequential: bool,
-    tail: Option<DumpParser<io::Chain<Cursor<Vec<u8>>, R>>>,
+    tail: Option<DumpParser<Rest<R>>>,
     io_error: Option<io::Error>,
     line_offset: u64,
     consumed: u64,
@@ -116,9 +149,34 @@ pub struct ParallelDumpParser<R> {
     failed: bool,
 }
 
+impl ParallelDumpParser<File> {
+    /// Parses a regular file: the workers read their own ranges of it, and
+    /// the last piece is read to the end the file has then (a dump still
+    /// being written is read like a stream). A file that gets shorter than
+    /// it was at this call is reported as a read error.
+    pub fn from_file(file: File, opts: ParallelOptions) -> io::Result<Self> {
+        let size = file.metadata()?.len();
+        let source = Source::File {
+            file: Arc::new(file),
+            size,
+            pos: 0,
+            probe: Vec::new(),
+        };
+        Ok(Self::with_source(source, opts))
+    }
+}
+
 impl<R: Read> ParallelDumpParser<R> {
     /// Starts the workers; nothing is read until the first call.
     pub fn new(reader: R, opts: ParallelOptions) -> Self {
+        let source = Source::Stream {
+            reader: Some(reader),
+            carry: Vec::new(),
+        };
+        Self::with_source(source, opts)
+    }
+
+    fn with_source(source: Source<R>, opts: ParallelOptions) -> Self {
         let threads = match opts.threads {
             0 => thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
@@ -143,7 +201,7 @@ impl<R: Read> ParallelDumpParser<R> {
         }
         let sequential = workers.is_empty();
         Self {
-            reader: Some(reader),
+            source,
             jobs: Some(job_tx),
             results,
             remaps: (0..workers.len()).map(|_| Remap::default()).collect(),
@@ -155,9 +213,7 @@ impl<R: Read> ParallelDumpParser<R> {
             early: BTreeMap::new(),
             current: Vec::new().into_iter(),
             current_worker: 0,
-            carry: Vec::new(),
             spare: Vec::new(),
-            eof: false,
             sequential,
             tail: None,
             io_error: None,
@@ -238,9 +294,14 @@ impl<R: Read> ParallelDumpParser<R> {
                 if !self.sequential {
                     return None;
                 }
-                let reader = self.reader.take()?;
-                let carry = std::mem::take(&mut self.carry);
-                let mut tail = DumpParser::new(Cursor::new(carry).chain(reader));
+                let rest = match self.rest() {
+                    Ok(rest) => rest?,
+                    Err(e) => {
+                        self.io_error = Some(e);
+                        return None;
+                    }
+                };
+                let mut tail = DumpParser::new(rest);
                 tail.set_lines_read(self.line_offset);
                 self.tail = Some(tail);
                 continue;
@@ -250,6 +311,28 @@ impl<R: Read> ParallelDumpParser<R> {
             // out, so they parse while the caller counts.
             self.send_chunks();
         }
+    }
+
+    /// The input not yet handed to workers, for the sequential fallback;
+    /// `None` once it was taken.
+    fn rest(&mut self) -> io::Result<Option<Rest<R>>> {
+        Ok(match &mut self.source {
+            Source::Stream { reader, carry } => reader
+                .take()
+                .map(|r| Rest::Stream(Cursor::new(std::mem::take(carry)).chain(r))),
+            Source::File {
+                file, pos, size, ..
+            } => {
+                if *pos == u64::MAX {
+                    return Ok(None);
+                }
+                let mut f = file.try_clone()?;
+                f.seek(SeekFrom::Start(*pos))?;
+                let expected = size.saturating_sub(*pos);
+                *pos = u64::MAX;
+                Some(Rest::File { file: f, expected })
+            }
+        })
     }
 
     /// A SIGQUIT dump prints some goroutines twice; chunks are checked
@@ -297,6 +380,11 @@ impl<R: Read> ParallelDumpParser<R> {
         self.line_offset += p.lines;
         self.consumed += p.bytes;
         self.spare.push(p.buffer);
+        if let Some(e) = p.read_error {
+            // This chunk was parsed up to the error; nothing after it is.
+            self.io_error = Some(e);
+            self.failed = true;
+        }
         self.current = p.goroutines.into_iter();
         self.current_worker = result.worker;
     }
@@ -309,15 +397,59 @@ impl<R: Read> ParallelDumpParser<R> {
         )));
     }
 
-    /// Reads and sends chunks until enough are in flight.
+    /// Cuts and sends chunks until enough are in flight.
     fn send_chunks(&mut self) {
-        while !self.sequential && (self.next_send - self.next_take) < self.max_in_flight as u64 {
-            let Some(chunk) = self.cut_chunk() else {
-                return;
+        while !self.sequential
+            && !self.failed
+            && (self.next_send - self.next_take) < self.max_in_flight as u64
+        {
+            let cut = match &mut self.source {
+                Source::Stream { reader, carry } => {
+                    let mut buf = std::mem::take(carry);
+                    let cut = cut_stream(reader, &mut buf, self.chunk_size, &mut self.io_error);
+                    match cut {
+                        Cut::Chunk(at) => {
+                            let mut rest = self.spare.pop().unwrap_or_default();
+                            rest.clear();
+                            rest.extend_from_slice(&buf[at..]);
+                            buf.truncate(at);
+                            *carry = rest;
+                            Cut::Chunk(Work::Bytes(buf))
+                        }
+                        Cut::End => Cut::End,
+                        Cut::Sequential => {
+                            *carry = buf;
+                            Cut::Sequential
+                        }
+                    }
+                }
+                Source::File {
+                    file,
+                    size,
+                    pos,
+                    probe,
+                } => match cut_file(file, *size, pos, probe, self.chunk_size) {
+                    Cut::Chunk((start, len)) => Cut::Chunk(Work::Range {
+                        file: Arc::clone(file),
+                        start,
+                        len,
+                        buffer: self.spare.pop().unwrap_or_default(),
+                    }),
+                    Cut::End => Cut::End,
+                    Cut::Sequential => Cut::Sequential,
+                },
+            };
+            let work = match cut {
+                Cut::Chunk(work) => work,
+                Cut::End => return,
+                Cut::Sequential => {
+                    self.sequential = true;
+                    return;
+                }
             };
             let job = Job {
                 seq: self.next_send,
-                chunk,
+                work,
             };
             let sent = self.jobs.as_ref().is_some_and(|tx| tx.send(job).is_ok());
             if !sent {
@@ -327,55 +459,108 @@ impl<R: Read> ParallelDumpParser<R> {
             self.next_send += 1;
         }
     }
+}
 
-    /// The next chunk ending after a blank line (or at the end of the
-    /// input); `None` at the end, or when the input must go sequential.
-    fn cut_chunk(&mut self) -> Option<Vec<u8>> {
-        let mut buf = std::mem::take(&mut self.carry);
-        loop {
-            if self.eof {
-                return (!buf.is_empty()).then_some(buf);
-            }
-            if buf.len() >= self.chunk_size {
-                if let Some(cut) = last_blank_line_end(&buf) {
-                    let mut rest = self.spare.pop().unwrap_or_default();
-                    rest.clear();
-                    rest.extend_from_slice(&buf[cut..]);
-                    buf.truncate(cut);
-                    self.carry = rest;
-                    return Some(buf);
-                }
-                if buf.len() >= CHUNK_MAX {
-                    self.carry = buf;
-                    self.sequential = true;
-                    return None;
-                }
-            }
-            self.read_more(&mut buf);
-        }
-    }
+/// What the cutter decided.
+enum Cut<T> {
+    /// The next chunk.
+    Chunk(T),
+    /// Nothing left.
+    End,
+    /// No safe cut within [`CHUNK_MAX`]: parse the rest sequentially.
+    Sequential,
+}
 
-    fn read_more(&mut self, buf: &mut Vec<u8>) {
-        let Some(reader) = self.reader.as_mut() else {
-            self.eof = true;
-            return;
+/// Reads `buf` up to at least the chunk size (or the end of the input) and
+/// says where to cut it: after its last blank line, or at its end when the
+/// input ended.
+fn cut_stream<R: Read>(
+    reader: &mut Option<R>,
+    buf: &mut Vec<u8>,
+    chunk_size: usize,
+    io_error: &mut Option<io::Error>,
+) -> Cut<usize> {
+    loop {
+        let Some(r) = reader.as_mut().filter(|_| io_error.is_none()) else {
+            return if buf.is_empty() {
+                Cut::End
+            } else {
+                Cut::Chunk(buf.len())
+            };
         };
-        let want = self
-            .chunk_size
+        if buf.len() >= chunk_size {
+            if let Some(cut) = last_blank_line_end(buf) {
+                return Cut::Chunk(cut);
+            }
+            if buf.len() >= CHUNK_MAX {
+                return Cut::Sequential;
+            }
+        }
+        let want = chunk_size
             .saturating_sub(buf.len())
             .max(64 * 1024)
             .min(CHUNK_MAX - buf.len()) as u64;
         buf.reserve(want as usize);
-        match Read::take(&mut *reader, want).read_to_end(buf) {
-            Ok(n) if (n as u64) < want => self.eof = true,
+        match Read::take(&mut *r, want).read_to_end(buf) {
+            Ok(n) if (n as u64) < want => *reader = None,
             Ok(_) => {}
-            Err(e) => {
-                // What arrived before the error is kept and parsed.
-                self.io_error = Some(e);
-                self.eof = true;
-            }
+            // What arrived before the error is kept and parsed; the error
+            // is reported after it, as the sequential parser does.
+            Err(e) => *io_error = Some(e),
         }
     }
+}
+
+/// Bytes read per probe when looking for a cut in a file.
+const PROBE: usize = 16 * 1024;
+
+/// The next chunk of a file, `[*pos, cut)`, where `cut` is the end of the
+/// first blank line at or after `*pos + chunk_size`. Only the probed bytes
+/// are read here; the worker reads the chunk itself.
+fn cut_file(
+    file: &File,
+    size: u64,
+    pos: &mut u64,
+    probe: &mut Vec<u8>,
+    chunk_size: usize,
+) -> Cut<(u64, usize)> {
+    let start = *pos;
+    if start >= size {
+        return Cut::End;
+    }
+    let nominal = start + chunk_size as u64;
+    if nominal >= size {
+        // The last piece goes to the sequential reader, which reads to the
+        // real end: a dump still being written may have grown.
+        return Cut::Sequential;
+    }
+    let limit = (start + CHUNK_MAX as u64).min(size);
+    // Two bytes of look-behind: a blank line is a `\n` after `\n` or `\n\r`.
+    let mut from = nominal.saturating_sub(2);
+    while from < limit {
+        let n = PROBE.min((limit - from) as usize);
+        probe.resize(n, 0);
+        if file.read_exact_at(probe, from).is_err() {
+            // The sequential reader will meet the same error and report it.
+            return Cut::Sequential;
+        }
+        for i in memchr::memchr_iter(b'\n', probe) {
+            let at = from + i as u64;
+            let before = &probe[..i];
+            if at >= nominal && (before.ends_with(b"\n") || before.ends_with(b"\n\r")) {
+                let end = at + 1;
+                *pos = end;
+                return Cut::Chunk((start, (end - start) as usize));
+            }
+        }
+        // Overlap by two bytes to keep the look-behind across probes.
+        from = if from + n as u64 >= limit {
+            limit
+        } else {
+            from + n as u64 - 2
+        };
+    }
+    Cut::Sequential
 }
 
 impl<R> Drop for ParallelDumpParser<R> {
@@ -386,6 +571,42 @@ impl<R> Drop for ParallelDumpParser<R> {
             let _ = h.join();
         }
     }
+}
+
+/// What the sequential fallback reads: the unsent bytes and the rest of a
+/// stream, or the rest of a file.
+enum Rest<R> {
+    Stream(io::Chain<Cursor<Vec<u8>>, R>),
+    /// The rest of a file, read to its end; `expected` bytes of it were
+    /// there when it was opened.
+    File {
+        file: File,
+        expected: u64,
+    },
+}
+
+impl<R: Read> Read for Rest<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Rest::Stream(r) => r.read(buf),
+            Rest::File { file, expected } => {
+                let n = file.read(buf)?;
+                if n == 0 && *expected > 0 && !buf.is_empty() {
+                    // Same report as a worker's range read.
+                    return Err(file_shrank());
+                }
+                *expected = expected.saturating_sub(n as u64);
+                Ok(n)
+            }
+        }
+    }
+}
+
+fn file_shrank() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "the file got shorter while it was being read",
+    )
 }
 
 /// Position right after the last blank line (`\n\n` or `\n\r\n`). Walks
@@ -413,9 +634,18 @@ fn worker(id: usize, jobs: &Mutex<mpsc::Receiver<Job>>, out: &mpsc::Sender<Chunk
         let seq = job.seq;
         let parsed = panic::catch_unwind(AssertUnwindSafe(|| {
             let mark = tables.mark();
-            let bytes = job.chunk.len() as u64;
+            let (chunk, read_error) = match job.work {
+                Work::Bytes(chunk) => (chunk, None),
+                Work::Range {
+                    file,
+                    start,
+                    len,
+                    buffer,
+                } => read_range(&file, start, len, buffer),
+            };
+            let bytes = chunk.len() as u64;
             let mut goroutines = Vec::new();
-            let buffer = parser.parse_chunk(job.chunk, &mut tables, &mut goroutines);
+            let buffer = parser.parse_chunk(chunk, &mut tables, &mut goroutines);
             let (diagnostics, dropped) = parser.take_raw_diagnostics();
             Parsed {
                 goroutines,
@@ -425,6 +655,7 @@ fn worker(id: usize, jobs: &Mutex<mpsc::Receiver<Job>>, out: &mpsc::Sender<Chunk
                 lines: parser.lines_read(),
                 bytes,
                 buffer,
+                read_error,
             }
         }));
         let failed = parsed.is_err();
@@ -437,4 +668,39 @@ fn worker(id: usize, jobs: &Mutex<mpsc::Receiver<Job>>, out: &mpsc::Sender<Chunk
             return;
         }
     }
+}
+
+/// Reads `len` bytes at `start` into `buffer` (reused: only growth is
+/// zeroed). On an error, or a file that shrank, returns what was read and
+/// the error.
+fn read_range(
+    file: &File,
+    start: u64,
+    len: usize,
+    mut buffer: Vec<u8>,
+) -> (Vec<u8>, Option<io::Error>) {
+    buffer.resize(len, 0);
+    let mut got = 0;
+    let mut interrupted = 0;
+    let mut error = None;
+    while got < len {
+        match file.read_at(&mut buffer[got..], start + got as u64) {
+            Ok(0) => {
+                error = Some(file_shrank());
+                break;
+            }
+            Ok(n) => got += n,
+            // Bounded like the sequential reader: a file that only ever
+            // says Interrupted would hang us.
+            Err(e) if e.kind() == io::ErrorKind::Interrupted && interrupted < 1000 => {
+                interrupted += 1;
+            }
+            Err(e) => {
+                error = Some(e);
+                break;
+            }
+        }
+    }
+    buffer.truncate(got);
+    (buffer, error)
 }

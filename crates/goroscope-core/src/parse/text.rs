@@ -872,9 +872,9 @@ enum Slot {
 /// parse on big dumps). Memory: one id per interned frame and status.
 #[derive(Default)]
 struct FramePredictor {
-    next: Vec<FrameId>,
-    created_by: Vec<FrameId>,
-    first: Vec<FrameId>,
+    next: Vec<[FrameId; 2]>,
+    created_by: Vec<[FrameId; 2]>,
+    first: Vec<[FrameId; 2]>,
 }
 
 const NO_FRAME: FrameId = FrameId(u32::MAX);
@@ -889,26 +889,29 @@ impl FramePredictor {
         tables: &mut Tables,
     ) -> FrameId {
         let loc = file_line_identity(body);
-        let cell = slot.map(|slot| {
-            let (v, i) = match slot {
-                Slot::After(f) => (&mut self.next, f.0),
-                Slot::CreatedAfter(f) => (&mut self.created_by, f.0),
-                Slot::First(s) => (&mut self.first, s.0),
-            };
-            let i = i as usize;
-            if i >= v.len() {
-                v.resize(i + 1, NO_FRAME);
-            }
-            &mut v[i]
-        });
-        let guess = cell.as_ref().map_or(NO_FRAME, |c| **c);
-        if guess != NO_FRAME && tables.frame_key_is(guess, name, loc, kind as u8) {
-            return guess;
+        let Some(slot) = slot else {
+            return tables.intern_frame_key(name, loc, kind as u8, || build_frame(name, loc, kind));
+        };
+        let (v, i) = match slot {
+            Slot::After(f) => (&mut self.next, f.0),
+            Slot::CreatedAfter(f) => (&mut self.created_by, f.0),
+            Slot::First(s) => (&mut self.first, s.0),
+        };
+        let i = i as usize;
+        if i >= v.len() {
+            v.resize(i + 1, [NO_FRAME; 2]);
+        }
+        let cell = &mut v[i];
+        let is = |id: FrameId| id != NO_FRAME && tables.frame_key_is(id, name, loc, kind as u8);
+        if is(cell[0]) {
+            return cell[0];
+        }
+        if is(cell[1]) {
+            cell.swap(0, 1);
+            return cell[0];
         }
         let id = tables.intern_frame_key(name, loc, kind as u8, || build_frame(name, loc, kind));
-        if let Some(c) = cell {
-            *c = id;
-        }
+        *cell = [id, cell[0]];
         id
     }
 }
