@@ -76,12 +76,11 @@ struct Job {
 enum Work {
     /// Bytes already read.
     Bytes(Vec<u8>),
-    /// A byte range of a file, to read into `buffer` (recycled).
+    /// A byte range of a file, read by the worker into its own buffer.
     Range {
         file: Arc<File>,
         start: u64,
         len: usize,
-        buffer: Vec<u8>,
     },
 }
 
@@ -113,7 +112,8 @@ struct Parsed {
     dropped: u64,
     lines: u64,
     bytes: u64,
-    buffer: Vec<u8>,
+    /// A handed-over chunk's buffer, back for reuse.
+    buffer: Option<Vec<u8>>,
     /// Reading the range failed after `bytes` bytes.
     read_error: Option<io::Error>,
 }
@@ -379,7 +379,7 @@ impl<R: Read> ParallelDumpParser<R> {
         self.merge_diagnostics(p.diagnostics, p.dropped, self.line_offset);
         self.line_offset += p.lines;
         self.consumed += p.bytes;
-        self.spare.push(p.buffer);
+        self.spare.extend(p.buffer);
         if let Some(e) = p.read_error {
             // This chunk was parsed up to the error; nothing after it is.
             self.io_error = Some(e);
@@ -433,7 +433,6 @@ impl<R: Read> ParallelDumpParser<R> {
                         file: Arc::clone(file),
                         start,
                         len,
-                        buffer: self.spare.pop().unwrap_or_default(),
                     }),
                     Cut::End => Cut::End,
                     Cut::Sequential => Cut::Sequential,
@@ -624,6 +623,9 @@ fn last_blank_line_end(buf: &[u8]) -> Option<usize> {
 fn worker(id: usize, jobs: &Mutex<mpsc::Receiver<Job>>, out: &mpsc::Sender<ChunkResult>) {
     let mut tables = Tables::default();
     let mut parser = DumpParser::for_chunks();
+    // File ranges are read into the same buffer every time: it stays in
+    // this core's cache, for the copy out of the page cache and the parse.
+    let mut own = Vec::new();
     loop {
         // A poisoned lock only means another worker panicked while
         // holding it; the receiver itself is still sound.
@@ -634,18 +636,22 @@ fn worker(id: usize, jobs: &Mutex<mpsc::Receiver<Job>>, out: &mpsc::Sender<Chunk
         let seq = job.seq;
         let parsed = panic::catch_unwind(AssertUnwindSafe(|| {
             let mark = tables.mark();
-            let (chunk, read_error) = match job.work {
-                Work::Bytes(chunk) => (chunk, None),
-                Work::Range {
-                    file,
-                    start,
-                    len,
-                    buffer,
-                } => read_range(&file, start, len, buffer),
+            let (chunk, read_error, handed_over) = match job.work {
+                Work::Bytes(chunk) => (chunk, None, true),
+                Work::Range { file, start, len } => {
+                    let (chunk, error) = read_range(&file, start, len, std::mem::take(&mut own));
+                    (chunk, error, false)
+                }
             };
             let bytes = chunk.len() as u64;
             let mut goroutines = Vec::new();
             let buffer = parser.parse_chunk(chunk, &mut tables, &mut goroutines);
+            let buffer = if handed_over {
+                Some(buffer)
+            } else {
+                own = buffer;
+                None
+            };
             let (diagnostics, dropped) = parser.take_raw_diagnostics();
             Parsed {
                 goroutines,

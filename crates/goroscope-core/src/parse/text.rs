@@ -839,7 +839,10 @@ fn partial_function_name(text: &[u8]) -> Option<&[u8]> {
 fn peeked_file_line<R: Read>(reader: &LineReader<R>) -> Option<&[u8]> {
     let next = reader.text(reader.peek()?);
     let body = next.strip_prefix(b"\t")?;
-    (!body.starts_with(b"goroutine running on other thread")).then_some(body)
+    // First byte first: the long comparison is a library call.
+    let unavailable =
+        body.first() == Some(&b'g') && body.starts_with(b"goroutine running on other thread");
+    (!unavailable).then_some(body)
 }
 
 /// Kind bytes of frame identities that are not a plain [`FrameKind`].
@@ -926,6 +929,11 @@ fn file_line_identity(body: &[u8]) -> &[u8] {
     // within 24 bytes of the end; a plain backward scan finds it in a few
     // steps (usually the one before `+0x..`), cheaper than any call.
     let tail_start = body.len().saturating_sub(24);
+    // Fastest path: both suffixes have '=' near the end; plain file lines
+    // have none there.
+    if !super::scan::tail24_contains(body, b'=') {
+        return body;
+    }
     let Some(last) = body[tail_start..]
         .iter()
         .rposition(|&c| c == b' ')
