@@ -57,7 +57,7 @@ pub fn index_all(hay: &[u8], needle: u8, base: usize, out: &mut Vec<u32>) {
 pub fn tail24_contains(hay: &[u8], needle: u8) -> bool {
     let n = hay.len();
     if n < 24 {
-        return hay.iter().any(|&c| c == needle);
+        return hay.contains(&needle);
     }
     let pat = splat(needle);
     let m = zero_bytes(word(&hay[n - 24..]) ^ pat)
