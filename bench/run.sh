@@ -5,7 +5,8 @@
 # Knobs (environment):
 #   N=500000         goroutines in the generated dump
 #   RUNS=3           timed runs per tool (tools alternate, order flips per round)
-#   TOOLS="goroscope gostackparse"   which tools to run
+#   TOOLS="goroscope goroscope-1thread gostackparse"   which tools to run
+#                    (goroscope-1thread: goroscope --threads 1)
 #   GEN_ARGS=""      extra flags for bench/gen (e.g. "-labelkeys 2")
 set -euo pipefail
 
@@ -14,7 +15,7 @@ ROOT="$(dirname "$BENCH")"
 OUT="$BENCH/out"
 N="${N:-500000}"
 RUNS="${RUNS:-3}"
-TOOLS="${TOOLS:-goroscope gostackparse}"
+TOOLS="${TOOLS:-goroscope goroscope-1thread gostackparse}"
 GEN_ARGS="${GEN_ARGS:-}"
 DUMP="$OUT/dump.txt"
 STAMP="$OUT/dump.stamp"
@@ -24,6 +25,7 @@ GSP="$OUT/gostackparse-bench"
 die() { echo "run.sh: error: $*" >&2; exit 1; }
 log() { echo "run.sh: $*" >&2; }
 has_tool() { [[ " $TOOLS " == *" $1 "* ]]; }
+has_goroscope() { has_tool goroscope || has_tool goroscope-1thread; }
 
 [[ -x /usr/bin/time ]] || die "/usr/bin/time (GNU time) is missing; install it with: apt-get install -y time"
 command -v go >/dev/null || die "go is not on PATH"
@@ -31,7 +33,7 @@ command -v python3 >/dev/null || die "python3 is not on PATH"
 [[ "$N" =~ ^[0-9]+$ ]] || die "N must be a number, got '$N'"
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive number, got '$RUNS'"
 for t in $TOOLS; do
-	[[ $t == goroscope || $t == gostackparse ]] || die "unknown tool '$t' in TOOLS"
+	[[ $t == goroscope || $t == goroscope-1thread || $t == gostackparse ]] || die "unknown tool '$t' in TOOLS"
 done
 
 mkdir -p "$OUT/runs"
@@ -41,7 +43,7 @@ log "building bench/gen and the gostackparse runner"
 (cd "$BENCH/gen" && go build -o "$OUT/gen" .)
 (cd "$BENCH/gostackparse" && go build -o "$GSP" .)
 
-if has_tool goroscope; then
+if has_goroscope; then
 	log "building goroscope (cargo build --release -p goroscope)"
 	command -v cargo >/dev/null || die "cargo is not on PATH"
 	if ! (cd "$ROOT" && cargo build --release -p goroscope); then
@@ -72,13 +74,16 @@ DUMP_HEADERS=$(grep -c '^goroutine ' "$DUMP" || true)
 log "warming the page cache"
 cat "$DUMP" > /dev/null
 : > "$OUT/runs/counts.txt"
-if has_tool goroscope; then
+if has_goroscope; then
 	log "counting goroutines with goroscope (untimed)"
 	if ! count=$("$GOROSCOPE" analyze --format json "$DUMP" |
 		python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])'); then
 		die "goroscope analyze --format json failed or its output has no \"total\""
 	fi
+	# Both goroscope variants run the same parse; the thread count does not
+	# change the result (tests/cli.rs checks that byte for byte).
 	echo "goroscope $count" >> "$OUT/runs/counts.txt"
+	echo "goroscope-1thread $count" >> "$OUT/runs/counts.txt"
 fi
 
 # --- timed runs ------------------------------------------------------------
@@ -89,6 +94,10 @@ run_tool() { # tool run
 	goroscope)
 		/usr/bin/time -v -o "$tf" "$GOROSCOPE" analyze --format json "$DUMP" > /dev/null ||
 			die "goroscope failed in run $r (see $tf)"
+		;;
+	goroscope-1thread)
+		/usr/bin/time -v -o "$tf" "$GOROSCOPE" analyze --threads 1 --format json "$DUMP" > /dev/null ||
+			die "goroscope --threads 1 failed in run $r (see $tf)"
 		;;
 	gostackparse)
 		/usr/bin/time -v -o "$tf" "$GSP" "$DUMP" > "$OUT/runs/gostackparse.$r.out" ||
@@ -129,7 +138,8 @@ def parse_time(path):
     for part in el.split(":"):
         secs = secs * 60 + float(part)
     rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", txt).group(1))
-    return secs, rss_kb
+    cpu = sum(float(re.search(rf"{k} time \(seconds\): (\S+)", txt).group(1)) for k in ("User", "System"))
+    return secs, rss_kb, cpu
 
 counts = {}
 for line in open(os.path.join(out, "runs", "counts.txt")):
@@ -138,14 +148,15 @@ for line in open(os.path.join(out, "runs", "counts.txt")):
 
 res = {}
 for t in tools:
-    walls, rsss = [], []
+    walls, rsss, cpus = [], [], []
     for r in range(1, runs + 1):
-        w, k = parse_time(os.path.join(out, "runs", f"time.{t}.{r}.txt"))
+        w, k, c = parse_time(os.path.join(out, "runs", f"time.{t}.{r}.txt"))
         walls.append(w)
         rsss.append(k / 1024)
+        cpus.append(c)
     med = statistics.median(walls)
     res[t] = dict(walls=walls, med=med, tput=mib / med if med > 0 else float("inf"),
-                  rss=max(rsss))
+                  rss=max(rsss), cpu=statistics.median(cpus))
 
 ref = res.get("gostackparse")
 print(f"## goroscope vs gostackparse — {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
@@ -153,12 +164,12 @@ print()
 print(f"Dump: `bench/out/dump.txt`, {mib:.1f} MiB, {headers} goroutine headers (N={os.environ['N']}); "
       f"{runs} runs per tool, page cache warm; wall time and peak RSS from `/usr/bin/time -v`.")
 print()
-print("| tool | dump MiB | goroutines | median wall s | MiB/s | peak RSS MiB | RSS % of dump | throughput vs gostackparse |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|")
+print("| tool | dump MiB | goroutines | median wall s | median CPU s (user+sys) | MiB/s | peak RSS MiB | RSS % of dump | throughput vs gostackparse |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for t in tools:
     d = res[t]
     ratio = f"{d['tput'] / ref['tput']:.2f}×" if ref else "n/a"
-    print(f"| {t} | {mib:.1f} | {counts.get(t, 'n/a')} | {d['med']:.2f} | {d['tput']:.1f} | "
+    print(f"| {t} | {mib:.1f} | {counts.get(t, 'n/a')} | {d['med']:.2f} | {d['cpu']:.2f} | {d['tput']:.1f} | "
           f"{d['rss']:.1f} | {100 * d['rss'] / mib:.0f}% | {ratio} |")
 print()
 if "goroscope" in res and ref:
@@ -171,7 +182,8 @@ same = len(set(vals.values()) | {headers}) == 1
 print(f"- goroutine counts: dump headers {headers}, "
       + ", ".join(f"{t} {v}" for t, v in vals.items())
       + (" — all agree" if same else " — **MISMATCH**"))
-print(f"- goroscope command: `goroscope analyze --format json dump.txt > /dev/null` (parse + analysis + JSON output); "
+print(f"- goroscope command: `goroscope analyze --format json dump.txt > /dev/null` (parse + analysis + JSON output; "
+      f"parser threads: one per core, the default; goroscope-1thread adds `--threads 1`); "
       f"gostackparse: `gostackparse.Parse` on a bufio.Reader of the file, in a small Go program")
 print(f"- machine: {os.environ['CPU']}; {os.environ['GOV']}; {os.environ['RUSTV']}; repo {os.environ['REV']}")
 PY

@@ -644,7 +644,9 @@ fn worker(id: usize, jobs: &Mutex<mpsc::Receiver<Job>>, out: &mpsc::Sender<Chunk
                 }
             };
             let bytes = chunk.len() as u64;
-            let mut goroutines = Vec::new();
+            // Dump goroutines take about a kilobyte: reserve for all of
+            // them up front rather than regrow (and copy) a dozen times.
+            let mut goroutines = Vec::with_capacity(chunk.len() / 512);
             let buffer = parser.parse_chunk(chunk, &mut tables, &mut goroutines);
             let buffer = if handed_over {
                 Some(buffer)

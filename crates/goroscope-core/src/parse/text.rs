@@ -34,7 +34,7 @@ use rustc_hash::FxHashMap;
 use super::lines::LineReader;
 use crate::model::{
     Ancestor, BlockClass, CreatedBy, Diagnostic, Elided, Flags, Frame, FrameId, FrameKind,
-    Goroutine, LabelSetId, Snapshot, StrId, Tables, ThreadInfo,
+    Goroutine, LabelSetId, Snapshot, StackId, StrId, Tables, ThreadInfo,
 };
 use crate::vocab::{self, StatusInfo};
 
@@ -599,7 +599,7 @@ impl<R: Read> DumpParser<R> {
                 ),
             );
         }
-        let stack = tables.intern_stack(&self.frames);
+        let stack = self.predictor.intern_stack(&self.frames, tables);
         self.frames.clear();
         match cur.ancestor.take() {
             Some(mut a) => {
@@ -878,6 +878,9 @@ struct FramePredictor {
     next: Vec<[FrameId; 2]>,
     created_by: Vec<[FrameId; 2]>,
     first: Vec<[FrameId; 2]>,
+    /// Per innermost frame: the stack it ended up in last time (checked
+    /// by comparing the frame ids, instead of hashing them).
+    stack: Vec<StackId>,
 }
 
 const NO_FRAME: FrameId = FrameId(u32::MAX);
@@ -917,7 +920,27 @@ impl FramePredictor {
         *cell = [id, cell[0]];
         id
     }
+
+    fn intern_stack(&mut self, frames: &[FrameId], tables: &mut Tables) -> StackId {
+        let Some(&first) = frames.first() else {
+            return tables.intern_stack(frames);
+        };
+        let i = first.0 as usize;
+        if let Some(&guess) = self.stack.get(i) {
+            if guess != NO_STACK && tables.stack(guess) == frames {
+                return guess;
+            }
+        }
+        let id = tables.intern_stack(frames);
+        if i >= self.stack.len() {
+            self.stack.resize(i + 1, NO_STACK);
+        }
+        self.stack[i] = id;
+        id
+    }
 }
+
+const NO_STACK: StackId = StackId(u32::MAX);
 
 /// The part of a file line that identifies the call site: `file:line +0xNN`
 /// without the crash-dump ` fp=.. sp=.. pc=..` suffix (per goroutine values).
