@@ -19,8 +19,8 @@ use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::model::{
-    BlockClass, Diagnostic, Elided, FrameId, Goroutine, LabelSetId, Origin, StackId, State, StrId,
-    Tables,
+    BlockClass, Diagnostic, Elided, FrameId, Goroutine, LabelSetId, Origin, Record, StackId, State,
+    StrId, Tables,
 };
 use crate::vocab::DepthBuckets;
 
@@ -76,6 +76,26 @@ struct GroupAcc {
     last_labels: Option<LabelSetId>,
     labels_truncated: bool,
     elided: bool,
+}
+
+/// What [`Census::add`] and [`Census::add_record`] count: a goroutine
+/// (weight 1, with its id) or a profile record (weight = its count).
+struct Entry {
+    weight: u64,
+    id: Option<u64>,
+    state: State,
+    class: BlockClass,
+    origin: Origin,
+    wait_reason: Option<StrId>,
+    wait_minutes: Option<u32>,
+    locked: bool,
+    leaked: bool,
+    unavailable: bool,
+    truncated: bool,
+    stack: StackId,
+    elided: Elided,
+    created_by: Option<FrameId>,
+    labels: Option<LabelSetId>,
 }
 
 /// Running totals over goroutines.
@@ -136,22 +156,71 @@ impl Census {
 
     /// Counts one goroutine.
     pub fn add(&mut self, g: &Goroutine, tables: &Tables) {
-        self.total += 1;
-        self.states[g.state as usize] += 1;
-        self.classes[g.block_class as usize] += 1;
-        self.origins[g.origin as usize] += 1;
-        self.matrix[matrix_index(g.state, g.block_class, g.origin)] += 1;
+        self.add_entry(
+            &Entry {
+                weight: 1,
+                id: Some(g.id),
+                state: g.state,
+                class: g.block_class,
+                origin: g.origin,
+                wait_reason: g.wait_reason,
+                wait_minutes: g.wait_minutes,
+                locked: g.flags.locked_to_thread,
+                leaked: g.flags.leaked,
+                unavailable: g.flags.stack_unavailable,
+                truncated: g.flags.truncated,
+                stack: g.stack,
+                elided: g.elided,
+                created_by: g.created_by.map(|c| c.frame),
+                labels: g.labels,
+            },
+            tables,
+        );
+    }
+
+    /// Counts the goroutines of a profile record: `count` of them, without
+    /// ids (so no samples), wait reasons or wait times.
+    pub fn add_record(&mut self, r: &Record, tables: &Tables) {
+        self.add_entry(
+            &Entry {
+                weight: r.count,
+                id: None,
+                state: r.state,
+                class: r.block_class,
+                origin: r.origin,
+                wait_reason: None,
+                wait_minutes: None,
+                locked: false,
+                leaked: r.leaked,
+                unavailable: false,
+                truncated: false,
+                stack: r.stack,
+                elided: Elided::None,
+                created_by: None,
+                labels: r.labels,
+            },
+            tables,
+        );
+    }
+
+    fn add_entry(&mut self, g: &Entry, tables: &Tables) {
+        let w = g.weight;
+        self.total += w;
+        self.states[g.state as usize] += w;
+        self.classes[g.class as usize] += w;
+        self.origins[g.origin as usize] += w;
+        self.matrix[matrix_index(g.state, g.class, g.origin)] += w;
         if let Some(r) = g.wait_reason {
             let i = r.0 as usize;
             if i >= self.wait_reasons.len() {
                 self.wait_reasons.resize(i + 1, 0);
             }
-            self.wait_reasons[i] += 1;
+            self.wait_reasons[i] += w;
         }
-        self.locked += u64::from(g.flags.locked_to_thread);
-        self.leaked_flag += u64::from(g.flags.leaked);
-        self.unavailable += u64::from(g.flags.stack_unavailable);
-        self.truncated += u64::from(g.flags.truncated);
+        self.locked += w * u64::from(g.locked);
+        self.leaked_flag += w * u64::from(g.leaked);
+        self.unavailable += w * u64::from(g.unavailable);
+        self.truncated += w * u64::from(g.truncated);
         let printed = tables.stack(g.stack).len() as u64;
         let depth = printed
             + match g.elided {
@@ -162,17 +231,17 @@ impl Census {
             .opts
             .depth_buckets
             .index(u32::try_from(depth).unwrap_or(u32::MAX));
-        self.depth[bucket] += 1;
+        self.depth[bucket] += w;
 
         let seq = self.seq_id(g.stack, tables);
         let created_by = match g.created_by {
-            Some(c) => self.fn_id(c.frame, tables),
+            Some(f) => self.fn_id(f, tables),
             None => u32::MAX,
         };
         let key = GroupKey {
             seq,
             created_by,
-            class: g.block_class,
+            class: g.class,
         };
         let idx = match self.group_index.get(&key) {
             Some(&i) => i,
@@ -180,8 +249,8 @@ impl Census {
                 let i = self.groups.len();
                 self.groups.push(GroupAcc {
                     stack: g.stack,
-                    created_by: g.created_by.map(|c| c.frame),
-                    class: g.block_class,
+                    created_by: g.created_by,
+                    class: g.class,
                     origin: g.origin,
                     count: 0,
                     states: [0; State::ALL.len()],
@@ -200,15 +269,15 @@ impl Census {
         let label_cap = self.opts.label_values;
         let sample_cap = self.opts.samples;
         let grp = &mut self.groups[idx];
-        grp.count += 1;
-        grp.states[g.state as usize] += 1;
+        grp.count += w;
+        grp.states[g.state as usize] += w;
         grp.elided |= g.elided != Elided::None;
         if let Some(m) = g.wait_minutes {
             grp.wait_min = Some(grp.wait_min.map_or(m, |x| x.min(m)));
             grp.wait_max = Some(grp.wait_max.map_or(m, |x| x.max(m)));
         }
-        if grp.samples.len() < sample_cap {
-            grp.samples.push(g.id);
+        if let Some(id) = g.id.filter(|_| grp.samples.len() < sample_cap) {
+            grp.samples.push(id);
         }
         if let Some(ls) = g.labels.filter(|&ls| grp.last_labels != Some(ls)) {
             grp.last_labels = Some(ls);
@@ -329,6 +398,7 @@ impl Census {
         }
         Report {
             schema_version: SCHEMA_VERSION,
+            source: Source::dump(),
             total: self.total,
             states: State::ALL
                 .iter()
@@ -489,6 +559,8 @@ impl Fnv {
 pub struct Report {
     /// [`SCHEMA_VERSION`].
     pub schema_version: u32,
+    /// What was read, and so how exact the numbers are.
+    pub source: Source,
     /// Goroutines read.
     pub total: u64,
     /// Count per state; every state present.
@@ -519,6 +591,45 @@ pub struct Report {
     /// How many problems were found in all (can exceed the diagnostics
     /// listed); the caller sets it from the parser.
     pub diagnostics_total: u64,
+}
+
+/// What a report was made from. A dump lists every goroutine with its
+/// state and wait reason; a profile only counts goroutines per stack, so
+/// states are inferred from frames (`on_cpu` for running-or-runnable), and
+/// there are no ids (`samples` stay empty), wait reasons or wait times.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Source {
+    /// `dump` (debug=2 and other text dumps), `pprof` (debug=0 protobuf)
+    /// or `pprof_text` (debug=1).
+    pub format: &'static str,
+    /// For profiles: `goroutine` or `goroutineleak`.
+    pub profile: Option<&'static str>,
+    /// `exact` (printed by Go) or `inferred` (from the frames).
+    pub states: &'static str,
+    /// Whether goroutine ids, wait reasons and wait times are known.
+    pub per_goroutine: bool,
+}
+
+impl Source {
+    /// A goroutine text dump.
+    pub fn dump() -> Self {
+        Self {
+            format: "dump",
+            profile: None,
+            states: "exact",
+            per_goroutine: true,
+        }
+    }
+
+    /// A goroutine profile in protobuf (`text == false`) or debug=1 text.
+    pub fn profile(text: bool, profile: &'static str) -> Self {
+        Self {
+            format: if text { "pprof_text" } else { "pprof" },
+            profile: Some(profile),
+            states: "inferred",
+            per_goroutine: false,
+        }
+    }
 }
 
 /// How many goroutines carried each header flag.

@@ -40,13 +40,17 @@ pub enum State {
     Copystack,
     /// Idle or system-internal (`[idle]`, `goroutine 0`, cgo callback slots).
     Idle,
-    /// A status word this version of goroscope does not know.
+    /// Running or runnable: all a goroutine profile can say of a goroutine
+    /// that is not parked or in a system call (it has no status word).
+    OnCpu,
+    /// A status word this version of goroscope does not know, or a profile
+    /// whose frames do not tell.
     Unknown,
 }
 
 impl State {
     /// Every state, in display order.
-    pub const ALL: [State; 9] = [
+    pub const ALL: [State; 10] = [
         State::Running,
         State::Runnable,
         State::Syscall,
@@ -55,6 +59,7 @@ impl State {
         State::Preempted,
         State::Copystack,
         State::Idle,
+        State::OnCpu,
         State::Unknown,
     ];
 
@@ -69,12 +74,13 @@ impl State {
             State::Preempted => "preempted",
             State::Copystack => "copystack",
             State::Idle => "idle",
+            State::OnCpu => "on_cpu",
             State::Unknown => "unknown",
         }
     }
 }
 
-/// What a goroutine is blocked on: at most 16 values, so it can be a metric
+/// What a goroutine is blocked on: 17 values, so it can be a metric
 /// label. Every Go 1.17-1.27 wait reason maps onto one (see [`crate::vocab`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -111,11 +117,14 @@ pub enum BlockClass {
     Synctest,
     /// A wait reason outside every class above.
     Other,
+    /// Not known: a profile whose frames do not tell (debug=1 hides the
+    /// runtime frames that would).
+    Unknown,
 }
 
 impl BlockClass {
     /// Every class, in display order.
-    pub const ALL: [BlockClass; 16] = [
+    pub const ALL: [BlockClass; 17] = [
         BlockClass::None,
         BlockClass::ChanReceive,
         BlockClass::ChanSend,
@@ -132,6 +141,7 @@ impl BlockClass {
         BlockClass::GcRuntime,
         BlockClass::Synctest,
         BlockClass::Other,
+        BlockClass::Unknown,
     ];
 
     /// The stable snake_case name used in JSON and metric labels.
@@ -153,6 +163,7 @@ impl BlockClass {
             BlockClass::GcRuntime => "gc_runtime",
             BlockClass::Synctest => "synctest",
             BlockClass::Other => "other",
+            BlockClass::Unknown => "unknown",
         }
     }
 }
@@ -392,6 +403,29 @@ pub struct Goroutine {
     pub ancestors: Vec<Ancestor>,
     /// Crash-dump thread details.
     pub thread: Option<ThreadInfo>,
+}
+
+/// Goroutines a goroutine profile (`/debug/pprof/goroutine` debug=0 or 1,
+/// or `goroutineleak`) reports together: same stack, same labels, counted.
+/// Profiles carry no goroutine ids, wait reasons, wait times or creators,
+/// so a record has none either: `state` and `block_class` are inferred from
+/// the frames ([`crate::vocab::infer_from_frames`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Record {
+    /// How many goroutines share this stack and labels.
+    pub count: u64,
+    /// Waiting, syscall, on_cpu (running or runnable) or unknown.
+    pub state: State,
+    /// What the frames say they are blocked on.
+    pub block_class: BlockClass,
+    /// Runtime service goroutine or program goroutine.
+    pub origin: Origin,
+    /// Frames, innermost first (inlined calls expanded).
+    pub stack: StackId,
+    /// pprof labels.
+    pub labels: Option<LabelSetId>,
+    /// From a `goroutineleak` profile: every goroutine in it leaked.
+    pub leaked: bool,
 }
 
 /// Interned frames, stacks, strings and label sets shared by goroutines.

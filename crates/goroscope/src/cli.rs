@@ -13,11 +13,14 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Read a goroutine dump and tell what the goroutines do, grouped by stack.
+    /// Read a goroutine dump or profile and tell what the goroutines do,
+    /// grouped by stack.
     ///
     /// Accepts runtime.Stack output, /debug/pprof/goroutine?debug=2 dumps,
-    /// panics and fatal errors inside log text, and GOTRACEBACK=system|crash
-    /// dumps from Go 1.17 to 1.27.
+    /// panics and fatal errors inside log text, GOTRACEBACK=system|crash
+    /// dumps from Go 1.17 to 1.27, and goroutine profiles: protobuf
+    /// (debug=0, gzipped or not) and text (debug=1), including Go 1.26's
+    /// goroutineleak profile. The format is recognised from the first bytes.
     Analyze(AnalyzeArgs),
 }
 
@@ -51,6 +54,11 @@ pub struct AnalyzeArgs {
     /// is the same whatever the number.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub threads: usize,
+
+    /// Largest goroutine profile accepted, in MiB after decompression (a
+    /// guard against gzip bombs).
+    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    pub max_decompressed: u64,
 
     /// Never draw the progress bar (it only appears on a terminal anyway).
     #[arg(long)]

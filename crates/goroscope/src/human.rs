@@ -95,6 +95,21 @@ pub fn render(out: &mut impl Write, r: &Report, top: usize, color: bool) -> io::
     let text = String::from_utf8_lossy(&buf);
     let text = text.replacen(head.trim_end(), &st.bold(head.trim_end()), 1);
     out.write_all(text.as_bytes())?;
+    if let Some(profile) = r.source.profile {
+        // A profile is not a dump: say what the numbers are.
+        let what = if r.source.format == "pprof_text" {
+            "debug=1"
+        } else {
+            "protobuf"
+        };
+        let note = format!(
+            "from a {profile} profile ({what}): states inferred from stacks\n\
+             (on_cpu = running or runnable); no goroutine ids or wait times"
+        );
+        for line in note.lines() {
+            writeln!(out, "{}", st.dim(line))?;
+        }
+    }
 
     let mut classes: Vec<(&str, u64)> = r
         .block_classes

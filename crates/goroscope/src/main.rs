@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::Parser as _;
-use goroscope_core::analyze::{Census, CensusOptions};
+use goroscope_core::analyze::{Census, CensusOptions, Report, Source};
 use goroscope_core::export::openmetrics;
 use goroscope_core::model::Tables;
-use goroscope_core::parse::{ParallelDumpParser, ParallelOptions};
+use goroscope_core::parse::{legacy, pprof, sniff, ParallelDumpParser, ParallelOptions};
 use goroscope_core::vocab::DepthBuckets;
 
 use cli::{AnalyzeArgs, Cli, Command, Format};
@@ -63,7 +63,7 @@ fn main() -> ExitCode {
 fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let depth_buckets = DepthBuckets::parse(&args.depth_buckets)
         .map_err(|e| UsageError(format!("--depth-buckets {:?}: {e}", args.depth_buckets)))?;
-    let input = source::open(&args.input).map_err(|e| UsageError(format!("{e:#}")))?;
+    let mut input = source::open(&args.input).map_err(|e| UsageError(format!("{e:#}")))?;
     let name = input.name.clone();
     let size = input.size;
 
@@ -74,6 +74,41 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
         depth_buckets,
         ..CensusOptions::default()
     });
+    let prefix = input
+        .peek(sniff::SNIFF_LEN)
+        .with_context(|| format!("reading {name}"))?;
+    let format = sniff::sniff(&prefix);
+    if format != sniff::Format::Dump {
+        let limit = args.max_decompressed.saturating_mul(1 << 20);
+        let data = input
+            .read_all(limit)
+            .with_context(|| format!("reading {name}"))?
+            .ok_or_else(|| {
+                UsageError(format!(
+                    "{name} is larger than --max-decompressed ({} MiB): too big for a goroutine profile",
+                    args.max_decompressed
+                ))
+            })?;
+        let snap = match format {
+            sniff::Format::Pprof => {
+                pprof::parse_pprof(&data, limit).map_err(|e| UsageError(format!("{name}: {e}")))?
+            }
+            _ => legacy::parse_legacy(&data),
+        };
+        let Some(kind) = snap.kind else {
+            return Err(UsageError(format!(
+                "{name} is not a goroutine profile: no `goroutine profile: total N` line"
+            ))
+            .into());
+        };
+        for r in &snap.records {
+            census.add_record(r, &snap.tables);
+        }
+        let mut report = census.report(&snap.tables, snap.diagnostics);
+        report.diagnostics_total = report.diagnostics.len() as u64;
+        report.source = Source::profile(format == sniff::Format::LegacyText, kind.as_str());
+        return write_report(args, report, &name, None);
+    }
     let opts = ParallelOptions {
         threads: args.threads,
         ..ParallelOptions::default()
@@ -118,6 +153,17 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
 
     let mut report = census.report(&tables, diagnostics);
     report.diagnostics_total = parsed.diagnostics_total + u64::from(io_error.is_some());
+    write_report(args, report, &name, io_error)
+}
+
+/// Prints the report in the chosen format, diagnostics to stderr; exit 1
+/// when the input could not be read to its end.
+fn write_report(
+    args: &AnalyzeArgs,
+    mut report: Report,
+    name: &str,
+    io_error: Option<io::Error>,
+) -> anyhow::Result<ExitCode> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     match args.format {
@@ -146,7 +192,7 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
     // Diagnostics go to stderr in every format, so a machine format
     // redirected to a file still tells the person something was off.
     if !report.diagnostics.is_empty() {
-        human::diagnostics(&mut io::stderr(), &report.diagnostics, &name)?;
+        human::diagnostics(&mut io::stderr(), &report.diagnostics, name)?;
     }
     // What could be read was written, but the input was not read to its
     // end: that is a failure (exit 1), not a clean result.

@@ -58,3 +58,47 @@ pub fn open(spec: &Path) -> anyhow::Result<Input> {
         bytes,
     })
 }
+
+impl Input {
+    /// The first `n` bytes (fewer at the end of the input), without
+    /// consuming them.
+    pub fn peek(&mut self, n: usize) -> io::Result<Vec<u8>> {
+        let mut prefix = Vec::with_capacity(n);
+        match &mut self.bytes {
+            Bytes::File(f) => {
+                use std::os::unix::fs::FileExt;
+                prefix.resize(n, 0);
+                let mut got = 0;
+                while got < n {
+                    match f.read_at(&mut prefix[got..], got as u64) {
+                        Ok(0) => break,
+                        Ok(k) => got += k,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                prefix.truncate(got);
+            }
+            Bytes::Stream(r) => {
+                r.by_ref().take(n as u64).read_to_end(&mut prefix)?;
+                // Put the bytes back in front of the rest.
+                let rest = std::mem::replace(r, Box::new(io::empty()));
+                *r = Box::new(io::Cursor::new(prefix.clone()).chain(rest));
+            }
+        }
+        Ok(prefix)
+    }
+
+    /// Everything, if it is at most `limit` bytes; `None` if it is more.
+    pub fn read_all(self, limit: u64) -> io::Result<Option<Vec<u8>>> {
+        let mut data = Vec::new();
+        let reader: Box<dyn Read> = match self.bytes {
+            Bytes::File(f) => Box::new(f),
+            Bytes::Stream(r) => r,
+        };
+        reader
+            .take(limit.saturating_add(1))
+            .read_to_end(&mut data)?;
+        Ok((data.len() as u64 <= limit).then_some(data))
+    }
+}

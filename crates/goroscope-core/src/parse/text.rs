@@ -1223,7 +1223,7 @@ fn apply_header_item(g: &mut Goroutine, item: &[u8]) {
 /// Parses a label map body after `{` up to and including the matching `}`:
 /// Go 1.26 `"k": "v", "k2": "v2"}` (runtime printquoted) or Go 1.27
 /// `k: v, k2: "quoted when needed"}`. Returns the set and bytes used.
-fn parse_labels(b: &[u8], tables: &mut Tables) -> (Option<LabelSetId>, usize) {
+pub(crate) fn parse_labels(b: &[u8], tables: &mut Tables) -> (Option<LabelSetId>, usize) {
     let mut pairs: Vec<(StrId, StrId)> = Vec::new();
     let mut i = 0;
     loop {

@@ -1,0 +1,604 @@
+//! Goroutine profiles in pprof's protobuf form: what `/debug/pprof/goroutine`
+//! (debug=0) and `/debug/pprof/goroutineleak` (Go 1.26+) serve, gzipped.
+//!
+//! Go writes them with `printCountProfile` (`runtime/pprof/pprof.go`): one
+//! sample per distinct (stack, labels) with its count as the only value,
+//! sample type `goroutine/count` or `goroutineleak/count`, locations whose
+//! `line`s expand inlined calls (innermost first), and string labels from
+//! `pprof.Do`. The message definitions below are written by hand from the
+//! vendored `proto/profile.proto` (google/pprof); only the fields goroscope
+//! reads are declared, prost skips the rest.
+//!
+//! A profile has no goroutine ids, states or wait reasons: each sample
+//! becomes a [`Record`] (a count), with state and block class inferred from
+//! its frames ([`vocab::infer_from_frames`]).
+
+use std::io::Read;
+
+use prost::Message;
+use rustc_hash::FxHashMap;
+
+use crate::model::{Diagnostic, Frame, FrameId, FrameKind, Record, Tables};
+use crate::vocab::{self, FrameHint};
+
+/// Hand-derived from `message Profile` and friends in profile.proto.
+mod pb {
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Profile {
+        #[prost(message, repeated, tag = "1")]
+        pub sample_type: Vec<ValueType>,
+        #[prost(message, repeated, tag = "2")]
+        pub sample: Vec<Sample>,
+        #[prost(message, repeated, tag = "4")]
+        pub location: Vec<Location>,
+        #[prost(message, repeated, tag = "5")]
+        pub function: Vec<Function>,
+        #[prost(string, repeated, tag = "6")]
+        pub string_table: Vec<String>,
+        #[prost(int64, tag = "9")]
+        pub time_nanos: i64,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct ValueType {
+        #[prost(int64, tag = "1")]
+        pub r#type: i64,
+        #[prost(int64, tag = "2")]
+        pub unit: i64,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Sample {
+        #[prost(uint64, repeated, tag = "1")]
+        pub location_id: Vec<u64>,
+        #[prost(int64, repeated, tag = "2")]
+        pub value: Vec<i64>,
+        #[prost(message, repeated, tag = "3")]
+        pub label: Vec<Label>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Label {
+        #[prost(int64, tag = "1")]
+        pub key: i64,
+        #[prost(int64, tag = "2")]
+        pub str: i64,
+        #[prost(int64, tag = "3")]
+        pub num: i64,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Location {
+        #[prost(uint64, tag = "1")]
+        pub id: u64,
+        #[prost(uint64, tag = "3")]
+        pub address: u64,
+        #[prost(message, repeated, tag = "4")]
+        pub line: Vec<Line>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Line {
+        #[prost(uint64, tag = "1")]
+        pub function_id: u64,
+        #[prost(int64, tag = "2")]
+        pub line: i64,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Function {
+        #[prost(uint64, tag = "1")]
+        pub id: u64,
+        #[prost(int64, tag = "2")]
+        pub name: i64,
+        #[prost(int64, tag = "4")]
+        pub filename: i64,
+        #[prost(int64, tag = "5")]
+        pub start_line: i64,
+    }
+}
+
+/// Default cap on a profile's decompressed size: far above any real
+/// goroutine profile (a million distinct stacks is ~100 MiB), low enough
+/// that a gzip bomb cannot exhaust memory.
+pub const DEFAULT_MAX_DECOMPRESSED: u64 = 256 << 20;
+
+/// Which goroutine profile it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileKind {
+    /// `/debug/pprof/goroutine`: every goroutine.
+    Goroutine,
+    /// `/debug/pprof/goroutineleak` (Go 1.26, GOEXPERIMENT=goroutineleakprofile):
+    /// only goroutines the leak detector proved leaked.
+    GoroutineLeak,
+}
+
+impl ProfileKind {
+    /// The profile's name as Go spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProfileKind::Goroutine => "goroutine",
+            ProfileKind::GoroutineLeak => "goroutineleak",
+        }
+    }
+}
+
+/// A decoded goroutine profile.
+#[derive(Debug, Default)]
+pub struct ProfileSnapshot {
+    /// `None` only for an empty default.
+    pub kind: Option<ProfileKind>,
+    /// One per sample, in the profile's order.
+    pub records: Vec<Record>,
+    /// What the records point into.
+    pub tables: Tables,
+    /// When Go took it (ns since the epoch; 0 if not recorded).
+    pub time_nanos: i64,
+    /// Inconsistencies that were worked around.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Why a profile could not be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    /// Decompressed past the cap.
+    #[error(
+        "it decompresses to more than {limit} bytes (a gzip bomb?); if it is genuine, raise --max-decompressed"
+    )]
+    TooLarge {
+        /// The cap in bytes.
+        limit: u64,
+    },
+    /// A broken gzip stream.
+    #[error("its gzip stream is broken ({0}); fetch the profile again")]
+    Gzip(std::io::Error),
+    /// Not (or no longer: truncated) a profile.proto message.
+    #[error(
+        "it is not a readable pprof protobuf profile ({0}); a truncated download looks like this: fetch it again"
+    )]
+    Decode(prost::DecodeError),
+    /// A profile, but not of goroutines.
+    #[error(
+        "it is a {kind} profile (sample types {types}), not a goroutine profile: fetch /debug/pprof/goroutine"
+    )]
+    WrongType {
+        /// Best guess at what profile it is.
+        kind: &'static str,
+        /// Its sample types, `type/unit` comma-separated.
+        types: String,
+    },
+}
+
+/// Whether `data` starts like gzip.
+pub fn is_gzip(data: &[u8]) -> bool {
+    data.starts_with(&[0x1f, 0x8b])
+}
+
+/// Gunzips `data` if it is gzip, refusing to produce more than `limit`
+/// bytes; other data is returned as is.
+pub fn gunzip(data: &[u8], limit: u64) -> Result<std::borrow::Cow<'_, [u8]>, ProfileError> {
+    if !is_gzip(data) {
+        return Ok(std::borrow::Cow::Borrowed(data));
+    }
+    let mut out = Vec::new();
+    // Read one byte past the limit to tell "exactly the limit" from "more".
+    let mut dec = flate2::read::MultiGzDecoder::new(data).take(limit.saturating_add(1));
+    dec.read_to_end(&mut out).map_err(ProfileError::Gzip)?;
+    if out.len() as u64 > limit {
+        return Err(ProfileError::TooLarge { limit });
+    }
+    Ok(std::borrow::Cow::Owned(out))
+}
+
+/// Decodes a goroutine profile (gzipped or not) into records.
+pub fn parse_pprof(data: &[u8], limit: u64) -> Result<ProfileSnapshot, ProfileError> {
+    let raw = gunzip(data, limit)?;
+    let p = pb::Profile::decode(&*raw).map_err(ProfileError::Decode)?;
+    let mut diags = Vec::new();
+    let s = |i: i64| -> &str {
+        usize::try_from(i)
+            .ok()
+            .and_then(|i| p.string_table.get(i))
+            .map_or("", String::as_str)
+    };
+    let types: Vec<(&str, &str)> = p
+        .sample_type
+        .iter()
+        .map(|t| (s(t.r#type), s(t.unit)))
+        .collect();
+    let (value_index, kind) = match types
+        .iter()
+        .position(|&(t, u)| u == "count" && (t == "goroutine" || t == "goroutineleak"))
+    {
+        Some(i) if types[i].0 == "goroutine" => (i, ProfileKind::Goroutine),
+        Some(i) => (i, ProfileKind::GoroutineLeak),
+        None => {
+            return Err(ProfileError::WrongType {
+                kind: guess_kind(&types),
+                types: types
+                    .iter()
+                    .map(|(t, u)| format!("{t}/{u}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+        }
+    };
+
+    let functions: FxHashMap<u64, &pb::Function> = p.function.iter().map(|f| (f.id, f)).collect();
+    let mut tables = Tables::default();
+    // Per location: its frames (inlined callees first) and inference hints.
+    struct Loc<'a> {
+        frames: Vec<FrameId>,
+        hints: Vec<FrameHint<'a>>,
+    }
+    let mut locations: FxHashMap<u64, Loc<'_>> = FxHashMap::default();
+    let mut missing_functions = 0u64;
+    for l in &p.location {
+        let mut loc = Loc {
+            frames: Vec::with_capacity(l.line.len()),
+            hints: Vec::with_capacity(l.line.len()),
+        };
+        let last = l.line.len().saturating_sub(1);
+        for (i, line) in l.line.iter().enumerate() {
+            let Some(f) = functions.get(&line.function_id) else {
+                missing_functions += 1;
+                continue;
+            };
+            let name = s(f.name);
+            let line_no = u32::try_from(line.line).unwrap_or(0);
+            let start = u32::try_from(f.start_line).unwrap_or(0);
+            let frame = Frame {
+                function: go_traceback_name(name).into(),
+                file: s(f.filename).into(),
+                line: line_no,
+                pc_offset: None,
+                kind: if i < last {
+                    FrameKind::Inlined
+                } else {
+                    FrameKind::Go
+                },
+            };
+            loc.frames.push(tables.intern_frame(frame));
+            loc.hints.push(FrameHint {
+                function: name,
+                line_from_start: (start > 0 && line_no >= start).then(|| line_no - start),
+            });
+        }
+        if l.line.is_empty() {
+            // Unsymbolized: keep the address so the stack depth is right.
+            let frame = Frame {
+                function: format!("0x{:x}", l.address).into(),
+                file: "".into(),
+                line: 0,
+                pc_offset: Some(l.address),
+                kind: FrameKind::NonGo,
+            };
+            loc.frames.push(tables.intern_frame(frame));
+            loc.hints.push(FrameHint {
+                function: "",
+                line_from_start: None,
+            });
+        }
+        locations.insert(l.id, loc);
+    }
+    if missing_functions > 0 {
+        diags.push(Diagnostic {
+            line: 0,
+            message: format!(
+                "{missing_functions} location lines name a function the profile does not define; those frames were left out"
+            ),
+        });
+    }
+
+    let mut records = Vec::with_capacity(p.sample.len());
+    let (mut missing_locations, mut bad_counts) = (0u64, 0u64);
+    let mut frames = Vec::new();
+    let mut hints = Vec::new();
+    let mut pairs = Vec::new();
+    for sample in &p.sample {
+        let count = match sample.value.get(value_index).copied() {
+            Some(v) if v > 0 => v as u64,
+            _ => {
+                bad_counts += 1;
+                continue;
+            }
+        };
+        frames.clear();
+        hints.clear();
+        for id in &sample.location_id {
+            match locations.get(id) {
+                Some(loc) => {
+                    frames.extend_from_slice(&loc.frames);
+                    hints.extend_from_slice(&loc.hints);
+                }
+                None => missing_locations += 1,
+            }
+        }
+        pairs.clear();
+        for l in &sample.label {
+            // Goroutine profiles carry string labels only (pprof.Do);
+            // numeric ones are kept as their decimal text.
+            let key = tables.intern_str(s(l.key));
+            let value = if l.str != 0 {
+                tables.intern_str(s(l.str))
+            } else {
+                tables.intern_str(&l.num.to_string())
+            };
+            pairs.push((key, value));
+        }
+        let labels = (!pairs.is_empty()).then(|| tables.intern_labels(&pairs));
+        let inferred = vocab::infer_from_frames(&hints);
+        let outermost = hints.last().map(|h| h.function);
+        records.push(Record {
+            count,
+            state: inferred.state,
+            block_class: inferred.block_class,
+            origin: vocab::origin(u64::MAX, false, None, outermost),
+            stack: tables.intern_stack(&frames),
+            labels,
+            leaked: kind == ProfileKind::GoroutineLeak,
+        });
+    }
+    if missing_locations > 0 {
+        diags.push(Diagnostic {
+            line: 0,
+            message: format!(
+                "{missing_locations} stack entries name a location the profile does not define; those frames were left out"
+            ),
+        });
+    }
+    if bad_counts > 0 {
+        diags.push(Diagnostic {
+            line: 0,
+            message: format!(
+                "{bad_counts} samples without a positive goroutine count were skipped"
+            ),
+        });
+    }
+    Ok(ProfileSnapshot {
+        kind: Some(kind),
+        records,
+        tables,
+        time_nanos: p.time_nanos,
+        diagnostics: diags,
+    })
+}
+
+/// A function name as Go's tracebacks print it: the symbol tables behind
+/// profiles spell generic instantiations out (`main.f[go.shape.int]`), a
+/// dump elides them (`main.f[...]`); using the dump's form makes the same
+/// code group the same way whichever form was read.
+pub fn go_traceback_name(name: &str) -> std::borrow::Cow<'_, str> {
+    if !name.contains('[') {
+        return std::borrow::Cow::Borrowed(name);
+    }
+    let mut out = String::with_capacity(name.len());
+    let mut depth = 0u32;
+    for c in name.chars() {
+        match c {
+            '[' => {
+                if depth == 0 {
+                    out.push_str("[...]");
+                }
+                depth += 1;
+            }
+            ']' if depth > 0 => depth -= 1,
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Names the profile a set of sample types belongs to (Go's own names).
+fn guess_kind(types: &[(&str, &str)]) -> &'static str {
+    let has = |t: &str| types.iter().any(|&(x, _)| x == t);
+    if has("inuse_space") || has("alloc_space") {
+        "heap (or allocs)"
+    } else if has("cpu") {
+        "CPU"
+    } else if has("contentions") || has("delay") {
+        "block or mutex"
+    } else if has("threadcreate") {
+        "threadcreate"
+    } else if types.is_empty() {
+        "empty"
+    } else {
+        "non-goroutine"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{BlockClass, State};
+
+    fn profile(types: &[(&str, &str)], samples: Vec<pb::Sample>) -> Vec<u8> {
+        let mut strings = vec![String::new()];
+        let mut idx = |s: &str| -> i64 {
+            if let Some(i) = strings.iter().position(|x| x == s) {
+                return i as i64;
+            }
+            strings.push(s.to_string());
+            (strings.len() - 1) as i64
+        };
+        let sample_type = types
+            .iter()
+            .map(|(t, u)| pb::ValueType {
+                r#type: idx(t),
+                unit: idx(u),
+            })
+            .collect();
+        let function = vec![
+            pb::Function {
+                id: 1,
+                name: idx("runtime.gopark"),
+                filename: idx("proc.go"),
+                start_line: 445,
+            },
+            pb::Function {
+                id: 2,
+                name: idx("runtime.chanrecv"),
+                filename: idx("chan.go"),
+                start_line: 524,
+            },
+            pb::Function {
+                id: 3,
+                name: idx("main.worker"),
+                filename: idx("main.go"),
+                start_line: 10,
+            },
+        ];
+        let line = |f, l| pb::Line {
+            function_id: f,
+            line: l,
+        };
+        let location = vec![
+            pb::Location {
+                id: 1,
+                address: 0x1000,
+                line: vec![line(1, 462)],
+            },
+            pb::Location {
+                id: 2,
+                address: 0x2000,
+                line: vec![line(2, 667)],
+            },
+            pb::Location {
+                id: 3,
+                address: 0x2100,
+                line: vec![line(2, 536)],
+            },
+            pb::Location {
+                id: 4,
+                address: 0x3000,
+                line: vec![line(3, 12)],
+            },
+        ];
+        let _ = idx("trace_id");
+        let _ = idx("abc");
+        pb::Profile {
+            sample_type,
+            sample: samples,
+            location,
+            function,
+            string_table: strings,
+            time_nanos: 7,
+        }
+        .encode_to_vec()
+    }
+
+    fn sample(locs: &[u64], count: i64) -> pb::Sample {
+        pb::Sample {
+            location_id: locs.to_vec(),
+            value: vec![count],
+            label: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn samples_become_counted_records_with_inferred_classes() {
+        let data = profile(
+            &[("goroutine", "count")],
+            vec![
+                sample(&[1, 2, 4], 5),
+                sample(&[1, 3, 4], 2),
+                sample(&[4], 1),
+            ],
+        );
+        let p = parse_pprof(&data, DEFAULT_MAX_DECOMPRESSED).expect("decodes");
+        assert_eq!(p.kind, Some(ProfileKind::Goroutine));
+        let got: Vec<_> = p
+            .records
+            .iter()
+            .map(|r| (r.count, r.state, r.block_class, r.leaked))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (5, State::Waiting, BlockClass::ChanReceive, false),
+                // Parked 12 lines into chanrecv: the nil-channel check.
+                (2, State::Waiting, BlockClass::NilOrForever, false),
+                (1, State::OnCpu, BlockClass::None, false),
+            ]
+        );
+        let frames: Vec<_> = p
+            .tables
+            .stack(p.records[0].stack)
+            .iter()
+            .map(|&f| p.tables.frame(f).function.to_string())
+            .collect();
+        assert_eq!(
+            frames,
+            ["runtime.gopark", "runtime.chanrecv", "main.worker"]
+        );
+        assert_eq!(p.time_nanos, 7);
+    }
+
+    #[test]
+    fn generic_names_are_spelled_as_in_dumps() {
+        assert_eq!(go_traceback_name("main.f"), "main.f");
+        assert_eq!(
+            go_traceback_name("main.wGeneric[go.shape.int]"),
+            "main.wGeneric[...]"
+        );
+        assert_eq!(
+            go_traceback_name("p.(*T[go.shape.struct { a [2]int }]).M[go.shape.string]"),
+            "p.(*T[...]).M[...]"
+        );
+        assert_eq!(go_traceback_name("main.g[...]"), "main.g[...]");
+    }
+
+    #[test]
+    fn leak_profiles_mark_records_leaked() {
+        let data = profile(&[("goroutineleak", "count")], vec![sample(&[1, 2, 4], 3)]);
+        let p = parse_pprof(&data, DEFAULT_MAX_DECOMPRESSED).expect("decodes");
+        assert_eq!(p.kind, Some(ProfileKind::GoroutineLeak));
+        assert!(p.records[0].leaked);
+    }
+
+    #[test]
+    fn a_heap_profile_is_named_as_such() {
+        let data = profile(
+            &[("alloc_objects", "count"), ("alloc_space", "bytes")],
+            vec![],
+        );
+        let err = parse_pprof(&data, DEFAULT_MAX_DECOMPRESSED).expect_err("not goroutines");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("heap") && msg.contains("alloc_space/bytes"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn gzip_bombs_stop_at_the_cap() {
+        let zeros = vec![0u8; 1 << 20];
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        std::io::Write::write_all(&mut gz, &zeros).expect("compress");
+        let data = gz.finish().expect("finish");
+        assert!(data.len() < 8 << 10);
+        match parse_pprof(&data, 64 << 10) {
+            Err(ProfileError::TooLarge { limit }) => assert_eq!(limit, 64 << 10),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn truncated_or_garbage_input_is_an_error_not_a_panic() {
+        let data = profile(&[("goroutine", "count")], vec![sample(&[1, 2, 4], 5)]);
+        for cut in [1, data.len() / 2, data.len() - 1] {
+            assert!(
+                parse_pprof(&data[..cut], DEFAULT_MAX_DECOMPRESSED).is_err(),
+                "cut {cut}"
+            );
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, &data).expect("compress");
+        let gz = gz.finish().expect("finish");
+        assert!(matches!(
+            parse_pprof(&gz[..gz.len() - 4], DEFAULT_MAX_DECOMPRESSED),
+            Err(ProfileError::Gzip(_))
+        ));
+    }
+}
