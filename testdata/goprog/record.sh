@@ -68,6 +68,12 @@ if ! read -r -t 60 line <&"${SERVE[0]}"; then
 fi
 url="${line#listening on }"
 curl -fsS "$url/debug/pprof/goroutine?debug=2" >"$out/debug2.txt"
+# The profile forms of the same workload (tests/fixtures/*/profiles), and a
+# heap profile: the wrong kind of profile, for the error message test.
+mkdir -p "$out/profiles"
+curl -fsS "$url/debug/pprof/goroutine" >"$out/profiles/goroutine.pb.gz"
+curl -fsS "$url/debug/pprof/goroutine?debug=1" >"$out/profiles/goroutine_debug1.txt"
+curl -fsS "$url/debug/pprof/heap" >"$out/profiles/heap.pb.gz"
 curl -fsS "$url/expected" >"$tmp/expected_http.json"
 exec {serve_in}>&- # EOF on stdin: the server exits by itself
 wait "$serve_pid" || true

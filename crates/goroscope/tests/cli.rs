@@ -14,8 +14,8 @@ use std::thread;
 
 use common::{
     all_fixtures, analyze_json, check_kinds, fixture, goroscope, groups, int, openmetrics_parse,
-    promtool_check, run, run_cmd, scratch_dir, sum_obj, wait_bounded, ChildGuard, KindCheck,
-    CHILD_TIMEOUT,
+    promtool_check, read_json, run, run_cmd, scratch_dir, sum_obj, wait_bounded, ChildGuard,
+    KindCheck, CHILD_TIMEOUT,
 };
 use serde_json::Value;
 
@@ -414,6 +414,7 @@ fn json_report_of_every_fixture_matches_its_manifest() {
         let how = KindCheck {
             spinners_may_be_unavailable: file == "crash_system.txt",
             labels_required: file == "labels.txt",
+            ..KindCheck::default()
         };
         check_kinds(&r, &manifest, &format!("{version}/{file}"), how);
     }
@@ -636,6 +637,126 @@ fn thread_count_does_not_change_the_output() {
             "--format {format}: 1 and 4 threads differ"
         );
     }
+}
+
+// ---------------------------------------------------------------------------
+// Goroutine profiles
+// ---------------------------------------------------------------------------
+
+/// The Go 1.26 workload's goroutine profile, protobuf and debug=1, recorded
+/// from the same `-serve` process as profiles/README: every kind of the
+/// manifest is found with its count; from protobuf with its block class
+/// (inferred from the runtime frames), from debug=1 with its class or an
+/// honest `unknown` (the runtime frames are hidden there); the report says
+/// it comes from a profile, with no ids.
+#[test]
+fn go126_profiles_match_the_manifest() {
+    let manifest = read_json(&fixture("go1.26", "expected.json"));
+    for (file, text) in [
+        ("profiles/goroutine.pb.gz", false),
+        ("profiles/goroutine_debug1.txt", true),
+    ] {
+        let path = fixture("go1.26", file);
+        let report = analyze_json(&path);
+        let ctx = format!("go1.26/{file}");
+        let source = &report["source"];
+        assert_eq!(
+            source["format"],
+            if text { "pprof_text" } else { "pprof" },
+            "{ctx}"
+        );
+        assert_eq!(source["profile"], "goroutine", "{ctx}");
+        assert_eq!(source["states"], "inferred", "{ctx}");
+        assert_eq!(source["per_goroutine"], false, "{ctx}");
+        assert!(
+            groups(&report)
+                .iter()
+                .all(|g| g["sample_ids"].as_array().is_some_and(Vec::is_empty)
+                    && g["wait_minutes_max"].is_null()),
+            "{ctx}: a profile has no goroutine ids or wait times"
+        );
+        assert_eq!(int(&report, "diagnostics_total"), 0, "{ctx}");
+        check_kinds(
+            &report,
+            &manifest,
+            &ctx,
+            KindCheck {
+                labels_required: true,
+                inferred_states: true,
+                unknown_allowed: text,
+                deep_stacks_cut: true,
+                ..KindCheck::default()
+            },
+        );
+        if text {
+            assert!(int(&report["block_classes"], "unknown") > 0, "{ctx}");
+        } else {
+            assert_eq!(int(&report["block_classes"], "unknown"), 0, "{ctx}");
+            assert_eq!(int(&report["states"], "unknown"), 0, "{ctx}");
+        }
+        // Standard input: same bytes, same report.
+        let from_stdin = run_cmd(
+            goroscope(["analyze", "-", "--format", "json"]),
+            Some(std::fs::read(&path).expect("fixture")),
+            CHILD_TIMEOUT,
+        );
+        assert_eq!(from_stdin.code(), 0, "{}", from_stdin.stderr);
+        let b: Value = serde_json::from_slice(&from_stdin.stdout).expect("JSON");
+        assert_eq!(report, b, "{ctx}: stdin and file differ");
+    }
+}
+
+/// Profiles that cannot be read get one line naming the file and what to
+/// do, exit 2: another kind of profile, a gzip bomb past the cap, a cut
+/// download.
+#[test]
+fn bad_profiles_exit_2_saying_why() {
+    let heap = fixture("go1.26", "profiles/heap.pb.gz");
+    let out = run([OsStr::new("analyze"), os(&heap)]);
+    assert_eq!(out.code(), 2, "{}", out.stderr);
+    let line = one_line(&out.stderr);
+    assert!(
+        line.contains("heap.pb.gz")
+            && line.contains("heap")
+            && line.contains("/debug/pprof/goroutine"),
+        "{line}"
+    );
+
+    let dir = scratch_dir("bad-profiles");
+    // 8 MiB of zeros gzip to a few KiB: over a 1 MiB cap.
+    let bomb = dir.join("bomb.gz");
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "head -c 8388608 /dev/zero | gzip -9 > '{}'",
+            bomb.display()
+        ))
+        .status()
+        .expect("sh");
+    assert!(status.success());
+    let out = run([
+        OsStr::new("analyze"),
+        os(&bomb),
+        OsStr::new("--max-decompressed"),
+        OsStr::new("1"),
+    ]);
+    assert_eq!(out.code(), 2, "{}", out.stderr);
+    let line = one_line(&out.stderr);
+    assert!(
+        line.contains("bomb.gz") && line.contains("--max-decompressed"),
+        "{line}"
+    );
+
+    let good = std::fs::read(fixture("go1.26", "profiles/goroutine.pb.gz")).expect("fixture");
+    let cut = dir.join("cut.pb.gz");
+    std::fs::write(&cut, &good[..good.len() / 2]).expect("write");
+    let out = run([OsStr::new("analyze"), os(&cut)]);
+    assert_eq!(out.code(), 2, "{}", out.stderr);
+    let line = one_line(&out.stderr);
+    assert!(
+        line.contains("cut.pb.gz") && line.contains("again"),
+        "{line}"
+    );
 }
 
 // ---------------------------------------------------------------------------
