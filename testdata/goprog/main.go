@@ -609,6 +609,7 @@ Starts a fixed goroutine workload, waits for it to settle, then:
   -serve ADDR   serves net/http/pprof (/debug/pprof/goroutine?debug=2) and the
                 manifest (/expected) on ADDR, prints "listening on http://HOST:PORT"
                 and runs until killed or stdin reaches EOF
+  -auth TOKEN   with -serve: answer 401 unless "Authorization: Bearer TOKEN"
   -crash        panics; run with GOTRACEBACK=system for a full crash dump
   -check FILE   (no workload) verifies a dump produced by one of the above
                 against the manifest, using this program's own small parser;
@@ -625,6 +626,7 @@ func main() {
 	expect := flag.String("expect", "", "write the manifest JSON to `FILE`")
 	serve := flag.String("serve", "", "serve pprof and /expected on `ADDR` (e.g. 127.0.0.1:0)")
 	crash := flag.Bool("crash", false, "panic after settling")
+	auth := flag.String("auth", "", "with -serve: require `TOKEN` as a bearer token on every request")
 	check := flag.String("check", "", "verify the dump in `FILE` against the manifest and exit (no workload)")
 	timeout := flag.Duration("timeout", 30*time.Second, "give up if the workload has not settled after this long")
 	flag.Usage = usage
@@ -700,7 +702,18 @@ func main() {
 			rw.Header().Set("Content-Type", "application/json")
 			rw.Write(manifestJSON)
 		})
-		go http.Serve(ln, nil)
+		var handler http.Handler = http.DefaultServeMux
+		if *auth != "" {
+			// A protected pprof endpoint, as many services run them.
+			handler = http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+				if r.Header.Get("Authorization") != "Bearer "+*auth {
+					http.Error(rw, "unauthorized", http.StatusUnauthorized)
+					return
+				}
+				http.DefaultServeMux.ServeHTTP(rw, r)
+			})
+		}
+		go http.Serve(ln, handler)
 		fmt.Printf("listening on http://%s\n", ln.Addr())
 		// Exit when our parent closes stdin (or dies), so a crashed test
 		// harness doesn't leave us running. Note: started with stdin at

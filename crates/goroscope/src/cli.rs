@@ -26,9 +26,28 @@ pub enum Command {
 
 #[derive(Debug, clap::Args)]
 pub struct AnalyzeArgs {
-    /// Dump file, or - for standard input.
-    #[arg(value_name = "FILE")]
+    /// Dump or profile file, - for standard input, or the URL of a Go
+    /// service serving net/http/pprof (http://host:port, or a full
+    /// /debug/pprof/... URL).
+    #[arg(value_name = "FILE|URL")]
     pub input: std::path::PathBuf,
+
+    /// For a URL: which endpoint to read (profile is the cheap one; dump
+    /// stops the target for the whole dump).
+    #[arg(long, value_enum, default_value_t = crate::fetch::Mode::Profile)]
+    pub mode: crate::fetch::Mode,
+
+    /// For a URL: give up after this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    pub timeout: f64,
+
+    /// For a URL: send `Authorization: Bearer TOKEN`.
+    #[arg(long, value_name = "TOKEN")]
+    pub bearer_token: Option<String>,
+
+    /// For a URL: send this header too (`Name: value`; repeatable).
+    #[arg(long = "header", value_name = "HEADER")]
+    pub headers: Vec<String>,
 
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = Format::Human)]
@@ -56,7 +75,7 @@ pub struct AnalyzeArgs {
     pub threads: usize,
 
     /// Largest goroutine profile accepted, in MiB after decompression (a
-    /// guard against gzip bombs).
+    /// guard against gzip bombs); also the largest answer taken from a URL.
     #[arg(long, value_name = "MIB", default_value_t = 256)]
     pub max_decompressed: u64,
 

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+mod fetch;
 mod human;
 mod source;
 
@@ -63,7 +64,22 @@ fn main() -> ExitCode {
 fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let depth_buckets = DepthBuckets::parse(&args.depth_buckets)
         .map_err(|e| UsageError(format!("--depth-buckets {:?}: {e}", args.depth_buckets)))?;
-    let mut input = source::open(&args.input).map_err(|e| UsageError(format!("{e:#}")))?;
+    if !(args.timeout > 0.0 && args.timeout.is_finite()) {
+        return Err(UsageError(format!(
+            "--timeout {}: give a positive number of seconds",
+            args.timeout
+        ))
+        .into());
+    }
+    let fetch_opts = fetch::Options {
+        mode: args.mode,
+        timeout: Duration::from_secs_f64(args.timeout),
+        max_body: args.max_decompressed.saturating_mul(1 << 20),
+        bearer_token: args.bearer_token.clone(),
+        headers: args.headers.clone(),
+    };
+    let mut input =
+        source::open(&args.input, &fetch_opts).map_err(|e| UsageError(format!("{e:#}")))?;
     let name = input.name.clone();
     let size = input.size;
 

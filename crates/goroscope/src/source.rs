@@ -25,9 +25,19 @@ pub enum Bytes {
     Stream(Box<dyn Read>),
 }
 
-/// Opens `spec`: `-` is standard input, anything else a file path (any
-/// bytes the OS allows, not only UTF-8).
-pub fn open(spec: &Path) -> anyhow::Result<Input> {
+/// Opens `spec`: `-` is standard input, `http(s)://...` a live target
+/// (fetched whole, at most `fetch.max_body` bytes), anything else a file
+/// path (any bytes the OS allows, not only UTF-8).
+pub fn open(spec: &Path, fetch: &crate::fetch::Options) -> anyhow::Result<Input> {
+    if let Some(url) = spec.to_str().filter(|s| crate::fetch::is_url(s)) {
+        let url = crate::fetch::endpoint(url, fetch.mode);
+        let body = crate::fetch::fetch(&url, fetch)?;
+        return Ok(Input {
+            name: url,
+            size: Some(body.len() as u64),
+            bytes: Bytes::Stream(Box::new(io::Cursor::new(body))),
+        });
+    }
     if spec.as_os_str() == "-" {
         return Ok(Input {
             name: "standard input".into(),

@@ -294,44 +294,11 @@ fn crash_dump_matches_the_manifest() {
     );
 }
 
-/// HTTP/1.0 GET of `path` on `addr`; the body of a 200 response.
-fn http_get(addr: &str, path: &str) -> Vec<u8> {
-    let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-    s.set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("read timeout");
-    s.set_write_timeout(Some(Duration::from_secs(30)))
-        .expect("write timeout");
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").expect("send request");
-    let mut resp = Vec::new();
-    s.read_to_end(&mut resp)
-        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
-    let split = resp
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("GET {path}: no end of headers"));
-    let head = String::from_utf8_lossy(&resp[..split]);
-    let status = head.lines().next().unwrap_or("");
-    assert!(
-        status.starts_with("HTTP/1.") && status.contains(" 200 "),
-        "GET {path}: {status}"
-    );
-    resp[split + 4..].to_vec()
-}
-
-#[test]
-fn pprof_debug2_endpoint_matches_the_manifest() {
-    let Some(bin) = goprog() else {
-        return;
-    };
-    let dir = scratch_dir("live-serve");
-    let manifest_path = dir.join("expected.json");
-    let _one = workload_lock();
-    let mut cmd = goprog_cmd(
-        bin,
-        &["-serve", "127.0.0.1:0", "-expect", path_str(&manifest_path)],
-        &[],
-    );
-    // stdin stays a pipe we hold open: goprog -serve exits at its EOF.
+/// Starts `goprog ARGS` (a `-serve` mode) and returns it with the address
+/// it listens on. Its stdin stays a pipe held by the guard: goprog -serve
+/// exits at its EOF.
+fn serve(bin: &Path, args: &[&str]) -> (ChildGuard, String) {
+    let mut cmd = goprog_cmd(bin, args, &[]);
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -366,6 +333,45 @@ fn pprof_debug2_endpoint_matches_the_manifest() {
         .strip_prefix("listening on http://")
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .to_string();
+    (guard, addr)
+}
+
+/// HTTP/1.0 GET of `path` on `addr`; the body of a 200 response.
+fn http_get(addr: &str, path: &str) -> Vec<u8> {
+    let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("read timeout");
+    s.set_write_timeout(Some(Duration::from_secs(30)))
+        .expect("write timeout");
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").expect("send request");
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp)
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    let split = resp
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("GET {path}: no end of headers"));
+    let head = String::from_utf8_lossy(&resp[..split]);
+    let status = head.lines().next().unwrap_or("");
+    assert!(
+        status.starts_with("HTTP/1.") && status.contains(" 200 "),
+        "GET {path}: {status}"
+    );
+    resp[split + 4..].to_vec()
+}
+
+#[test]
+fn pprof_debug2_endpoint_matches_the_manifest() {
+    let Some(bin) = goprog() else {
+        return;
+    };
+    let dir = scratch_dir("live-serve");
+    let manifest_path = dir.join("expected.json");
+    let _one = workload_lock();
+    let (mut guard, addr) = serve(
+        bin,
+        &["-serve", "127.0.0.1:0", "-expect", path_str(&manifest_path)],
+    );
 
     let body = http_get(&addr, "/debug/pprof/goroutine?debug=2");
     let dump = dir.join("debug2.txt");
@@ -413,24 +419,25 @@ fn pprof_debug2_endpoint_matches_the_manifest() {
     );
 }
 
-/// (top function, block class) -> goroutines. The goroutine serving the
-/// HTTP request is running a different handler for each form (debug=2 vs
-/// debug=0 writer), so it is keyed by what it is, not where it is.
+/// The groups of the workload's goroutines: those with a `main.w` frame
+/// (the manifest's kinds), plus wDeep's stacks a profile cut short. The
+/// rest is the machinery taking the snapshots (the HTTP server accepting
+/// each request, the connection's goroutines, the handler writing the
+/// profile, the program's control goroutine reading its stdin), whose
+/// states change from one request to the next, so one request's snapshot
+/// is no ground truth for another's.
+fn workload_groups(report: &Value) -> Vec<&Value> {
+    groups(report)
+        .iter()
+        .filter(|g| kind_of_group(g).is_some() || common::only_deep_rec(g))
+        .collect()
+}
+
+/// (top function, block class) -> goroutines of the workload.
 fn by_function_and_class(report: &Value) -> std::collections::BTreeMap<(String, String), u64> {
     let mut out = std::collections::BTreeMap::new();
-    for g in groups(report) {
-        let serving = g["frames"].as_array().is_some_and(|fs| {
-            fs.iter().any(|f| {
-                f["function"].as_str().is_some_and(|n| {
-                    n.starts_with("runtime/pprof.") || n.starts_with("net/http/pprof.")
-                })
-            })
-        });
-        let top = if serving {
-            "<pprof handler>".to_string()
-        } else {
-            g["top_function"].as_str().unwrap_or("").to_string()
-        };
+    for g in workload_groups(report) {
+        let top = g["top_function"].as_str().unwrap_or("").to_string();
         let class = g["block_class"].as_str().unwrap_or("").to_string();
         *out.entry((top, class)).or_insert(0) += int(g, "count");
     }
@@ -480,7 +487,7 @@ fn class_agreement(
 
 /// Issue 3's acceptance check: the block class inferred from a debug=0
 /// profile's frames matches the dump's ground truth (its wait reasons) for
-/// at least 99% of goroutines, goroutine by goroutine as far as a profile
+/// at least 99% of the workload's goroutines (see [`workload_groups`]), goroutine by goroutine as far as a profile
 /// allows (per top function); states agree once running and runnable are
 /// folded into on_cpu. From debug=1, whatever is classified (not
 /// `unknown`) is right, and the rest is said to be unknown.
@@ -488,7 +495,8 @@ fn check_profile_agrees_with_dump(dump: &Value, pb: &Value, text: &Value) {
     assert_eq!(pb["source"]["format"], "pprof");
     assert_eq!(pb["source"]["states"], "inferred");
     assert_eq!(text["source"]["format"], "pprof_text");
-    assert_eq!(int(pb, "total"), int(dump, "total"), "same goroutine count");
+    let workload = |r: &Value| -> u64 { workload_groups(r).iter().map(|g| int(g, "count")).sum() };
+    assert_eq!(workload(pb), workload(dump), "same workload goroutines");
     let d = by_function_and_class(dump);
     let p = by_function_and_class(pb);
     let a = class_agreement(&d, &p);
@@ -499,14 +507,16 @@ fn check_profile_agrees_with_dump(dump: &Value, pb: &Value, text: &Value) {
     );
     let fold = |r: &Value| -> std::collections::BTreeMap<&'static str, u64> {
         let mut m = std::collections::BTreeMap::new();
-        for (state, n) in r["states"].as_object().expect("states") {
-            let k = match state.as_str() {
-                "running" | "runnable" | "preempted" | "on_cpu" => "on_cpu",
-                "waiting" => "waiting",
-                "syscall" => "syscall",
-                _ => "other",
-            };
-            *m.entry(k).or_insert(0) += n.as_u64().unwrap_or(0);
+        for g in workload_groups(r) {
+            for (state, n) in g["states"].as_object().expect("states") {
+                let k = match state.as_str() {
+                    "running" | "runnable" | "preempted" | "on_cpu" => "on_cpu",
+                    "waiting" => "waiting",
+                    "syscall" => "syscall",
+                    _ => "other",
+                };
+                *m.entry(k).or_insert(0) += n.as_u64().unwrap_or(0);
+            }
         }
         m
     };
@@ -531,5 +541,115 @@ fn check_profile_agrees_with_dump(dump: &Value, pb: &Value, text: &Value) {
         unknown > 0,
         "channel waits cannot be told from debug=1 leaves"
     );
-    assert_eq!(int(text, "total"), int(dump, "total"));
+    assert_eq!(workload(text), workload(dump));
+}
+
+/// `goroscope analyze URL` against a live, token-protected Go service:
+/// every mode reads the endpoint it names (the report's `source` says
+/// which), the token or a custom header gets in, and each way of failing
+/// (no token, an HTML page, an endpoint the build lacks, nothing
+/// listening) is one line naming the URL and what to check, exit 2.
+#[test]
+fn analyze_reads_live_targets() {
+    let Some(bin) = goprog() else {
+        return;
+    };
+    let _one = workload_lock();
+    let (mut guard, addr) = serve(bin, &["-serve", "127.0.0.1:0", "-auth", "s3cret"]);
+    let base = format!("http://{addr}");
+    let analyze = |extra: &[&str]| -> Output {
+        let mut args = vec!["analyze", base.as_str()];
+        args.extend_from_slice(extra);
+        run_cmd(common::goroscope(args), None, CHILD_TIMEOUT)
+    };
+    let json = |out: &Output| -> Value {
+        assert_eq!(out.code(), 0, "{}", out.stderr);
+        serde_json::from_slice(&out.stdout).expect("JSON")
+    };
+
+    let out = analyze(&[]);
+    assert_eq!(out.code(), 2);
+    assert!(
+        out.stderr.contains("401")
+            && out.stderr.contains("--bearer-token")
+            && out.stderr.contains(&base),
+        "{}",
+        out.stderr
+    );
+
+    let token = ["--bearer-token", "s3cret", "--format", "json"];
+    let r = json(&analyze(&token));
+    assert_eq!(
+        r["source"]["format"], "pprof",
+        "default mode: the cheap profile"
+    );
+    let total = int(&r, "total");
+    assert!(total > 90, "{total}");
+    for (mode, format) in [
+        ("legacy", "pprof_text"),
+        ("dump", "dump"),
+        ("profile", "pprof"),
+    ] {
+        let mut args = token.to_vec();
+        args.extend(["--mode", mode]);
+        let r = json(&analyze(&args));
+        assert_eq!(r["source"]["format"], format, "--mode {mode}");
+        assert!(int(&r, "total").abs_diff(total) <= 2, "--mode {mode}");
+    }
+    // A custom header carries the credentials just as well.
+    let r = json(&analyze(&[
+        "--header",
+        "Authorization: Bearer s3cret",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(r["source"]["format"], "pprof");
+
+    let full = format!("{base}/debug/pprof/goroutine?debug=2");
+    let out = run_cmd(
+        common::goroscope([
+            "analyze",
+            full.as_str(),
+            "--bearer-token",
+            "s3cret",
+            "--format",
+            "json",
+        ]),
+        None,
+        CHILD_TIMEOUT,
+    );
+    assert_eq!(
+        json(&out)["source"]["format"],
+        "dump",
+        "a full URL is used as given"
+    );
+
+    let index = format!("{base}/debug/pprof/");
+    let out = run_cmd(
+        common::goroscope(["analyze", index.as_str(), "--bearer-token", "s3cret"]),
+        None,
+        CHILD_TIMEOUT,
+    );
+    assert_eq!(out.code(), 2);
+    assert!(out.stderr.contains("HTML"), "{}", out.stderr);
+
+    let out = analyze(&["--bearer-token", "s3cret", "--mode", "leak"]);
+    assert_eq!(out.code(), 2);
+    assert!(
+        out.stderr.contains("404") && out.stderr.contains("goroutineleak"),
+        "{}",
+        out.stderr
+    );
+
+    drop(guard.child().stdin.take());
+    let _ = wait_bounded(guard.child(), Duration::from_secs(20), "goprog -serve");
+    // Nothing listens there any more.
+    let out = analyze(&["--timeout", "5"]);
+    assert_eq!(out.code(), 2);
+    assert!(
+        out.stderr.contains("connection refused") || out.stderr.contains("connection failed"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stderr.trim_end().lines().count(), 1, "{}", out.stderr);
 }

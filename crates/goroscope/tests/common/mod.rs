@@ -290,7 +290,7 @@ pub struct KindCheck {
 
 /// Whether a group's frames are `main.deepRec` recursion (plus runtime
 /// frames) and nothing else: wDeep's stack cut short by a profile.
-fn only_deep_rec(g: &Value) -> bool {
+pub fn only_deep_rec(g: &Value) -> bool {
     let fs = g["frames"]
         .as_array()
         .map(Vec::as_slice)

@@ -1,0 +1,174 @@
+//! Live targets: `goroscope analyze http://host:port` fetches a goroutine
+//! profile or dump from a Go service's net/http/pprof endpoints.
+
+use std::io::Read as _;
+use std::time::Duration;
+
+use clap::ValueEnum;
+
+/// Which endpoint, and so what it costs the target (README: Profiles).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// `/debug/pprof/goroutine` (debug=0 protobuf): a short fixed pause,
+    /// states inferred from stacks. The default: the cheap one.
+    Profile,
+    /// `/debug/pprof/goroutine?debug=1`: the same cost, text, runtime
+    /// frames hidden.
+    Legacy,
+    /// `/debug/pprof/goroutine?debug=2`: exact states and wait times, but
+    /// the target stops for the whole dump (1-10 us per goroutine).
+    Dump,
+    /// `/debug/pprof/goroutineleak` (Go 1.26 with
+    /// GOEXPERIMENT=goroutineleakprofile): only leaked goroutines; costs a
+    /// GC cycle.
+    Leak,
+}
+
+/// How to fetch.
+pub struct Options {
+    pub mode: Mode,
+    pub timeout: Duration,
+    /// Largest body accepted, in bytes.
+    pub max_body: u64,
+    pub bearer_token: Option<String>,
+    /// `Name: value` headers.
+    pub headers: Vec<String>,
+}
+
+/// Whether a command-line input names a URL.
+pub fn is_url(input: &str) -> bool {
+    input.starts_with("http://") || input.starts_with("https://")
+}
+
+/// The URL to fetch: a full `/debug/pprof/...` URL as given, else the
+/// mode's endpoint under the given base.
+pub fn endpoint(input: &str, mode: Mode) -> String {
+    if input.contains("/debug/pprof/") {
+        return input.to_string();
+    }
+    let base = input.trim_end_matches('/');
+    let path = match mode {
+        Mode::Profile => "/debug/pprof/goroutine",
+        Mode::Legacy => "/debug/pprof/goroutine?debug=1",
+        Mode::Dump => "/debug/pprof/goroutine?debug=2",
+        Mode::Leak => "/debug/pprof/goroutineleak",
+    };
+    format!("{base}{path}")
+}
+
+/// Fetches `url`; every failure is one sentence naming the URL and what to
+/// check.
+pub fn fetch(url: &str, opts: &Options) -> anyhow::Result<Vec<u8>> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(opts.timeout))
+        .http_status_as_error(false)
+        .user_agent(concat!("goroscope/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into();
+    let mut req = agent.get(url);
+    if let Some(t) = &opts.bearer_token {
+        req = req.header("Authorization", format!("Bearer {t}"));
+    }
+    for h in &opts.headers {
+        let Some((name, value)) = h.split_once(':') else {
+            anyhow::bail!("--header {h:?}: expected `Name: value`");
+        };
+        req = req.header(name.trim(), value.trim());
+    }
+    let mut resp = req.call().map_err(|e| explain(url, opts, e))?;
+    let status = resp.status();
+    let pprof_error = resp.headers().get("X-Go-Pprof").is_some();
+    let html = resp
+        .headers()
+        .get("Content-Type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    // One byte past the limit tells "at the limit" from "over it".
+    let mut body = Vec::new();
+    resp.body_mut()
+        .as_reader()
+        .take(opts.max_body.saturating_add(1))
+        .read_to_end(&mut body)
+        .map_err(|e| anyhow::anyhow!("reading the answer of {url} failed: {e}; retry"))?;
+    let first_line = || {
+        String::from_utf8_lossy(&body[..body.len().min(200)])
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string()
+    };
+    if !status.is_success() {
+        let hint = match status.as_u16() {
+            401 | 403 => "the endpoint is protected: pass --bearer-token or --header",
+            404 => "this server does not serve that pprof endpoint: is net/http/pprof imported (import _ \"net/http/pprof\") and is this its port? (the goroutineleak profile needs Go 1.26 built with GOEXPERIMENT=goroutineleakprofile)",
+            _ if pprof_error => "the pprof handler refused",
+            _ => "check the URL",
+        };
+        anyhow::bail!("{url} answered {status}: {} ({hint})", first_line());
+    }
+    if pprof_error {
+        anyhow::bail!(
+            "{url}: the pprof handler reported an error: {}",
+            first_line()
+        );
+    }
+    if html {
+        anyhow::bail!(
+            "{url} answered with an HTML page, not a goroutine profile or dump: give the service's base URL or its /debug/pprof/goroutine URL"
+        );
+    }
+    if body.len() as u64 > opts.max_body {
+        anyhow::bail!(
+            "{url} sent more than {} MiB: raise --max-decompressed if that is a genuine goroutine dump",
+            opts.max_body >> 20
+        );
+    }
+    Ok(body)
+}
+
+fn explain(url: &str, opts: &Options, e: ureq::Error) -> anyhow::Error {
+    let what = match &e {
+        ureq::Error::Timeout(_) => format!(
+            "did not answer within {}s (--timeout); is the service overloaded or the port wrong?",
+            opts.timeout.as_secs_f64()
+        ),
+        ureq::Error::HostNotFound => "host not found: check the host name".to_string(),
+        ureq::Error::ConnectionFailed => {
+            "connection failed: is the service running and serving net/http/pprof on that port?"
+                .to_string()
+        }
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            "connection refused: is the service running and serving net/http/pprof on that port?"
+                .to_string()
+        }
+        ureq::Error::BadUri(u) => format!("not a valid URL ({u})"),
+        other => format!("{other}"),
+    };
+    anyhow::anyhow!("cannot fetch {url}: {what}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints() {
+        assert_eq!(
+            endpoint("http://h:1", Mode::Profile),
+            "http://h:1/debug/pprof/goroutine"
+        );
+        assert_eq!(
+            endpoint("http://h:1/", Mode::Dump),
+            "http://h:1/debug/pprof/goroutine?debug=2"
+        );
+        assert_eq!(
+            endpoint("https://h/app", Mode::Leak),
+            "https://h/app/debug/pprof/goroutineleak"
+        );
+        assert_eq!(
+            endpoint("http://h/debug/pprof/goroutine?debug=1", Mode::Dump),
+            "http://h/debug/pprof/goroutine?debug=1"
+        );
+        assert!(is_url("http://x") && is_url("https://x") && !is_url("/tmp/x"));
+    }
+}
