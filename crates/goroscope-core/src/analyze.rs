@@ -38,6 +38,9 @@ pub struct CensusOptions {
     pub label_values: usize,
     /// Stack depth buckets.
     pub depth_buckets: DepthBuckets,
+    /// Split groups by the value of this pprof label (goroutines without
+    /// it form their own groups).
+    pub group_by_label: Option<String>,
 }
 
 impl Default for CensusOptions {
@@ -47,6 +50,7 @@ impl Default for CensusOptions {
             samples: 5,
             label_values: 10,
             depth_buckets: DepthBuckets::default(),
+            group_by_label: None,
         }
     }
 }
@@ -56,6 +60,8 @@ struct GroupKey {
     seq: u32,
     created_by: u32,
     class: BlockClass,
+    /// Value of the `group_by_label` label (u32::MAX: absent or not asked).
+    label: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -76,6 +82,10 @@ struct GroupAcc {
     last_labels: Option<LabelSetId>,
     labels_truncated: bool,
     elided: bool,
+    /// The `group_by_label` value this group stands for.
+    label: Option<StrId>,
+    /// Distinct (key, value) trace label pairs, at most 2 x `samples`.
+    trace_ids: Vec<(StrId, StrId)>,
 }
 
 /// What [`Census::add`] and [`Census::add_record`] count: a goroutine
@@ -125,6 +135,11 @@ pub struct Census {
     fn_of_frame: Vec<u32>,
     fn_index: FxHashMap<Box<str>, u32>,
     scratch: Vec<u32>,
+    /// Per label set: the value of the `group_by_label` key (u32::MAX:
+    /// absent), computed once per set.
+    label_value_of_set: Vec<u32>,
+    /// Per string id used as a label key: 1 trace key, 2 not, 0 unknown.
+    trace_key: Vec<u8>,
 }
 
 impl Census {
@@ -151,6 +166,8 @@ impl Census {
             fn_of_frame: Vec::new(),
             fn_index: FxHashMap::default(),
             scratch: Vec::new(),
+            label_value_of_set: Vec::new(),
+            trace_key: Vec::new(),
         }
     }
 
@@ -238,10 +255,15 @@ impl Census {
             Some(f) => self.fn_id(f, tables),
             None => u32::MAX,
         };
+        let label = match (&self.opts.group_by_label, g.labels) {
+            (Some(_), Some(ls)) => self.label_value(ls, tables),
+            _ => u32::MAX,
+        };
         let key = GroupKey {
             seq,
             created_by,
             class: g.class,
+            label,
         };
         let idx = match self.group_index.get(&key) {
             Some(&i) => i,
@@ -261,6 +283,8 @@ impl Census {
                     last_labels: None,
                     labels_truncated: false,
                     elided: false,
+                    label: (label != u32::MAX).then_some(StrId(label)),
+                    trace_ids: Vec::new(),
                 });
                 self.group_index.insert(key, i);
                 i
@@ -282,6 +306,15 @@ impl Census {
         if let Some(ls) = g.labels.filter(|&ls| grp.last_labels != Some(ls)) {
             grp.last_labels = Some(ls);
             for &(k, v) in tables.labels(ls) {
+                // Room for a trace id and a span id per sampled goroutine.
+                if grp.trace_ids.len() < 2 * sample_cap
+                    && is_trace_key(&mut self.trace_key, k, tables)
+                    && !grp.trace_ids.contains(&(k, v))
+                {
+                    grp.trace_ids.push((k, v));
+                }
+            }
+            for &(k, v) in tables.labels(ls) {
                 let slot = match grp.labels.iter().position(|(key, _)| *key == k) {
                     Some(i) => i,
                     None => {
@@ -299,6 +332,23 @@ impl Census {
                 }
             }
         }
+    }
+
+    /// The `group_by_label` value in a label set, as a string id.
+    fn label_value(&mut self, ls: LabelSetId, tables: &Tables) -> u32 {
+        let i = ls.0 as usize;
+        if i >= self.label_value_of_set.len() {
+            self.label_value_of_set.resize(i + 1, u32::MAX - 1);
+        }
+        if self.label_value_of_set[i] == u32::MAX - 1 {
+            let want = self.opts.group_by_label.as_deref().unwrap_or("");
+            self.label_value_of_set[i] = tables
+                .labels(ls)
+                .iter()
+                .find(|&&(k, _)| tables.str(k) == want)
+                .map_or(u32::MAX, |&(_, v)| v.0);
+        }
+        self.label_value_of_set[i]
     }
 
     /// Id of the function name (or whole frame) of a frame id.
@@ -462,6 +512,10 @@ impl Census {
             }
         }
         hasher.write(g.class.as_str().as_bytes());
+        if let Some(v) = g.label {
+            hasher.write(b"\nlabel ");
+            hasher.write(tables.str(v).as_bytes());
+        }
         Group {
             signature: format!("{:016x}", hasher.finish()),
             count: g.count,
@@ -490,9 +544,56 @@ impl Census {
                 .collect(),
             labels_truncated: g.labels_truncated,
             sample_ids: g.samples.clone(),
+            group_label: g.label.map(|v| GroupLabel {
+                key: self.opts.group_by_label.clone().unwrap_or_default(),
+                value: tables.str(v).to_string(),
+            }),
+            trace_ids: g
+                .trace_ids
+                .iter()
+                .map(|&(k, v)| TraceId {
+                    key: tables.str(k).to_string(),
+                    value: tables.str(v).to_string(),
+                })
+                .collect(),
             frames,
         }
     }
+}
+
+/// pprof label keys that carry a trace or span id, as set by tracing
+/// libraries: OpenTelemetry-style `trace_id`/`span_id` (and `traceid`,
+/// `trace-id`, `trace.id`, `otel.trace_id`, `otel.span_id`, `dd.trace_id`,
+/// `x-trace-id`), and Datadog's profiler labels `span id` and `local root
+/// span id`. Matched case-insensitively.
+pub const TRACE_LABEL_KEYS: &[&str] = &[
+    "trace_id",
+    "traceid",
+    "trace-id",
+    "trace.id",
+    "otel.trace_id",
+    "dd.trace_id",
+    "x-trace-id",
+    "span_id",
+    "spanid",
+    "span-id",
+    "span.id",
+    "otel.span_id",
+    "span id",
+    "local root span id",
+];
+
+fn is_trace_key(cache: &mut Vec<u8>, k: StrId, tables: &Tables) -> bool {
+    let i = k.0 as usize;
+    if i >= cache.len() {
+        cache.resize(i + 1, 0);
+    }
+    if cache[i] == 0 {
+        let key = tables.str(k);
+        let hit = TRACE_LABEL_KEYS.iter().any(|t| key.eq_ignore_ascii_case(t));
+        cache[i] = if hit { 1 } else { 2 };
+    }
+    cache[i] == 1
 }
 
 fn matrix_index(state: State, class: BlockClass, origin: Origin) -> usize {
@@ -632,6 +733,24 @@ impl Source {
     }
 }
 
+/// The label a group was split by.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct GroupLabel {
+    /// The `--group-by-label` key.
+    pub key: String,
+    /// This group's value.
+    pub value: String,
+}
+
+/// One trace or span id found in a group's labels.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct TraceId {
+    /// The label key it came from (`trace_id`, `span id`, ...).
+    pub key: String,
+    /// The id.
+    pub value: String,
+}
+
 /// How many goroutines carried each header flag.
 #[derive(Debug, Clone, Serialize)]
 pub struct FlagCounts {
@@ -710,6 +829,13 @@ pub struct Group {
     pub labels_truncated: bool,
     /// A few goroutine ids, in input order.
     pub sample_ids: Vec<u64>,
+    /// With `--group-by-label KEY`: the key and this group's value (`null`
+    /// for goroutines without the label, or without the option).
+    pub group_label: Option<GroupLabel>,
+    /// Trace and span ids from the members' pprof labels (keys in
+    /// [`TRACE_LABEL_KEYS`]), distinct pairs, at most 2 x `samples`: how a
+    /// blocked goroutine is tied to the request or trace it served.
+    pub trace_ids: Vec<TraceId>,
     /// Frames of the first member, innermost first.
     pub frames: Vec<FrameOut>,
 }

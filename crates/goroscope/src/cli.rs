@@ -61,7 +61,12 @@ pub struct AnalyzeArgs {
     #[arg(long)]
     pub by_location: bool,
 
-    /// Sample goroutine ids kept per group.
+    /// Split groups by the value of this pprof label (e.g. handler or
+    /// tenant); goroutines without it stay together.
+    #[arg(long, value_name = "KEY")]
+    pub group_by_label: Option<String>,
+
+    /// Sample goroutine ids (and trace ids) kept per group.
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub samples: usize,
 

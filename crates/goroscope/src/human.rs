@@ -178,6 +178,11 @@ pub fn render(out: &mut impl Write, r: &Report, top: usize, color: bool) -> io::
             fit(created, 16),
             wait
         )?;
+        // --group-by-label: say which value this group stands for.
+        if let Some(l) = &g.group_label {
+            let line = format!("{:>9}{}={}", "", l.key, l.value);
+            writeln!(out, "{}", st.dim(fit(&line, WIDTH).trim_end()))?;
+        }
     }
     if r.groups.len() > top {
         let rest: u64 = r.groups.iter().skip(top).map(|g| g.count).sum();

@@ -88,6 +88,7 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
         by_location: args.by_location,
         samples: args.samples,
         depth_buckets,
+        group_by_label: args.group_by_label.clone(),
         ..CensusOptions::default()
     });
     let prefix = input

@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -703,6 +704,73 @@ fn go126_profiles_match_the_manifest() {
         assert_eq!(from_stdin.code(), 0, "{}", from_stdin.stderr);
         let b: Value = serde_json::from_slice(&from_stdin.stdout).expect("JSON");
         assert_eq!(report, b, "{ctx}: stdin and file differ");
+    }
+}
+
+/// pprof labels reach the report: `trace_ids` lists the trace and span ids
+/// of a group's members (here the three requests wLabeled goroutines serve,
+/// as the manifest gives them), and `--group-by-label trace_id` splits the
+/// group into one per trace, each saying its value; goroutines without the
+/// label stay grouped as before. Same from a dump and from a profile.
+#[test]
+fn labels_give_trace_ids_and_group_splits() {
+    let manifest = read_json(&fixture("go1.26", "expected.json"));
+    let want: BTreeSet<String> = manifest["kinds"]["main.wLabeled"]["label_sets"]
+        .as_array()
+        .expect("manifest label sets")
+        .iter()
+        .filter_map(|set| set["trace_id"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(want.len(), 3);
+    for file in ["labels.txt", "profiles/goroutine.pb.gz"] {
+        let path = fixture("go1.26", file);
+        let report = analyze_json(&path);
+        let labeled: Vec<&Value> = groups(&report)
+            .iter()
+            .filter(|g| g["top_function"] == "main.wLabeled")
+            .collect();
+        assert_eq!(labeled.len(), 1, "{file}");
+        let got: BTreeSet<String> = labeled[0]["trace_ids"]
+            .as_array()
+            .expect("trace_ids")
+            .iter()
+            .filter(|t| t["key"] == "trace_id")
+            .filter_map(|t| t["value"].as_str().map(str::to_string))
+            .collect();
+        assert_eq!(got, want, "{file}: trace ids");
+        assert!(groups(&report)
+            .iter()
+            .filter(|g| g["top_function"] != "main.wLabeled")
+            .all(|g| g["trace_ids"].as_array().is_some_and(Vec::is_empty)));
+
+        let out = run([
+            OsStr::new("analyze"),
+            os(&path),
+            OsStr::new("--format"),
+            OsStr::new("json"),
+            OsStr::new("--group-by-label"),
+            OsStr::new("trace_id"),
+        ]);
+        assert_eq!(out.code(), 0, "{}", out.stderr);
+        let split: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        let values: BTreeSet<String> = groups(&split)
+            .iter()
+            .filter(|g| g["top_function"] == "main.wLabeled")
+            .map(|g| {
+                assert_eq!(int(g, "count"), 1, "{file}");
+                assert_eq!(g["group_label"]["key"], "trace_id");
+                g["group_label"]["value"]
+                    .as_str()
+                    .expect("value")
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(values, want, "{file}: one group per trace");
+        assert_eq!(
+            int(&split, "group_count"),
+            int(&report, "group_count") + 2,
+            "{file}: only the labelled group splits"
+        );
     }
 }
 
