@@ -10,6 +10,7 @@
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -34,40 +35,62 @@ static GOPROG: OnceLock<Option<PathBuf>> = OnceLock::new();
 /// Builds testdata/goprog once per test run; `None` (after a note) when Go
 /// is not installed outside CI.
 fn goprog() -> Option<&'static Path> {
-    GOPROG
-        .get_or_init(|| {
-            match Command::new("go").arg("version").output() {
-                Ok(o) if o.status.success() => {}
-                Ok(o) => panic!(
-                    "`go version` failed: {}",
-                    String::from_utf8_lossy(&o.stderr)
-                ),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    assert!(
-                        !in_ci(),
-                        "go is not on PATH but CI=true: the live Go tests need Go 1.26 \
+    build_goprog(&GOPROG, "goprog", &[])
+}
+
+static GOPROG_LEAK: OnceLock<Option<PathBuf>> = OnceLock::new();
+
+/// testdata/goprog built with GOEXPERIMENT=goroutineleakprofile (Go 1.26),
+/// which serves /debug/pprof/goroutineleak.
+fn goprog_leak() -> Option<&'static Path> {
+    build_goprog(
+        &GOPROG_LEAK,
+        "goprog-leak",
+        &[("GOEXPERIMENT", "goroutineleakprofile")],
+    )
+}
+
+fn build_goprog(
+    cell: &'static OnceLock<Option<PathBuf>>,
+    name: &str,
+    env: &[(&str, &str)],
+) -> Option<&'static Path> {
+    cell.get_or_init(|| {
+        match Command::new("go").arg("version").output() {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => panic!(
+                "`go version` failed: {}",
+                String::from_utf8_lossy(&o.stderr)
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                assert!(
+                    !in_ci(),
+                    "go is not on PATH but CI=true: the live Go tests need Go 1.26 \
                          (install it; scripts/test.sh checks for it)"
-                    );
-                    eprintln!("note: go not found on PATH; skipping the live Go tests");
-                    return None;
-                }
-                Err(e) => panic!("cannot run go: {e}"),
+                );
+                eprintln!("note: go not found on PATH; skipping the live Go tests");
+                return None;
             }
-            let bin = Path::new(env!("CARGO_TARGET_TMPDIR")).join("goprog");
-            let mut cmd = Command::new("go");
-            cmd.args(["build", "-trimpath", "-o"])
-                .arg(&bin)
-                .arg(".")
-                .current_dir(repo_root().join("testdata/goprog"));
-            let out = run_cmd(cmd, None, Duration::from_secs(600));
-            assert!(
-                out.status.success(),
-                "go build of testdata/goprog failed:\n{}",
-                out.stderr
-            );
-            Some(bin)
-        })
-        .as_deref()
+            Err(e) => panic!("cannot run go: {e}"),
+        }
+        let bin = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+        let mut cmd = Command::new("go");
+        cmd.args(["build", "-trimpath", "-o"])
+            .arg(&bin)
+            .arg(".")
+            .current_dir(repo_root().join("testdata/goprog"));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = run_cmd(cmd, None, Duration::from_secs(600));
+        assert!(
+            out.status.success(),
+            "go build of testdata/goprog failed:\n{}",
+            out.stderr
+        );
+        Some(bin)
+    })
+    .as_deref()
 }
 
 /// One workload at a time: its CPU spinners and settling loop compete for
@@ -652,4 +675,76 @@ fn analyze_reads_live_targets() {
         out.stderr
     );
     assert_eq!(out.stderr.trim_end().lines().count(), 1, "{}", out.stderr);
+}
+
+/// The Go 1.26 goroutineleak profile, in all three forms, from the workload
+/// built with GOEXPERIMENT=goroutineleakprofile. Its real leaks are the
+/// goroutines blocked where nothing can ever wake them: `select {}`, nil
+/// channels, and wGeneric's channel nobody else holds. debug=0 (`--mode
+/// leak`) and debug=1 list only those, each record state `leaked`; debug=2
+/// is the whole dump with `(leaked)` on exactly those headers. All three
+/// agree with each other and with the manifest's counts.
+#[test]
+fn goroutineleak_profile_marks_the_leaks() {
+    let Some(bin) = goprog_leak() else {
+        return;
+    };
+    let manifest_path = scratch_dir("live-leak").join("expected.json");
+    let _one = workload_lock();
+    let (mut guard, addr) = serve(
+        bin,
+        &["-serve", "127.0.0.1:0", "-expect", path_str(&manifest_path)],
+    );
+    let manifest = read_json(&manifest_path);
+    let leaking = [
+        "main.wSelectNoCases",
+        "main.wNilSend",
+        "main.wNilRecv",
+        "main.wGeneric[...]",
+    ];
+    let want: u64 = leaking
+        .iter()
+        .map(|k| int(&manifest["kinds"][*k], "count"))
+        .sum();
+    let fetch = |url: String, extra: &[&str]| -> Value {
+        let mut args = vec!["analyze".to_string(), url, "--format".into(), "json".into()];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let out = run_cmd(common::goroscope(args), None, CHILD_TIMEOUT);
+        assert_eq!(out.code(), 0, "{}", out.stderr);
+        serde_json::from_slice(&out.stdout).expect("JSON")
+    };
+    let base = format!("http://{addr}");
+    let pb = fetch(base.clone(), &["--mode", "leak"]);
+    let text = fetch(format!("{base}/debug/pprof/goroutineleak?debug=1"), &[]);
+    let dump = fetch(format!("{base}/debug/pprof/goroutineleak?debug=2"), &[]);
+    for (r, format) in [(&pb, "pprof"), (&text, "pprof_text")] {
+        assert_eq!(r["source"]["format"], format);
+        assert_eq!(r["source"]["profile"], "goroutineleak");
+        assert_eq!(int(r, "total"), want, "{format}: only leaked goroutines");
+        assert_eq!(int(&r["states"], "leaked"), want, "{format}");
+        assert_eq!(int(&r["flags"], "leaked"), want, "{format}");
+        let kinds: BTreeSet<&str> = groups(r).iter().filter_map(kind_of_group).collect();
+        assert_eq!(kinds, leaking.iter().copied().collect(), "{format}");
+    }
+    // debug=0 keeps the runtime frames: it still says what they wait on.
+    assert_eq!(int(&pb["block_classes"], "nil_or_forever"), want - 2);
+    assert_eq!(int(&pb["block_classes"], "chan_receive"), 2);
+    // debug=2: every goroutine, the leaked ones marked.
+    assert_eq!(dump["source"]["format"], "dump");
+    assert!(int(&dump, "total") > want);
+    assert_eq!(int(&dump["flags"], "leaked"), want);
+    for g in groups(&dump) {
+        let leaked = g["states"]
+            .get("leaked")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        let kind = kind_of_group(g).unwrap_or("");
+        assert_eq!(
+            leaked > 0,
+            leaking.contains(&kind),
+            "debug=2: {kind} group leaked={leaked}"
+        );
+    }
+    drop(guard.child().stdin.take());
+    let _ = wait_bounded(guard.child(), Duration::from_secs(20), "goprog -serve");
 }

@@ -134,14 +134,21 @@ fn finish(
         .into_iter()
         .map(|f| tables.intern_frame(f))
         .collect();
+    let leak = kind == Some(ProfileKind::GoroutineLeak);
     out.push(Record {
         count: p.count,
-        state: inferred.state,
+        // Every goroutine of a leak profile leaked, as `(leaked)` says in
+        // a dump.
+        state: if leak {
+            crate::model::State::Leaked
+        } else {
+            inferred.state
+        },
         block_class: inferred.block_class,
         origin,
         stack: tables.intern_stack(&ids),
         labels: p.labels,
-        leaked: kind == Some(ProfileKind::GoroutineLeak),
+        leaked: leak,
     });
 }
 
@@ -271,5 +278,6 @@ mod tests {
         );
         assert_eq!(p.kind, Some(ProfileKind::GoroutineLeak));
         assert!(p.records[0].leaked);
+        assert_eq!(p.records[0].state, State::Leaked);
     }
 }

@@ -18,7 +18,7 @@ use std::io::Read;
 use prost::Message;
 use rustc_hash::FxHashMap;
 
-use crate::model::{Diagnostic, Frame, FrameId, FrameKind, Record, Tables};
+use crate::model::{Diagnostic, Frame, FrameId, FrameKind, Record, State, Tables};
 use crate::vocab::{self, FrameHint};
 
 /// Hand-derived from `message Profile` and friends in profile.proto.
@@ -331,7 +331,13 @@ pub fn parse_pprof(data: &[u8], limit: u64) -> Result<ProfileSnapshot, ProfileEr
         let outermost = hints.last().map(|h| h.function);
         records.push(Record {
             count,
-            state: inferred.state,
+            // As in a dump's `(leaked)` header: every goroutine in a leak
+            // profile is in state leaked (its class still says on what).
+            state: if kind == ProfileKind::GoroutineLeak {
+                State::Leaked
+            } else {
+                inferred.state
+            },
             block_class: inferred.block_class,
             origin: vocab::origin(u64::MAX, false, None, outermost),
             stack: tables.intern_stack(&frames),
@@ -411,7 +417,7 @@ fn guess_kind(types: &[(&str, &str)]) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{BlockClass, State};
+    use crate::model::BlockClass;
 
     fn profile(types: &[(&str, &str)], samples: Vec<pb::Sample>) -> Vec<u8> {
         let mut strings = vec![String::new()];
@@ -555,6 +561,8 @@ mod tests {
         let p = parse_pprof(&data, DEFAULT_MAX_DECOMPRESSED).expect("decodes");
         assert_eq!(p.kind, Some(ProfileKind::GoroutineLeak));
         assert!(p.records[0].leaked);
+        assert_eq!(p.records[0].state, State::Leaked);
+        assert_eq!(p.records[0].block_class, BlockClass::ChanReceive);
     }
 
     #[test]
