@@ -410,6 +410,19 @@ impl Census {
     /// Builds the report; groups sorted by count (descending), then
     /// signature.
     pub fn report(&self, tables: &Tables, diagnostics: Vec<Diagnostic>) -> Report {
+        self.report_top(tables, diagnostics, None)
+    }
+
+    /// Like [`Self::report`], but only the `limit` largest groups are
+    /// materialised (frames, labels, strings); `group_count` still counts
+    /// them all. With 100,000 distinct stacks, building every group costs
+    /// far more than reading the input.
+    pub fn report_top(
+        &self,
+        tables: &Tables,
+        diagnostics: Vec<Diagnostic>,
+        limit: Option<usize>,
+    ) -> Report {
         let mut wait_reasons: Vec<(String, u64)> = self
             .wait_reasons
             .iter()
@@ -418,16 +431,20 @@ impl Census {
             .map(|(k, &v)| (tables.str(StrId(k as u32)).to_string(), v))
             .collect();
         wait_reasons.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        let mut groups: Vec<Group> = self
+        // Order by (count desc, signature): only the hashes are computed
+        // for every group.
+        let mut order: Vec<(u64, u64, usize)> = self
             .groups
             .iter()
-            .map(|g| self.group_report(g, tables))
+            .enumerate()
+            .map(|(i, g)| (g.count, self.signature(g, tables), i))
             .collect();
-        groups.sort_by(|a, b| {
-            b.count
-                .cmp(&a.count)
-                .then_with(|| a.signature.cmp(&b.signature))
-        });
+        order.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let groups: Vec<Group> = order
+            .iter()
+            .take(limit.unwrap_or(usize::MAX))
+            .map(|&(_, sig, i)| self.group_report(&self.groups[i], sig, tables))
+            .collect();
         // The ALL arrays are in declaration (= Ord) order, so this comes out
         // sorted by (state, block class, origin).
         let mut matrix = Vec::new();
@@ -480,44 +497,50 @@ impl Census {
             series: matrix,
             unique_stacks: tables.stack_count() as u64,
             unique_frames: tables.frame_count() as u64,
-            group_count: groups.len() as u64,
+            group_count: self.groups.len() as u64,
             groups,
             diagnostics_total: diagnostics.len() as u64,
             diagnostics,
         }
     }
 
-    fn group_report(&self, g: &GroupAcc, tables: &Tables) -> Group {
-        let frames: Vec<FrameOut> = tables
-            .stack(g.stack)
-            .iter()
-            .map(|&f| FrameOut::of(tables, f))
-            .collect();
-        let created_by = g.created_by.map(|f| FrameOut::of(tables, f));
+    /// The group's stable signature: FNV over its function names (and
+    /// file:line with `by_location`), creator, block class and label value.
+    fn signature(&self, g: &GroupAcc, tables: &Tables) -> u64 {
         let mut hasher = Fnv::new();
-        for f in &frames {
-            hasher.write(f.function.as_bytes());
+        let frame = |h: &mut Fnv, f: FrameId| {
+            let fr = tables.frame(f);
+            h.write(fr.function.as_bytes());
             if self.opts.by_location {
-                hasher.write(f.file.as_bytes());
-                hasher.write(&f.line.to_le_bytes());
+                h.write(fr.file.as_bytes());
+                h.write(&fr.line.to_le_bytes());
             }
+        };
+        for &f in tables.stack(g.stack) {
+            frame(&mut hasher, f);
             hasher.write(b"\n");
         }
         hasher.write(b"created by ");
-        if let Some(c) = &created_by {
-            hasher.write(c.function.as_bytes());
-            if self.opts.by_location {
-                hasher.write(c.file.as_bytes());
-                hasher.write(&c.line.to_le_bytes());
-            }
+        if let Some(c) = g.created_by {
+            frame(&mut hasher, c);
         }
         hasher.write(g.class.as_str().as_bytes());
         if let Some(v) = g.label {
             hasher.write(b"\nlabel ");
             hasher.write(tables.str(v).as_bytes());
         }
+        hasher.finish()
+    }
+
+    fn group_report(&self, g: &GroupAcc, signature: u64, tables: &Tables) -> Group {
+        let frames: Vec<FrameOut> = tables
+            .stack(g.stack)
+            .iter()
+            .map(|&f| FrameOut::of(tables, f))
+            .collect();
+        let created_by = g.created_by.map(|f| FrameOut::of(tables, f));
         Group {
-            signature: format!("{:016x}", hasher.finish()),
+            signature: format!("{signature:016x}"),
             count: g.count,
             states: State::ALL
                 .iter()
@@ -844,6 +867,41 @@ pub struct Group {
 mod tests {
     use super::*;
     use crate::parse::parse_dump;
+
+    /// `report_top(n)` builds only the first n groups, which are exactly the
+    /// first n of the full report (same order, same signatures), and still
+    /// counts all of them.
+    #[test]
+    fn report_top_is_a_prefix_of_the_full_report() {
+        let mut dump = String::new();
+        for i in 0..40 {
+            // Distinct stacks, several of each size, ties on counts.
+            for j in 0..(i % 4 + 1) {
+                dump.push_str(&format!(
+                    "goroutine {} [chan receive]:\nmain.f{i}()\n\t/a.go:{i} +0x1\n\n",
+                    i * 10 + j
+                ));
+            }
+        }
+        let (snap, _) = parse_dump(dump.as_bytes());
+        let mut c = Census::new(CensusOptions::default());
+        for g in &snap.goroutines {
+            c.add(g, &snap.tables);
+        }
+        let full = c.report(&snap.tables, vec![]);
+        assert_eq!(full.groups.len(), 40);
+        for n in [0, 1, 7, 40, 100] {
+            let top = c.report_top(&snap.tables, vec![], Some(n));
+            assert_eq!(top.group_count, 40);
+            let sigs = |r: &Report| {
+                r.groups
+                    .iter()
+                    .map(|g| g.signature.clone())
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(sigs(&top), sigs(&full)[..n.min(40)].to_vec(), "top {n}");
+        }
+    }
 
     #[test]
     fn groups_by_function_sequence_and_creator() {

@@ -184,15 +184,18 @@ pub fn render(out: &mut impl Write, r: &Report, top: usize, color: bool) -> io::
             writeln!(out, "{}", st.dim(fit(&line, WIDTH).trim_end()))?;
         }
     }
-    if r.groups.len() > top {
-        let rest: u64 = r.groups.iter().skip(top).map(|g| g.count).sum();
+    // The report may hold only the groups shown (Census::report_top): the
+    // rest is what they leave of the totals.
+    let shown = r.groups.len().min(top) as u64;
+    if r.group_count > shown {
+        let rest = r.total - r.groups.iter().take(top).map(|g| g.count).sum::<u64>();
         writeln!(
             out,
             "{}",
             st.dim(&format!(
                 "{:>7}  in {} more groups (--top N to see more, --format json for all)",
                 rest,
-                r.groups.len() - top
+                r.group_count - shown
             ))
         )?;
     }

@@ -121,7 +121,7 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
         for r in &snap.records {
             census.add_record(r, &snap.tables);
         }
-        let mut report = census.report(&snap.tables, snap.diagnostics);
+        let mut report = census.report_top(&snap.tables, snap.diagnostics, group_limit(args));
         report.diagnostics_total = report.diagnostics.len() as u64;
         report.source = Source::profile(format == sniff::Format::LegacyText, kind.as_str());
         return write_report(args, report, &name, None);
@@ -168,9 +168,19 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
         .into());
     }
 
-    let mut report = census.report(&tables, diagnostics);
+    let mut report = census.report_top(&tables, diagnostics, group_limit(args));
     report.diagnostics_total = parsed.diagnostics_total + u64::from(io_error.is_some());
     write_report(args, report, &name, io_error)
+}
+
+/// How many groups the chosen output shows (`None`: all, for JSON
+/// without `--top`); only those are built.
+fn group_limit(args: &AnalyzeArgs) -> Option<usize> {
+    match args.format {
+        Format::Json => args.top,
+        Format::Openmetrics => Some(args.top.unwrap_or(20)),
+        Format::Human => Some(args.top.unwrap_or(10)),
+    }
 }
 
 /// Prints the report in the chosen format, diagnostics to stderr; exit 1

@@ -76,9 +76,14 @@ pub fn render(report: &Report, top_k: usize) -> String {
         "goroscope_group_goroutines",
         "Goroutines per stack signature, largest groups first; the rest are summed in the signature named other.",
     );
-    let mut other = 0;
-    for (i, g) in report.groups.iter().enumerate() {
-        if i < top_k {
+    // The report may carry only the top groups (Census::report_top): the
+    // rest is what the shown ones leave of the total.
+    let mut shown = 0u64;
+    let mut shown_groups = 0u64;
+    for g in report.groups.iter().take(top_k) {
+        shown += g.count;
+        shown_groups += 1;
+        {
             let created = g.created_by.as_ref().map_or("", |c| c.function.as_str());
             let _ = writeln!(
                 out,
@@ -89,10 +94,9 @@ pub fn render(report: &Report, top_k: usize) -> String {
                 g.block_class.as_str(),
                 g.count
             );
-        } else {
-            other += g.count;
         }
     }
+    let other = report.total.saturating_sub(shown);
     let _ = writeln!(
         out,
         "goroscope_group_goroutines{{signature=\"other\",top_function=\"\",created_by=\"\",block_class=\"other\"}} {other}"
@@ -112,7 +116,7 @@ pub fn render(report: &Report, top_k: usize) -> String {
     let _ = writeln!(
         out,
         "goroscope_groups_folded {}",
-        report.groups.len().saturating_sub(top_k)
+        report.group_count.saturating_sub(shown_groups)
     );
     family(
         &mut out,

@@ -1,0 +1,3 @@
+module goroscope.bench/pprofgen
+
+go 1.26
