@@ -440,8 +440,13 @@ pub struct Tables {
     /// (start in `frame_keys`, name length, location length); lengths are
     /// bounded by the parser's line limit, the start is not.
     frame_key_spans: Vec<(usize, u32, u32)>,
-    stacks: Vec<Box<[FrameId]>>,
-    stack_index: FxHashMap<Box<[FrameId]>, StackId>,
+    /// Every stack's frames back to back; `stack_spans` says where each
+    /// one is. One arena instead of a box per stack (and a second box as
+    /// the index key): 100,000 distinct stacks are 2 allocations, not
+    /// 200,000.
+    stack_frames: Vec<FrameId>,
+    stack_spans: Vec<(usize, u32)>,
+    stack_table: HashTable<StackId>,
     strings: Vec<Box<str>>,
     string_index: FxHashMap<Box<str>, StrId>,
     label_sets: Vec<Box<[(StrId, StrId)]>>,
@@ -513,13 +518,19 @@ impl Tables {
 
     /// Interns a frame sequence.
     pub fn intern_stack(&mut self, frames: &[FrameId]) -> StackId {
-        if let Some(&id) = self.stack_index.get(frames) {
+        let hash = stack_hash(frames);
+        let (arena, spans) = (&self.stack_frames, &self.stack_spans);
+        let eq = |id: &StackId| stack_of(arena, spans, *id) == frames;
+        if let Some(&id) = self.stack_table.find(hash, eq) {
             return id;
         }
-        let id = StackId(self.stacks.len() as u32);
-        let boxed: Box<[FrameId]> = frames.into();
-        self.stacks.push(boxed.clone());
-        self.stack_index.insert(boxed, id);
+        let id = StackId(self.stack_spans.len() as u32);
+        self.stack_spans
+            .push((self.stack_frames.len(), frames.len() as u32));
+        self.stack_frames.extend_from_slice(frames);
+        let (arena, spans) = (&self.stack_frames, &self.stack_spans);
+        self.stack_table
+            .insert_unique(hash, id, |id| stack_hash(stack_of(arena, spans, *id)));
         id
     }
 
@@ -554,7 +565,7 @@ impl Tables {
 
     /// The frames of a stack, innermost first.
     pub fn stack(&self, id: StackId) -> &[FrameId] {
-        &self.stacks[id.0 as usize]
+        stack_of(&self.stack_frames, &self.stack_spans, id)
     }
 
     /// The text behind a string id.
@@ -571,7 +582,7 @@ impl Tables {
     pub fn mark(&self) -> TablesMark {
         TablesMark {
             frames: self.frames.len(),
-            stacks: self.stacks.len(),
+            stacks: self.stack_spans.len(),
             strings: self.strings.len(),
             label_sets: self.label_sets.len(),
         }
@@ -597,7 +608,9 @@ impl Tables {
             .collect();
         TablesDelta {
             frames,
-            stacks: self.stacks[mark.stacks..].to_vec(),
+            stacks: (mark.stacks..self.stack_spans.len())
+                .map(|i| self.stack(StackId(i as u32)).into())
+                .collect(),
             strings: self.strings[mark.strings..].to_vec(),
             label_sets: self.label_sets[mark.label_sets..].to_vec(),
         }
@@ -610,7 +623,7 @@ impl Tables {
 
     /// Number of distinct stacks.
     pub fn stack_count(&self) -> usize {
-        self.stacks.len()
+        self.stack_spans.len()
     }
 }
 
@@ -716,6 +729,21 @@ fn frame_key<'a>(
         &keys[name_end..loc_end],
         keys[loc_end],
     )
+}
+
+/// The frames of stack `id` in the arena.
+fn stack_of<'a>(arena: &'a [FrameId], spans: &[(usize, u32)], id: StackId) -> &'a [FrameId] {
+    let (start, len) = spans[id.0 as usize];
+    &arena[start..start + len as usize]
+}
+
+fn stack_hash(frames: &[FrameId]) -> u64 {
+    let mut h = FxHasher::default();
+    h.write_usize(frames.len());
+    for f in frames {
+        h.write_u32(f.0);
+    }
+    h.finish()
 }
 
 /// Hash of a frame identity; the parts are hashed with separators so

@@ -23,12 +23,13 @@ use crate::vocab::{self, FrameHint};
 
 /// Hand-derived from `message Profile` and friends in profile.proto.
 mod pb {
+    /// `Profile` without its samples (tag 2), which prost skips: they are
+    /// read one at a time by [`super::for_each_sample`] instead of being
+    /// materialised all at once (three vectors per sample).
     #[derive(Clone, PartialEq, prost::Message)]
     pub struct Profile {
         #[prost(message, repeated, tag = "1")]
         pub sample_type: Vec<ValueType>,
-        #[prost(message, repeated, tag = "2")]
-        pub sample: Vec<Sample>,
         #[prost(message, repeated, tag = "4")]
         pub location: Vec<Location>,
         #[prost(message, repeated, tag = "5")]
@@ -47,6 +48,9 @@ mod pb {
         pub unit: i64,
     }
 
+    /// Only to encode test profiles; reading goes through
+    /// `for_each_sample`.
+    #[cfg(test)]
     #[derive(Clone, PartialEq, prost::Message)]
     pub struct Sample {
         #[prost(uint64, repeated, tag = "1")]
@@ -156,7 +160,7 @@ pub enum ProfileError {
     #[error(
         "it is not a readable pprof protobuf profile ({0}); a truncated download looks like this: fetch it again"
     )]
-    Decode(prost::DecodeError),
+    Decode(String),
     /// A profile, but not of goroutines.
     #[error(
         "it is a {kind} profile (sample types {types}), not a goroutine profile: fetch /debug/pprof/goroutine"
@@ -193,7 +197,7 @@ pub fn gunzip(data: &[u8], limit: u64) -> Result<std::borrow::Cow<'_, [u8]>, Pro
 /// Decodes a goroutine profile (gzipped or not) into records.
 pub fn parse_pprof(data: &[u8], limit: u64) -> Result<ProfileSnapshot, ProfileError> {
     let raw = gunzip(data, limit)?;
-    let p = pb::Profile::decode(&*raw).map_err(ProfileError::Decode)?;
+    let p = pb::Profile::decode(&*raw).map_err(|e| ProfileError::Decode(e.to_string()))?;
     let mut diags = Vec::new();
     let s = |i: i64| -> &str {
         usize::try_from(i)
@@ -290,22 +294,23 @@ pub fn parse_pprof(data: &[u8], limit: u64) -> Result<ProfileSnapshot, ProfileEr
         });
     }
 
-    let mut records = Vec::with_capacity(p.sample.len());
+    let mut records = Vec::new();
     let (mut missing_locations, mut bad_counts) = (0u64, 0u64);
     let mut frames = Vec::new();
     let mut hints = Vec::new();
     let mut pairs = Vec::new();
-    for sample in &p.sample {
-        let count = match sample.value.get(value_index).copied() {
+    let mut sample = RawSample::default();
+    for_each_sample(&raw, &mut sample, |sample| {
+        let count = match sample.values.get(value_index).copied() {
             Some(v) if v > 0 => v as u64,
             _ => {
                 bad_counts += 1;
-                continue;
+                return;
             }
         };
         frames.clear();
         hints.clear();
-        for id in &sample.location_id {
+        for id in &sample.location_ids {
             match locations.get(id) {
                 Some(loc) => {
                     frames.extend_from_slice(&loc.frames);
@@ -315,7 +320,7 @@ pub fn parse_pprof(data: &[u8], limit: u64) -> Result<ProfileSnapshot, ProfileEr
             }
         }
         pairs.clear();
-        for l in &sample.label {
+        for l in &sample.labels {
             // Goroutine profiles carry string labels only (pprof.Do);
             // numeric ones are kept as their decimal text.
             let key = tables.intern_str(s(l.key));
@@ -344,7 +349,8 @@ pub fn parse_pprof(data: &[u8], limit: u64) -> Result<ProfileSnapshot, ProfileEr
             labels,
             leaked: kind == ProfileKind::GoroutineLeak,
         });
-    }
+    })
+    .map_err(ProfileError::Decode)?;
     if missing_locations > 0 {
         diags.push(Diagnostic {
             line: 0,
@@ -394,6 +400,112 @@ pub fn go_traceback_name(name: &str) -> std::borrow::Cow<'_, str> {
         }
     }
     std::borrow::Cow::Owned(out)
+}
+
+/// One sample's fields, in buffers reused from sample to sample.
+#[derive(Default)]
+struct RawSample {
+    location_ids: Vec<u64>,
+    values: Vec<i64>,
+    labels: Vec<pb::Label>,
+}
+
+/// Calls `f` with every sample (field 2) of an encoded `Profile`, decoded
+/// into `buf`. The protobuf wire format (protobuf.dev/programming-guides/
+/// encoding): a message is a sequence of (key varint = tag << 3 | wire
+/// type, payload); wire type 0 is a varint, 1 eight bytes, 2 a varint
+/// length then that many bytes, 5 four bytes. Repeated scalars come packed
+/// (one length-delimited run of varints) or one per key; both are read.
+fn for_each_sample(
+    data: &[u8],
+    buf: &mut RawSample,
+    mut f: impl FnMut(&RawSample),
+) -> Result<(), String> {
+    let mut rest = data;
+    while !rest.is_empty() {
+        let (tag, wire) = read_key(&mut rest)?;
+        let payload = read_field(&mut rest, wire)?;
+        if tag != 2 || wire != 2 {
+            continue;
+        }
+        buf.location_ids.clear();
+        buf.values.clear();
+        buf.labels.clear();
+        let mut s = payload;
+        while !s.is_empty() {
+            let (tag, wire) = read_key(&mut s)?;
+            let field = read_field(&mut s, wire)?;
+            match (tag, wire) {
+                (1, 0) => buf.location_ids.push(varint(&mut { field })?),
+                (1, 2) => {
+                    let mut run = field;
+                    while !run.is_empty() {
+                        buf.location_ids.push(varint(&mut run)?);
+                    }
+                }
+                // int64 values are two's complement varints.
+                (2, 0) => buf.values.push(varint(&mut { field })? as i64),
+                (2, 2) => {
+                    let mut run = field;
+                    while !run.is_empty() {
+                        buf.values.push(varint(&mut run)? as i64);
+                    }
+                }
+                (3, 2) => buf
+                    .labels
+                    .push(pb::Label::decode(field).map_err(|e| e.to_string())?),
+                _ => {}
+            }
+        }
+        f(buf);
+    }
+    Ok(())
+}
+
+fn wire_error(what: &str) -> String {
+    what.to_string()
+}
+
+fn varint(b: &mut &[u8]) -> Result<u64, String> {
+    let mut v = 0u64;
+    for i in 0..10 {
+        let Some((&byte, rest)) = b.split_first() else {
+            break;
+        };
+        *b = rest;
+        v |= u64::from(byte & 0x7f) << (7 * i);
+        if byte < 0x80 {
+            return Ok(v);
+        }
+    }
+    Err(wire_error("invalid or truncated varint"))
+}
+
+fn read_key(b: &mut &[u8]) -> Result<(u64, u64), String> {
+    let key = varint(b)?;
+    Ok((key >> 3, key & 7))
+}
+
+/// The payload of a field of this wire type (for a varint: its bytes).
+fn read_field<'a>(b: &mut &'a [u8], wire: u64) -> Result<&'a [u8], String> {
+    let len = match wire {
+        0 => {
+            let before = *b;
+            varint(b)?;
+            let used = before.len() - b.len();
+            return Ok(&before[..used]);
+        }
+        1 => 8,
+        2 => usize::try_from(varint(b)?).unwrap_or(usize::MAX),
+        5 => 4,
+        _ => return Err(wire_error("unsupported wire type")),
+    };
+    if len > b.len() {
+        return Err(wire_error("field runs past the end (truncated)"));
+    }
+    let (field, rest) = b.split_at(len);
+    *b = rest;
+    Ok(field)
 }
 
 /// Names the profile a set of sample types belongs to (Go's own names).
@@ -483,15 +595,35 @@ mod tests {
         ];
         let _ = idx("trace_id");
         let _ = idx("abc");
-        pb::Profile {
+        let mut out = pb::Profile {
             sample_type,
-            sample: samples,
             location,
             function,
             string_table: strings,
             time_nanos: 7,
         }
-        .encode_to_vec()
+        .encode_to_vec();
+        // Samples (tag 2) appended: field order does not matter in protobuf,
+        // and Go writes them first; test both by putting one first.
+        let mut with_samples = Vec::new();
+        for (i, smp) in samples.iter().enumerate() {
+            let body = smp.encode_to_vec();
+            let mut field = vec![0x12];
+            let mut n = body.len();
+            while n >= 0x80 {
+                field.push((n as u8) | 0x80);
+                n >>= 7;
+            }
+            field.push(n as u8);
+            field.extend_from_slice(&body);
+            if i == 0 {
+                with_samples.extend_from_slice(&field);
+            } else {
+                out.extend_from_slice(&field);
+            }
+        }
+        with_samples.extend_from_slice(&out);
+        with_samples
     }
 
     fn sample(locs: &[u64], count: i64) -> pb::Sample {
