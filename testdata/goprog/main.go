@@ -25,10 +25,18 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"flag"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	_ "net/http/pprof" // registers /debug/pprof/* on http.DefaultServeMux for -serve
@@ -610,6 +618,8 @@ Starts a fixed goroutine workload, waits for it to settle, then:
                 manifest (/expected) on ADDR, prints "listening on http://HOST:PORT"
                 and runs until killed or stdin reaches EOF
   -auth TOKEN   with -serve: answer 401 unless "Authorization: Bearer TOKEN"
+  -tls-cert FILE  with -serve: https, with a certificate from a throwaway
+                CA whose certificate is written (PEM) to FILE
   -crash        panics; run with GOTRACEBACK=system for a full crash dump
   -check FILE   (no workload) verifies a dump produced by one of the above
                 against the manifest, using this program's own small parser;
@@ -627,6 +637,7 @@ func main() {
 	serve := flag.String("serve", "", "serve pprof and /expected on `ADDR` (e.g. 127.0.0.1:0)")
 	crash := flag.Bool("crash", false, "panic after settling")
 	auth := flag.String("auth", "", "with -serve: require `TOKEN` as a bearer token on every request")
+	tlsCert := flag.String("tls-cert", "", "with -serve: serve https with a certificate from a throwaway CA, whose certificate is written (PEM) to `FILE`")
 	check := flag.String("check", "", "verify the dump in `FILE` against the manifest and exit (no workload)")
 	timeout := flag.Duration("timeout", 30*time.Second, "give up if the workload has not settled after this long")
 	flag.Usage = usage
@@ -713,8 +724,19 @@ func main() {
 				http.DefaultServeMux.ServeHTTP(rw, r)
 			})
 		}
+		scheme := "http"
+		if *tlsCert != "" {
+			// https with a fresh self-signed certificate for 127.0.0.1,
+			// written to the -tls-cert file for the client to trust.
+			cfg, err := selfSigned(*tlsCert)
+			if err != nil {
+				fatal(err)
+			}
+			ln = tls.NewListener(ln, cfg)
+			scheme = "https"
+		}
 		go http.Serve(ln, handler)
-		fmt.Printf("listening on http://%s\n", ln.Addr())
+		fmt.Printf("listening on %s://%s\n", scheme, ln.Addr())
 		// Exit when our parent closes stdin (or dies), so a crashed test
 		// harness doesn't leave us running. Note: started with stdin at
 		// /dev/null, this exits immediately.
@@ -723,6 +745,54 @@ func main() {
 	case *crash:
 		panic("goroscope test crash")
 	}
+}
+
+// selfSigned makes a throwaway CA and a certificate for 127.0.0.1 signed
+// by it (both valid for a day), writes the CA certificate as PEM to
+// certFile for the client to trust, and returns the TLS configuration
+// serving the leaf. (Verifiers reject a CA certificate used directly by a
+// server, so a lone self-signed certificate would not do.)
+func selfSigned(certFile string) (*tls.Config, error) {
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	ca := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "goprog test CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	if err != nil {
+		return nil, err
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	leaf := &x509.Certificate{
+		SerialNumber: big.NewInt(2),
+		Subject:      pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+	}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, ca, &key.PublicKey, caKey)
+	if err != nil {
+		return nil, err
+	}
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
+	if err := os.WriteFile(certFile, pemBytes, 0o644); err != nil {
+		return nil, err
+	}
+	chain := tls.Certificate{Certificate: [][]byte{leafDER, caDER}, PrivateKey: key}
+	return &tls.Config{Certificates: []tls.Certificate{chain}}, nil
 }
 
 func fatal(err error) {

@@ -49,6 +49,11 @@ pub struct AnalyzeArgs {
     #[arg(long = "header", value_name = "HEADER")]
     pub headers: Vec<String>,
 
+    /// For an https URL: trust the certificates in this PEM file instead
+    /// of the public roots.
+    #[arg(long, value_name = "PEM")]
+    pub ca_cert: Option<std::path::PathBuf>,
+
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = Format::Human)]
     pub format: Format,

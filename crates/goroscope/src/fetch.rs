@@ -33,6 +33,9 @@ pub struct Options {
     pub bearer_token: Option<String>,
     /// `Name: value` headers.
     pub headers: Vec<String>,
+    /// PEM file of the certificates to trust for https instead of the
+    /// public roots (a private CA, a self-signed service).
+    pub ca_cert: Option<std::path::PathBuf>,
 }
 
 /// Whether a command-line input names a URL.
@@ -59,7 +62,31 @@ pub fn endpoint(input: &str, mode: Mode) -> String {
 /// Fetches `url`; every failure is one sentence naming the URL and what to
 /// check.
 pub fn fetch(url: &str, opts: &Options) -> anyhow::Result<Vec<u8>> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+    let mut config = ureq::Agent::config_builder();
+    if let Some(path) = &opts.ca_cert {
+        let pem = std::fs::read(path).map_err(|e| {
+            anyhow::anyhow!(
+                "--ca-cert {}: {e}: give a PEM certificate file",
+                path.display()
+            )
+        })?;
+        let mut certs = Vec::new();
+        for item in ureq::tls::parse_pem(&pem) {
+            match item {
+                Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
+                Ok(_) => {}
+                Err(e) => anyhow::bail!("--ca-cert {}: not valid PEM ({e})", path.display()),
+            }
+        }
+        if certs.is_empty() {
+            anyhow::bail!("--ca-cert {}: no certificate in it", path.display());
+        }
+        let tls = ureq::tls::TlsConfig::builder()
+            .root_certs(ureq::tls::RootCerts::from(certs))
+            .build();
+        config = config.tls_config(tls);
+    }
+    let agent: ureq::Agent = config
         .timeout_global(Some(opts.timeout))
         .http_status_as_error(false)
         .user_agent(concat!("goroscope/", env!("CARGO_PKG_VERSION")))

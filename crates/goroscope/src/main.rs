@@ -77,6 +77,7 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
         max_body: args.max_decompressed.saturating_mul(1 << 20),
         bearer_token: args.bearer_token.clone(),
         headers: args.headers.clone(),
+        ca_cert: args.ca_cert.clone(),
     };
     let mut input =
         source::open(&args.input, &fetch_opts).map_err(|e| UsageError(format!("{e:#}")))?;

@@ -351,9 +351,10 @@ fn serve(bin: &Path, args: &[&str]) -> (ChildGuard, String) {
             );
         }
     };
+    let line = line.trim_end();
     let addr = line
-        .trim_end()
         .strip_prefix("listening on http://")
+        .or_else(|| line.strip_prefix("listening on https://"))
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .to_string();
     (guard, addr)
@@ -745,6 +746,65 @@ fn goroutineleak_profile_marks_the_leaks() {
             "debug=2: {kind} group leaked={leaked}"
         );
     }
+    drop(guard.child().stdin.take());
+    let _ = wait_bounded(guard.child(), Duration::from_secs(20), "goprog -serve");
+}
+
+/// https targets: with `--ca-cert` naming the certificate the service
+/// presents (goprog's fresh self-signed one), the profile is read over
+/// TLS; without it the certificate is rejected (not trusted by the public
+/// roots), in one line naming the URL, exit 2; a missing --ca-cert file is
+/// named too.
+#[test]
+fn analyze_reads_https_targets() {
+    let Some(bin) = goprog() else {
+        return;
+    };
+    let cert = scratch_dir("live-tls").join("cert.pem");
+    let _one = workload_lock();
+    let (mut guard, addr) = serve(
+        bin,
+        &["-serve", "127.0.0.1:0", "-tls-cert", path_str(&cert)],
+    );
+    let url = format!("https://{addr}");
+    let out = run_cmd(
+        common::goroscope([
+            "analyze",
+            url.as_str(),
+            "--ca-cert",
+            path_str(&cert),
+            "--format",
+            "json",
+        ]),
+        None,
+        CHILD_TIMEOUT,
+    );
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let r: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(r["source"]["format"], "pprof");
+    assert!(int(&r, "total") > 90);
+
+    let out = run_cmd(
+        common::goroscope(["analyze", url.as_str()]),
+        None,
+        CHILD_TIMEOUT,
+    );
+    assert_eq!(out.code(), 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&url) && out.stderr.to_lowercase().contains("certificate"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stderr.trim_end().lines().count(), 1, "{}", out.stderr);
+
+    let out = run_cmd(
+        common::goroscope(["analyze", url.as_str(), "--ca-cert", "/nonexistent/ca.pem"]),
+        None,
+        CHILD_TIMEOUT,
+    );
+    assert_eq!(out.code(), 2);
+    assert!(out.stderr.contains("/nonexistent/ca.pem"), "{}", out.stderr);
+
     drop(guard.child().stdin.take());
     let _ = wait_bounded(guard.child(), Duration::from_secs(20), "goprog -serve");
 }
