@@ -5,7 +5,7 @@
 //!
 //! | family | labels | most series |
 //! |---|---|---|
-//! | `goroscope_goroutines` | state (9) x block_class (16) x origin (2) | 288 in theory; only combinations that occur are written (about 20 in practice) |
+//! | `goroscope_goroutines` | state (10) x block_class (17) x origin (2) | 340 in theory; only combinations that occur are written (about 20 in practice) |
 //! | `goroscope_goroutines_by_depth` | depth (buckets + 1, at most 12) | 12 |
 //! | `goroscope_goroutines_by_wait_reason` | wait_reason: one of the known Go wait reasons, `waiting`, `leaked`, else `other` | 46 |
 //! | `goroscope_group_goroutines` | signature, top_function, created_by, block_class | top_k + 1 (`other`) |
