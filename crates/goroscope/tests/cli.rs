@@ -498,7 +498,10 @@ fn openmetrics_is_valid_openmetrics() {
 
 #[test]
 fn openmetrics_passes_promtool_and_adds_up() {
-    for (version, file, path) in all_fixtures() {
+    // The profile forms too: their counts are weights, not goroutine lines.
+    let profiles = ["profiles/goroutine.pb.gz", "profiles/goroutine_debug1.txt"]
+        .map(|f| ("go1.26".to_string(), f.to_string(), fixture("go1.26", f)));
+    for (version, file, path) in all_fixtures().into_iter().chain(profiles) {
         let ctx = format!("{version}/{file}");
         let total = int(&analyze_json(&path), "total") as f64;
         let out = run([

@@ -27,7 +27,7 @@ pub fn render(report: &Report, top_k: usize) -> String {
     family(
         &mut out,
         "goroscope_goroutines",
-        "Goroutines in the dump by state, block class and origin.",
+        "Goroutines in the dump or profile by state, block class and origin.",
     );
     for s in &report.series {
         let _ = writeln!(
@@ -105,7 +105,7 @@ pub fn render(report: &Report, top_k: usize) -> String {
     family(
         &mut out,
         "goroscope_groups",
-        "Distinct stack signatures in the dump.",
+        "Distinct stack signatures in the dump or profile.",
     );
     let _ = writeln!(out, "goroscope_groups {}", report.group_count);
     family(
@@ -121,7 +121,7 @@ pub fn render(report: &Report, top_k: usize) -> String {
     family(
         &mut out,
         "goroscope_goroutines_total_in_dump",
-        "Goroutines read from the dump.",
+        "Goroutines read from the dump or profile.",
     );
     let _ = writeln!(out, "goroscope_goroutines_total_in_dump {}", report.total);
     family(
