@@ -516,6 +516,15 @@ impl Tables {
         self.intern_frame_key(name.as_bytes(), &loc, kind | 0x80, || frame)
     }
 
+    /// Makes room for about `n` more stacks of `frames` frames in all.
+    pub fn reserve_stacks(&mut self, n: usize, frames: usize) {
+        self.stack_spans.reserve(n);
+        self.stack_frames.reserve(frames);
+        let (arena, spans) = (&self.stack_frames, &self.stack_spans);
+        self.stack_table
+            .reserve(n, |id| stack_hash(stack_of(arena, spans, *id)));
+    }
+
     /// Interns a frame sequence.
     pub fn intern_stack(&mut self, frames: &[FrameId]) -> StackId {
         let hash = stack_hash(frames);

@@ -119,6 +119,7 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
             ))
             .into());
         };
+        census.reserve(snap.records.len());
         for r in &snap.records {
             census.add_record(r, &snap.tables);
         }

@@ -294,7 +294,13 @@ pub fn parse_pprof(data: &[u8], limit: u64) -> Result<ProfileSnapshot, ProfileEr
         });
     }
 
-    let mut records = Vec::new();
+    // One cheap pass to size the tables: every sample is a distinct
+    // (stack, labels), so there are about as many stacks as samples.
+    // Bounded by the input's size too: a hostile profile of empty samples
+    // must not make us reserve many times its size.
+    let samples = count_samples(&raw).min(raw.len() / 8);
+    tables.reserve_stacks(samples, samples.saturating_mul(16).min(raw.len()));
+    let mut records = Vec::with_capacity(samples);
     let (mut missing_locations, mut bad_counts) = (0u64, 0u64);
     let mut frames = Vec::new();
     let mut hints = Vec::new();
@@ -460,6 +466,23 @@ fn for_each_sample(
         f(buf);
     }
     Ok(())
+}
+
+/// How many samples (top-level field 2) an encoded profile holds; 0 if it
+/// is malformed (the real pass reports that).
+fn count_samples(data: &[u8]) -> usize {
+    let mut rest = data;
+    let mut n = 0;
+    while !rest.is_empty() {
+        let Ok((tag, wire)) = read_key(&mut rest) else {
+            return 0;
+        };
+        if read_field(&mut rest, wire).is_err() {
+            return 0;
+        }
+        n += usize::from(tag == 2);
+    }
+    n
 }
 
 fn wire_error(what: &str) -> String {
