@@ -439,6 +439,13 @@ fn check_same_parse(
 ) -> Result<(), TestCaseError> {
     check_snapshot(input, &b.snap)?;
     prop_assert_eq!(views(&a.snap), views(&b.snap), "{}: goroutines", what);
+    // The report prints these: the merged tables hold the same entries.
+    prop_assert_eq!(
+        (a.snap.tables.stack_count(), a.snap.tables.frame_count()),
+        (b.snap.tables.stack_count(), b.snap.tables.frame_count()),
+        "{}: distinct stacks and frames",
+        what
+    );
     prop_assert_eq!(
         &a.snap.diagnostics,
         &b.snap.diagnostics,

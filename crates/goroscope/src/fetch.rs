@@ -49,14 +49,21 @@ pub fn endpoint(input: &str, mode: Mode) -> String {
     if input.contains("/debug/pprof/") {
         return input.to_string();
     }
-    let base = input.trim_end_matches('/');
+    // The endpoint goes before any query string of the base URL.
+    let (base, query) = input.split_once('?').unwrap_or((input, ""));
+    let base = base.trim_end_matches('/');
     let path = match mode {
         Mode::Profile => "/debug/pprof/goroutine",
         Mode::Legacy => "/debug/pprof/goroutine?debug=1",
         Mode::Dump => "/debug/pprof/goroutine?debug=2",
         Mode::Leak => "/debug/pprof/goroutineleak",
     };
-    format!("{base}{path}")
+    if query.is_empty() {
+        format!("{base}{path}")
+    } else {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        format!("{base}{path}{sep}{query}")
+    }
 }
 
 /// Fetches `url`; every failure is one sentence naming the URL and what to
@@ -195,6 +202,10 @@ mod tests {
         assert_eq!(
             endpoint("http://h/debug/pprof/goroutine?debug=1", Mode::Dump),
             "http://h/debug/pprof/goroutine?debug=1"
+        );
+        assert_eq!(
+            endpoint("http://h:1/?token=x", Mode::Dump),
+            "http://h:1/debug/pprof/goroutine?debug=2&token=x"
         );
         assert!(is_url("http://x") && is_url("https://x") && !is_url("/tmp/x"));
     }

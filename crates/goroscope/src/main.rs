@@ -64,16 +64,18 @@ fn main() -> ExitCode {
 fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let depth_buckets = DepthBuckets::parse(&args.depth_buckets)
         .map_err(|e| UsageError(format!("--depth-buckets {:?}: {e}", args.depth_buckets)))?;
-    if !(args.timeout > 0.0 && args.timeout.is_finite()) {
-        return Err(UsageError(format!(
-            "--timeout {}: give a positive number of seconds",
-            args.timeout
-        ))
-        .into());
-    }
+    let timeout = Duration::try_from_secs_f64(args.timeout)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| {
+            UsageError(format!(
+                "--timeout {}: give a positive number of seconds",
+                args.timeout
+            ))
+        })?;
     let fetch_opts = fetch::Options {
         mode: args.mode,
-        timeout: Duration::from_secs_f64(args.timeout),
+        timeout,
         max_body: args.max_decompressed.saturating_mul(1 << 20),
         bearer_token: args.bearer_token.clone(),
         headers: args.headers.clone(),
@@ -92,21 +94,27 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
         group_by_label: args.group_by_label.clone(),
         ..CensusOptions::default()
     });
-    let prefix = input
+    let limit = args.max_decompressed.saturating_mul(1 << 20);
+    let mut prefix = input
         .peek(sniff::SNIFF_LEN)
         .with_context(|| format!("reading {name}"))?;
+    if pprof::is_gzip(&prefix) {
+        // Any form may come gzipped (a saved dump, a debug=1 file): look
+        // at what is inside. Bounded by --max-decompressed like profiles.
+        let data = read_bounded(input, limit, &name, args.max_decompressed)?;
+        let inner = pprof::gunzip(&data, limit)
+            .map_err(|e| UsageError(format!("{name}: {e}")))?
+            .into_owned();
+        prefix = inner[..inner.len().min(sniff::SNIFF_LEN)].to_vec();
+        input = source::Input {
+            name: name.clone(),
+            size: Some(inner.len() as u64),
+            bytes: source::Bytes::Stream(Box::new(io::Cursor::new(inner))),
+        };
+    }
     let format = sniff::sniff(&prefix);
     if format != sniff::Format::Dump {
-        let limit = args.max_decompressed.saturating_mul(1 << 20);
-        let data = input
-            .read_all(limit)
-            .with_context(|| format!("reading {name}"))?
-            .ok_or_else(|| {
-                UsageError(format!(
-                    "{name} is larger than --max-decompressed ({} MiB): too big for a goroutine profile",
-                    args.max_decompressed
-                ))
-            })?;
+        let data = read_bounded(input, limit, &name, args.max_decompressed)?;
         let snap = match format {
             sniff::Format::Pprof => {
                 pprof::parse_pprof(&data, limit).map_err(|e| UsageError(format!("{name}: {e}")))?
@@ -180,6 +188,18 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
     // As above: the OS reclaims it all at exit faster than drop would.
     std::mem::forget((census, tables));
     code
+}
+
+/// The whole input, if it is at most `limit` bytes.
+fn read_bounded(input: source::Input, limit: u64, name: &str, mib: u64) -> anyhow::Result<Vec<u8>> {
+    Ok(input
+        .read_all(limit)
+        .with_context(|| format!("reading {name}"))?
+        .ok_or_else(|| {
+            UsageError(format!(
+                "{name} is larger than --max-decompressed ({mib} MiB): too big for a goroutine profile"
+            ))
+        })?)
 }
 
 /// How many groups the chosen output shows (`None`: all, for JSON

@@ -694,6 +694,26 @@ fn go126_profiles_match_the_manifest() {
         );
         if text {
             assert!(int(&report["block_classes"], "unknown") > 0, "{ctx}");
+            // What debug=1's leaf frames do show must be classified, not
+            // left unknown: the sync, sleep, poll and syscall kinds.
+            for g in groups(&report) {
+                let top = g["top_function"].as_str().unwrap_or("");
+                let shown = [
+                    "main.wMutex",
+                    "main.wRWLock",
+                    "main.wRWRLock",
+                    "main.wRWLockQueued",
+                    "main.wWaitGroup",
+                    "main.wCond",
+                    "main.wSleep",
+                    "main.wIOWait",
+                    "main.wSyscall",
+                    "main.wFdReadQueued",
+                ];
+                if shown.contains(&top) {
+                    assert_ne!(g["block_class"], "unknown", "{ctx}: {top}");
+                }
+            }
         } else {
             assert_eq!(int(&report["block_classes"], "unknown"), 0, "{ctx}");
             assert_eq!(int(&report["states"], "unknown"), 0, "{ctx}");
@@ -774,6 +794,36 @@ fn labels_give_trace_ids_and_group_splits() {
             int(&report, "group_count") + 2,
             "{file}: only the labelled group splits"
         );
+    }
+}
+
+/// The format is told from the bytes, also inside gzip: a gzipped debug=2
+/// dump, a gzipped debug=1 profile and an uncompressed profile.proto give
+/// the same reports as their usual forms.
+#[test]
+fn gzipped_and_raw_forms_read_like_the_usual_ones() {
+    let dir = scratch_dir("forms");
+    let cases = [
+        ("stack.txt", "gzip", "dump"),
+        ("profiles/goroutine_debug1.txt", "gzip", "pprof_text"),
+        ("profiles/goroutine.pb.gz", "gunzip", "pprof"),
+    ];
+    for (file, how, format) in cases {
+        let plain = fixture("go1.26", file);
+        let other = dir.join(format!("{}.{how}", file.replace('/', "_")));
+        let status = Command::new("sh")
+            .arg("-c")
+            .arg(match how {
+                "gzip" => format!("gzip -c '{}' > '{}'", plain.display(), other.display()),
+                _ => format!("gunzip -c '{}' > '{}'", plain.display(), other.display()),
+            })
+            .status()
+            .expect("sh");
+        assert!(status.success());
+        let a = analyze_json(&plain);
+        let b = analyze_json(&other);
+        assert_eq!(b["source"]["format"], format, "{file} {how}");
+        assert_eq!(a, b, "{file}: {how} form differs");
     }
 }
 
@@ -874,8 +924,14 @@ fn input_without_goroutines_exits_2_with_a_hint() {
         assert_eq!(out.code(), 2, "{name}: {}", out.stderr);
         assert!(out.stdout.is_empty(), "{name}: stdout not empty");
         let line = one_line(&out.stderr);
-        assert!(line.contains("no goroutine header found in"), "{line}");
-        assert!(line.contains("/debug/pprof/goroutine?debug=2"), "{line}");
+        if name == "binary.bin" {
+            // Binary: neither text nor a profile the reader can decode.
+            assert!(line.contains("neither a goroutine dump"), "{line}");
+            assert!(line.contains("/debug/pprof/goroutine"), "{line}");
+        } else {
+            assert!(line.contains("no goroutine header found in"), "{line}");
+            assert!(line.contains("/debug/pprof/goroutine?debug=2"), "{line}");
+        }
         assert!(line.contains(name), "{name} not named: {line}");
     }
     // The same from standard input.

@@ -26,13 +26,26 @@ pub fn parse_legacy(text: &[u8]) -> ProfileSnapshot {
     let mut snap = ProfileSnapshot::default();
     let mut total: Option<u64> = None;
     let mut current: Option<Pending> = None;
+    let text = text.strip_prefix(b"\xef\xbb\xbf").unwrap_or(text);
+    // A last line without its newline was cut: what it says is not
+    // trusted (a cut function name would pass for another function).
+    let (text, cut) = match text.iter().rposition(|&b| b == b'\n') {
+        Some(i) if i + 1 < text.len() => (&text[..=i], true),
+        None if !text.is_empty() => (&text[..0], true),
+        _ => (text, false),
+    };
+    let cut_line = text.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
     let lines = text.split(|&b| b == b'\n').enumerate();
+    let mut dropped = 0u64;
+    // `line` is 0-based; diagnostics count from 1 (0 = the whole file).
     let mut diag = |line: usize, message: String| {
         if snap.diagnostics.len() < super::text::MAX_DIAGNOSTICS {
             snap.diagnostics.push(Diagnostic {
                 line: line as u64 + 1,
                 message,
             });
+        } else {
+            dropped += 1;
         }
     };
     let mut records = Vec::new();
@@ -94,19 +107,32 @@ pub fn parse_legacy(text: &[u8]) -> ProfileSnapshot {
         );
     }
     finish(&mut current, tables, snap.kind, &mut records);
+    // File-level findings (line 0) always get through, past the cap.
+    let mut file_level = Vec::new();
+    if dropped > 0 {
+        file_level.push(format!("{dropped} more diagnostics not shown"));
+    }
+    if cut {
+        file_level.push(format!(
+            "the input ends in the middle of line {cut_line} (truncated?); that line was left out"
+        ));
+    }
     if snap.kind.is_none() {
-        diag(
-            0,
+        file_level.push(
             "no `goroutine profile: total N` line: is this a debug=1 goroutine profile?".into(),
         );
     }
     let sum: u64 = records.iter().map(|r: &Record| r.count).sum();
     if let Some(t) = total.filter(|&t| t != sum) {
-        diag(
-            0,
-            format!("the profile says total {t} but its records add up to {sum} (truncated?)"),
-        );
+        file_level.push(format!(
+            "the profile says total {t} but its records add up to {sum} (truncated?)"
+        ));
     }
+    snap.diagnostics.extend(
+        file_level
+            .into_iter()
+            .map(|message| Diagnostic { line: 0, message }),
+    );
     snap.records = records;
     snap
 }
@@ -155,8 +181,11 @@ fn finish(
 /// `13 @ 0x489bce 0x467cf2` -> (13, pcs text).
 fn split_count_line(line: &[u8]) -> Option<(u64, &[u8])> {
     let at = memchr::memmem::find(line, b" @")?;
-    let count = std::str::from_utf8(&line[..at]).ok()?.parse().ok()?;
-    Some((count, &line[at + 2..]))
+    let count: u64 = std::str::from_utf8(&line[..at]).ok()?.parse().ok()?;
+    // Same bound as protobuf records: no sum of them can overflow.
+    (1..=super::pprof::MAX_RECORD_COUNT)
+        .contains(&count)
+        .then(|| (count, &line[at + 2..]))
 }
 
 /// `\t0x48b104\tsync.(*Mutex).Lock+0x24\t\t/src/sync/mutex.go:95` (tab runs
@@ -258,17 +287,50 @@ mod tests {
 
     #[test]
     fn truncation_and_junk_are_reported_with_what_was_read() {
+        // Cut inside the second record's count line: that line is left
+        // out (a cut count would be a wrong count), the first record kept.
         let cut = &SAMPLE[..SAMPLE.find("5 @").expect("second record") + 20];
         let p = parse_legacy(cut.as_bytes());
-        assert_eq!(p.records.len(), 2);
+        assert_eq!(p.records.len(), 1);
+        assert_eq!(p.records[0].count, 13);
+        let msgs: Vec<_> = p
+            .diagnostics
+            .iter()
+            .map(|d| (d.line, d.message.as_str()))
+            .collect();
         assert!(
-            p.diagnostics.iter().any(|d| d.message.contains("total 20")),
-            "{:?}",
-            p.diagnostics
+            msgs.contains(&(
+                0,
+                "the input ends in the middle of line 7 (truncated?); that line was left out"
+            )),
+            "{msgs:?}"
         );
+        assert!(
+            msgs.iter().any(|(l, m)| *l == 0 && m.contains("total 20")),
+            "{msgs:?}"
+        );
+        // Cut inside a frame line: the frame is not invented from a prefix.
+        let cut = &SAMPLE[..SAMPLE.find("main.wChanRecv").expect("frame") + 7];
+        let p = parse_legacy(cut.as_bytes());
+        let t = &p.tables;
+        assert!(p.records.iter().all(|r| t
+            .stack(r.stack)
+            .iter()
+            .all(|&f| !t.frame(f).function.starts_with("main.wC"))));
+
         let p = parse_legacy(b"hello\n");
         assert!(p.records.is_empty());
-        assert!(p.diagnostics.iter().any(|d| d.message.contains("debug=1")));
+        assert!(p
+            .diagnostics
+            .iter()
+            .any(|d| d.line == 0 && d.message.contains("debug=1")));
+        // A byte-order mark before the header is fine.
+        let p = parse_legacy(format!("\u{feff}{SAMPLE}").as_bytes());
+        assert_eq!(p.kind, Some(ProfileKind::Goroutine));
+        assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
+        // Implausible counts are not records (and cannot overflow sums).
+        let p = parse_legacy(b"goroutine profile: total 1\n18446744073709551615 @ 0x1\n#\t0x1\tmain.f+0x1\t/a.go:1\n\n");
+        assert!(p.records.is_empty());
     }
 
     #[test]

@@ -22,7 +22,8 @@
 //! An input with no blank line for 4 MiB (one enormous
 //! goroutine, or log text without paragraphs) cannot be cut safely there:
 //! from that point the rest is parsed sequentially on the reading thread.
-//! Memory stays bounded: at most `2 x threads` chunks are in flight.
+//! Memory stays bounded: at most `2 x threads` chunks are in flight, and
+//! threads are capped at [`MAX_THREADS`].
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -42,6 +43,10 @@ use crate::model::{Diagnostic, Goroutine, Remap, Tables, TablesDelta};
 /// Chunks stay shorter than [`MAX_LINE`], so no line in one is long enough
 /// for the sequential reader to split it: lines are the same either way.
 const CHUNK_MAX: usize = MAX_LINE - 1;
+
+/// Most parser threads: with 2 chunks of at most 4 MiB in flight per thread,
+/// a bound on memory whatever `--threads` asks.
+pub const MAX_THREADS: usize = 64;
 
 /// Default chunk size: large enough that per-chunk costs (a channel
 /// message, a table delta) vanish, small enough that two workers start
@@ -177,16 +182,23 @@ impl<R: Read> ParallelDumpParser<R> {
     }
 
     fn with_source(source: Source<R>, opts: ParallelOptions) -> Self {
+        let cores = thread::available_parallelism().map_or(1, |n| n.get());
+        // More threads than cores only add chunks in flight (memory);
+        // MAX_THREADS bounds that whatever the option says.
         let threads = match opts.threads {
-            0 => thread::available_parallelism().map_or(1, |n| n.get()),
+            0 => cores,
             n => n,
-        };
+        }
+        .min(MAX_THREADS);
         let (job_tx, job_rx) = mpsc::channel::<Job>();
         let (result_tx, results) = mpsc::channel();
         let job_rx = Arc::new(Mutex::new(job_rx));
         let mut workers = Vec::new();
         if threads > 1 {
-            for id in 0..threads {
+            for _ in 0..threads {
+                // Ids are the index in `remaps`: count only threads that
+                // started.
+                let id = workers.len();
                 let jobs = Arc::clone(&job_rx);
                 let out = result_tx.clone();
                 // A failed spawn only means fewer workers; with none at
@@ -525,7 +537,9 @@ fn cut_file(
 ) -> Cut<(u64, usize)> {
     let start = *pos;
     if start >= size {
-        return Cut::End;
+        // The last chunk ended exactly at the size seen at open: what was
+        // appended since is read by the sequential reader.
+        return Cut::Sequential;
     }
     let nominal = start + chunk_size as u64;
     if nominal >= size {

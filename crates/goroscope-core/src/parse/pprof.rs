@@ -107,6 +107,11 @@ mod pb {
 /// that a gzip bomb cannot exhaust memory.
 pub const DEFAULT_MAX_DECOMPRESSED: u64 = 256 << 20;
 
+/// Largest goroutine count a record may claim: far above any real process
+/// (no process holds 4 billion goroutines), low enough that no sum of the
+/// records of a capped input can overflow.
+pub const MAX_RECORD_COUNT: u64 = 1 << 32;
+
 /// Which goroutine profile it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProfileKind {
@@ -158,7 +163,7 @@ pub enum ProfileError {
     Gzip(std::io::Error),
     /// Not (or no longer: truncated) a profile.proto message.
     #[error(
-        "it is not a readable pprof protobuf profile ({0}); a truncated download looks like this: fetch it again"
+        "it is neither a goroutine dump (text) nor a readable pprof protobuf profile ({0}); a truncated profile download looks like this: fetch it again (Go serves both at /debug/pprof/goroutine)"
     )]
     Decode(String),
     /// A profile, but not of goroutines.
@@ -308,7 +313,7 @@ pub fn parse_pprof(data: &[u8], limit: u64) -> Result<ProfileSnapshot, ProfileEr
     let mut sample = RawSample::default();
     for_each_sample(&raw, &mut sample, |sample| {
         let count = match sample.values.get(value_index).copied() {
-            Some(v) if v > 0 => v as u64,
+            Some(v) if v > 0 && v as u64 <= MAX_RECORD_COUNT => v as u64,
             _ => {
                 bad_counts += 1;
                 return;
@@ -330,10 +335,12 @@ pub fn parse_pprof(data: &[u8], limit: u64) -> Result<ProfileSnapshot, ProfileEr
             // Goroutine profiles carry string labels only (pprof.Do);
             // numeric ones are kept as their decimal text.
             let key = tables.intern_str(s(l.key));
-            let value = if l.str != 0 {
-                tables.intern_str(s(l.str))
-            } else {
+            // `str` index 0 is the empty string (Go omits it on the wire):
+            // a numeric label is one with a number and no string.
+            let value = if l.str == 0 && l.num != 0 {
                 tables.intern_str(&l.num.to_string())
+            } else {
+                tables.intern_str(s(l.str))
             };
             pairs.push((key, value));
         }
@@ -369,7 +376,7 @@ pub fn parse_pprof(data: &[u8], limit: u64) -> Result<ProfileSnapshot, ProfileEr
         diags.push(Diagnostic {
             line: 0,
             message: format!(
-                "{bad_counts} samples without a positive goroutine count were skipped"
+                "{bad_counts} samples without a plausible goroutine count (1 to {MAX_RECORD_COUNT}) were skipped"
             ),
         });
     }
@@ -496,6 +503,10 @@ fn varint(b: &mut &[u8]) -> Result<u64, String> {
             break;
         };
         *b = rest;
+        // The tenth byte may only carry the 64th bit.
+        if i == 9 && byte > 1 {
+            break;
+        }
         v |= u64::from(byte & 0x7f) << (7 * i);
         if byte < 0x80 {
             return Ok(v);
@@ -694,6 +705,71 @@ mod tests {
             ["runtime.gopark", "runtime.chanrecv", "main.worker"]
         );
         assert_eq!(p.time_nanos, 7);
+    }
+
+    /// Samples written field by field: unpacked location ids and values
+    /// (allowed by the wire format, not written by prost or Go), string,
+    /// empty-string and numeric labels, and a bad count.
+    #[test]
+    fn hand_encoded_samples_with_unpacked_fields_and_labels() {
+        fn field(tag: u8, payload: &[u8]) -> Vec<u8> {
+            let mut out = vec![tag << 3 | 2, payload.len() as u8];
+            out.extend_from_slice(payload);
+            out
+        }
+        // Strings as the `profile` helper interns them: 1 goroutine,
+        // 2 count, 3.. names; trace_id and abc come last.
+        let base = profile(&[("goroutine", "count")], vec![]);
+        let strings_of =
+            |data: &[u8]| -> Vec<String> { pb::Profile::decode(data).expect("base").string_table };
+        let strings = strings_of(&base);
+        let idx = |s: &str| strings.iter().position(|x| x == s).expect(s) as u8;
+        let label = |k: u8, v: u8, num: u8| {
+            let mut l = vec![0x08, k];
+            if v != 0 {
+                l.extend_from_slice(&[0x10, v]);
+            }
+            if num != 0 {
+                l.extend_from_slice(&[0x18, num]);
+            }
+            field(3, &l)
+        };
+        let mut sample = vec![0x08, 1, 0x08, 2, 0x08, 4, 0x10, 6];
+        sample.extend(label(idx("trace_id"), idx("abc"), 0));
+        sample.extend(label(idx("trace_id"), 0, 0));
+        sample.extend(label(idx("abc"), 0, 42));
+        let mut data = field(2, &sample);
+        // A count of 0 is skipped with a diagnostic.
+        data.extend(field(2, &[0x08, 4, 0x10, 0]));
+        data.extend_from_slice(&base);
+        let p = parse_pprof(&data, DEFAULT_MAX_DECOMPRESSED).expect("decodes");
+        assert_eq!(p.records.len(), 1);
+        let r = &p.records[0];
+        assert_eq!((r.count, r.block_class), (6, BlockClass::ChanReceive));
+        let t = &p.tables;
+        let labels: Vec<_> = t
+            .labels(r.labels.expect("labels"))
+            .iter()
+            .map(|&(k, v)| (t.str(k), t.str(v)))
+            .collect();
+        assert_eq!(
+            labels,
+            [("trace_id", "abc"), ("trace_id", ""), ("abc", "42")]
+        );
+        assert!(p
+            .diagnostics
+            .iter()
+            .any(|d| d.message.contains("plausible")));
+
+        // A varint of ten bytes whose last carries more than bit 64.
+        let mut bad = field(
+            2,
+            &[
+                0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f,
+            ],
+        );
+        bad.extend_from_slice(&base);
+        assert!(parse_pprof(&bad, DEFAULT_MAX_DECOMPRESSED).is_err());
     }
 
     #[test]

@@ -7,7 +7,8 @@ pub enum Format {
     /// A goroutine text dump (debug=2, `runtime.Stack`, panics, SIGQUIT),
     /// possibly inside log text: the default for any text.
     Dump,
-    /// pprof protobuf (debug=0), gzipped or not.
+    /// pprof protobuf (debug=0), gzipped or not. (Callers gunzip and
+    /// sniff again to tell a gzipped text dump from a profile.)
     Pprof,
     /// The legacy text profile (debug=1): `goroutine profile: total N`.
     LegacyText,
@@ -21,22 +22,28 @@ pub fn sniff(prefix: &[u8]) -> Format {
     if prefix.starts_with(&[0x1f, 0x8b]) {
         return Format::Pprof;
     }
-    // An uncompressed profile.proto starts with field 1 (sample_type, a
-    // length-delimited ValueType) whose first field is a varint type:
-    // 0x0a, a small length, 0x08. Text starting with a newline has a
-    // printable byte after it.
-    if let [0x0a, len, 0x08, ..] = prefix {
-        if (2..=22).contains(len) {
-            return Format::Pprof;
-        }
-    }
     let text = prefix.strip_prefix(b"\xef\xbb\xbf").unwrap_or(prefix);
     if text.starts_with(b"goroutine profile: total ")
         || text.starts_with(b"goroutineleak profile: total ")
     {
         return Format::LegacyText;
     }
-    Format::Dump
+    if looks_like_text(prefix) {
+        return Format::Dump;
+    }
+    // Binary and not gzip: an uncompressed profile.proto (its keys and
+    // lengths are small bytes from the first field on), or garbage the
+    // profile reader will name as such.
+    Format::Pprof
+}
+
+/// Whether bytes can be the start of text: no control characters other
+/// than tab, newlines, form feed and ESC (colour codes in logs). Bytes of
+/// 0x80 and up pass: dumps may hold any UTF-8, or invalid bytes.
+pub fn looks_like_text(prefix: &[u8]) -> bool {
+    prefix
+        .iter()
+        .all(|&b| b >= 0x20 || matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1b))
 }
 
 #[cfg(test)]
@@ -56,5 +63,12 @@ mod tests {
         assert_eq!(sniff(b"\ngoroutine 1 [running]:\n"), Format::Dump);
         assert_eq!(sniff(b"panic: boom\n\ngoroutine 1"), Format::Dump);
         assert_eq!(sniff(b""), Format::Dump);
+        // Go writes period_type (field 11) first.
+        assert_eq!(sniff(b"\x5a\x0f\x08\x01\x10\x02"), Format::Pprof);
+        assert_eq!(sniff(b"\x1b[31mpanic: boom\x1b[0m\n"), Format::Dump);
+        assert_eq!(
+            sniff("gör\u{fffd}tine 1 [running]:\n".as_bytes()),
+            Format::Dump
+        );
     }
 }
