@@ -129,7 +129,11 @@ pub struct Census {
     group_index: FxHashMap<GroupKey, usize>,
     /// Per stack id: its function-sequence id (u32::MAX = not computed).
     seq_of_stack: Vec<u32>,
-    seq_index: FxHashMap<Box<[u32]>, u32>,
+    /// Function-sequence ids: the sequences back to back in one arena
+    /// (no allocation per distinct sequence), found through a table of ids.
+    seq_arena: Vec<u32>,
+    seq_spans: Vec<(usize, u32)>,
+    seq_table: hashbrown::HashTable<u32>,
     /// Per frame id: id of its function name (or of the whole frame when
     /// grouping by location).
     fn_of_frame: Vec<u32>,
@@ -162,7 +166,9 @@ impl Census {
             groups: Vec::new(),
             group_index: FxHashMap::default(),
             seq_of_stack: Vec::new(),
-            seq_index: FxHashMap::default(),
+            seq_arena: Vec::new(),
+            seq_spans: Vec::new(),
+            seq_table: hashbrown::HashTable::new(),
             fn_of_frame: Vec::new(),
             fn_index: FxHashMap::default(),
             scratch: Vec::new(),
@@ -177,7 +183,10 @@ impl Census {
     pub fn reserve(&mut self, groups: usize) {
         self.groups.reserve(groups);
         self.group_index.reserve(groups);
-        self.seq_index.reserve(groups);
+        self.seq_spans.reserve(groups);
+        let (arena, spans) = (&self.seq_arena, &self.seq_spans);
+        self.seq_table
+            .reserve(groups, |&id| seq_hash(seq_of(arena, spans, id)));
     }
 
     /// Counts one goroutine.
@@ -398,12 +407,23 @@ impl Census {
             let id = self.fn_id(f, tables);
             scratch.push(id);
         }
-        let next = self.seq_index.len() as u32;
-        let id = match self.seq_index.get(scratch.as_slice()) {
-            Some(&id) => id,
+        let hash = seq_hash(&scratch);
+        let (arena, spans) = (&self.seq_arena, &self.seq_spans);
+        let found = self
+            .seq_table
+            .find(hash, |&id| seq_of(arena, spans, id) == scratch.as_slice())
+            .copied();
+        let id = match found {
+            Some(id) => id,
             None => {
-                self.seq_index.insert(scratch.as_slice().into(), next);
-                next
+                let id = self.seq_spans.len() as u32;
+                self.seq_spans
+                    .push((self.seq_arena.len(), scratch.len() as u32));
+                self.seq_arena.extend_from_slice(&scratch);
+                let (arena, spans) = (&self.seq_arena, &self.seq_spans);
+                self.seq_table
+                    .insert_unique(hash, id, |&id| seq_hash(seq_of(arena, spans, id)));
+                id
             }
         };
         self.scratch = scratch;
@@ -448,7 +468,20 @@ impl Census {
             .enumerate()
             .map(|(i, g)| (g.count, self.signature(g, tables), i))
             .collect();
-        order.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let by_rank =
+            |a: &(u64, u64, usize), b: &(u64, u64, usize)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
+        // Only the shown groups need sorting: select them first (linear),
+        // then sort just those.
+        match limit {
+            Some(n) if n < order.len() => {
+                if n > 0 {
+                    order.select_nth_unstable_by(n - 1, by_rank);
+                }
+                order.truncate(n);
+            }
+            _ => {}
+        }
+        order.sort_unstable_by(by_rank);
         let groups: Vec<Group> = order
             .iter()
             .take(limit.unwrap_or(usize::MAX))
@@ -591,6 +624,21 @@ impl Census {
             frames,
         }
     }
+}
+
+fn seq_of<'a>(arena: &'a [u32], spans: &[(usize, u32)], id: u32) -> &'a [u32] {
+    let (start, len) = spans[id as usize];
+    &arena[start..start + len as usize]
+}
+
+fn seq_hash(seq: &[u32]) -> u64 {
+    use std::hash::Hasher as _;
+    let mut h = rustc_hash::FxHasher::default();
+    h.write_usize(seq.len());
+    for &x in seq {
+        h.write_u32(x);
+    }
+    h.finish()
 }
 
 /// pprof label keys that carry a trace or span id, as set by tracing

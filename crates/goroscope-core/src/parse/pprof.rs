@@ -107,6 +107,11 @@ mod pb {
 /// that a gzip bomb cannot exhaust memory.
 pub const DEFAULT_MAX_DECOMPRESSED: u64 = 256 << 20;
 
+/// Innermost frames kept for the inference: it looks at the park call and
+/// a few frames above it (`vocab::infer_from_frames` reads at most 5 after
+/// `gopark`, `refine_block_class` 12).
+const INFER_FRAMES: usize = 16;
+
 /// Largest goroutine count a record may claim: far above any real process
 /// (no process holds 4 billion goroutines), low enough that no sum of the
 /// records of a capped input can overflow.
@@ -321,11 +326,17 @@ pub fn parse_pprof(data: &[u8], limit: u64) -> Result<ProfileSnapshot, ProfileEr
         };
         frames.clear();
         hints.clear();
+        let mut outermost = None;
         for id in &sample.location_ids {
             match locations.get(id) {
                 Some(loc) => {
                     frames.extend_from_slice(&loc.frames);
-                    hints.extend_from_slice(&loc.hints);
+                    // The inference reads the innermost few frames only;
+                    // the origin, the outermost one.
+                    if hints.len() < INFER_FRAMES {
+                        hints.extend_from_slice(&loc.hints);
+                    }
+                    outermost = loc.hints.last().map(|h| h.function).or(outermost);
                 }
                 None => missing_locations += 1,
             }
@@ -346,7 +357,6 @@ pub fn parse_pprof(data: &[u8], limit: u64) -> Result<ProfileSnapshot, ProfileEr
         }
         let labels = (!pairs.is_empty()).then(|| tables.intern_labels(&pairs));
         let inferred = vocab::infer_from_frames(&hints);
-        let outermost = hints.last().map(|h| h.function);
         records.push(Record {
             count,
             // As in a dump's `(leaked)` header: every goroutine in a leak
