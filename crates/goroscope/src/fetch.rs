@@ -1,7 +1,6 @@
 //! Live targets: `goroscope analyze http://host:port` fetches a goroutine
 //! profile or dump from a Go service's net/http/pprof endpoints.
 
-use std::io::Read as _;
 use std::time::Duration;
 
 use clap::ValueEnum;
@@ -117,12 +116,7 @@ pub fn fetch(url: &str, opts: &Options) -> anyhow::Result<Vec<u8>> {
         .get("Content-Type")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"));
-    // One byte past the limit tells "at the limit" from "over it".
-    let mut body = Vec::new();
-    resp.body_mut()
-        .as_reader()
-        .take(opts.max_body.saturating_add(1))
-        .read_to_end(&mut body)
+    let (body, over) = crate::source::read_capped(resp.body_mut().as_reader(), opts.max_body)
         .map_err(|e| anyhow::anyhow!("reading the answer of {url} failed: {e}; retry"))?;
     let first_line = || {
         String::from_utf8_lossy(&body[..body.len().min(200)])
@@ -151,7 +145,7 @@ pub fn fetch(url: &str, opts: &Options) -> anyhow::Result<Vec<u8>> {
             "{url} answered with an HTML page, not a goroutine profile or dump: give the service's base URL or its /debug/pprof/goroutine URL"
         );
     }
-    if body.len() as u64 > opts.max_body {
+    if over {
         anyhow::bail!(
             "{url} sent more than {} MiB: raise --max-decompressed if that is a genuine goroutine dump",
             opts.max_body >> 20
@@ -160,6 +154,8 @@ pub fn fetch(url: &str, opts: &Options) -> anyhow::Result<Vec<u8>> {
     Ok(body)
 }
 
+const NOT_LISTENING: &str = "is the service running and serving net/http/pprof on that port?";
+
 fn explain(url: &str, opts: &Options, e: ureq::Error) -> anyhow::Error {
     let what = match &e {
         ureq::Error::Timeout(_) => format!(
@@ -167,13 +163,9 @@ fn explain(url: &str, opts: &Options, e: ureq::Error) -> anyhow::Error {
             opts.timeout.as_secs_f64()
         ),
         ureq::Error::HostNotFound => "host not found: check the host name".to_string(),
-        ureq::Error::ConnectionFailed => {
-            "connection failed: is the service running and serving net/http/pprof on that port?"
-                .to_string()
-        }
+        ureq::Error::ConnectionFailed => format!("connection failed: {NOT_LISTENING}"),
         ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
-            "connection refused: is the service running and serving net/http/pprof on that port?"
-                .to_string()
+            format!("connection refused: {NOT_LISTENING}")
         }
         ureq::Error::BadUri(u) => format!("not a valid URL ({u})"),
         other => format!("{other}"),
@@ -187,26 +179,37 @@ mod tests {
 
     #[test]
     fn endpoints() {
-        assert_eq!(
-            endpoint("http://h:1", Mode::Profile),
-            "http://h:1/debug/pprof/goroutine"
-        );
-        assert_eq!(
-            endpoint("http://h:1/", Mode::Dump),
-            "http://h:1/debug/pprof/goroutine?debug=2"
-        );
-        assert_eq!(
-            endpoint("https://h/app", Mode::Leak),
-            "https://h/app/debug/pprof/goroutineleak"
-        );
-        assert_eq!(
-            endpoint("http://h/debug/pprof/goroutine?debug=1", Mode::Dump),
-            "http://h/debug/pprof/goroutine?debug=1"
-        );
-        assert_eq!(
-            endpoint("http://h:1/?token=x", Mode::Dump),
-            "http://h:1/debug/pprof/goroutine?debug=2&token=x"
-        );
+        let cases = [
+            (
+                "http://h:1",
+                Mode::Profile,
+                "http://h:1/debug/pprof/goroutine",
+            ),
+            (
+                "http://h:1/",
+                Mode::Dump,
+                "http://h:1/debug/pprof/goroutine?debug=2",
+            ),
+            (
+                "https://h/app",
+                Mode::Leak,
+                "https://h/app/debug/pprof/goroutineleak",
+            ),
+            // A full pprof URL is used as given, whatever the mode.
+            (
+                "http://h/debug/pprof/goroutine?debug=1",
+                Mode::Dump,
+                "http://h/debug/pprof/goroutine?debug=1",
+            ),
+            (
+                "http://h:1/?token=x",
+                Mode::Dump,
+                "http://h:1/debug/pprof/goroutine?debug=2&token=x",
+            ),
+        ];
+        for (input, mode, want) in cases {
+            assert_eq!(endpoint(input, mode), want, "{input} {mode:?}");
+        }
         assert!(is_url("http://x") && is_url("https://x") && !is_url("/tmp/x"));
     }
 }

@@ -73,10 +73,12 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
                 args.timeout
             ))
         })?;
+    // One cap for a profile after gunzip and for a body fetched from a URL.
+    let limit = args.max_decompressed.saturating_mul(1 << 20);
     let fetch_opts = fetch::Options {
         mode: args.mode,
         timeout,
-        max_body: args.max_decompressed.saturating_mul(1 << 20),
+        max_body: limit,
         bearer_token: args.bearer_token.clone(),
         headers: args.headers.clone(),
         ca_cert: args.ca_cert.clone(),
@@ -94,14 +96,13 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
         group_by_label: args.group_by_label.clone(),
         ..CensusOptions::default()
     });
-    let limit = args.max_decompressed.saturating_mul(1 << 20);
     let mut prefix = input
         .peek(sniff::SNIFF_LEN)
         .with_context(|| format!("reading {name}"))?;
     if pprof::is_gzip(&prefix) {
         // Any form may come gzipped (a saved dump, a debug=1 file): look
         // at what is inside. Bounded by --max-decompressed like profiles.
-        let data = read_bounded(input, limit, &name, args.max_decompressed)?;
+        let data = read_bounded(input, limit, &name)?;
         let inner = pprof::gunzip(&data, limit)
             .map_err(|e| UsageError(format!("{name}: {e}")))?
             .into_owned();
@@ -114,7 +115,7 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
     }
     let format = sniff::sniff(&prefix);
     if format != sniff::Format::Dump {
-        let data = read_bounded(input, limit, &name, args.max_decompressed)?;
+        let data = read_bounded(input, limit, &name)?;
         let snap = match format {
             sniff::Format::Pprof => {
                 pprof::parse_pprof(&data, limit).map_err(|e| UsageError(format!("{name}: {e}")))?
@@ -131,10 +132,11 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
         for r in &snap.records {
             census.add_record(r, &snap.tables);
         }
-        let mut report = census.report_top(&snap.tables, snap.diagnostics, group_limit(args));
+        let top = group_limit(args);
+        let mut report = census.report_top(&snap.tables, snap.diagnostics, top);
         report.diagnostics_total = report.diagnostics.len() as u64;
         report.source = Source::profile(format == sniff::Format::LegacyText, kind.as_str());
-        let code = write_report(args, report, &name, None);
+        let code = write_report(args, &report, top, &name, None);
         // The process ends right after: freeing every interned stack and
         // group one by one would cost more than the rest of the exit.
         std::mem::forget((census, snap.tables, snap.records));
@@ -182,22 +184,24 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
         .into());
     }
 
-    let mut report = census.report_top(&tables, diagnostics, group_limit(args));
+    let top = group_limit(args);
+    let mut report = census.report_top(&tables, diagnostics, top);
     report.diagnostics_total = parsed.diagnostics_total + u64::from(io_error.is_some());
-    let code = write_report(args, report, &name, io_error);
+    let code = write_report(args, &report, top, &name, io_error);
     // As above: the OS reclaims it all at exit faster than drop would.
     std::mem::forget((census, tables));
     code
 }
 
 /// The whole input, if it is at most `limit` bytes.
-fn read_bounded(input: source::Input, limit: u64, name: &str, mib: u64) -> anyhow::Result<Vec<u8>> {
+fn read_bounded(input: source::Input, limit: u64, name: &str) -> anyhow::Result<Vec<u8>> {
     Ok(input
         .read_all(limit)
         .with_context(|| format!("reading {name}"))?
         .ok_or_else(|| {
             UsageError(format!(
-                "{name} is larger than --max-decompressed ({mib} MiB): too big for a goroutine profile"
+                "{name} is larger than --max-decompressed ({} MiB): too big for a goroutine profile",
+                limit >> 20
             ))
         })?)
 }
@@ -213,10 +217,12 @@ fn group_limit(args: &AnalyzeArgs) -> Option<usize> {
 }
 
 /// Prints the report in the chosen format, diagnostics to stderr; exit 1
-/// when the input could not be read to its end.
+/// when the input could not be read to its end. The report holds only the
+/// `top` groups already ([`group_limit`]).
 fn write_report(
     args: &AnalyzeArgs,
-    mut report: Report,
+    report: &Report,
+    top: Option<usize>,
     name: &str,
     io_error: Option<io::Error>,
 ) -> anyhow::Result<ExitCode> {
@@ -224,24 +230,22 @@ fn write_report(
     let mut out = io::BufWriter::new(stdout.lock());
     match args.format {
         Format::Json => {
-            if let Some(top) = args.top {
-                report.groups.truncate(top);
-            }
             // io::Error::from keeps the original io::Error (a broken pipe
             // stays recognisable); serde_json's own error hides it.
-            serde_json::to_writer_pretty(&mut out, &report)
+            serde_json::to_writer_pretty(&mut out, report)
                 .map_err(io::Error::from)
                 .context("writing JSON")?;
             out.write_all(b"\n")?;
         }
         Format::Openmetrics => {
-            out.write_all(openmetrics::render(&report, args.top.unwrap_or(20)).as_bytes())?;
+            let shown = top.unwrap_or(report.groups.len());
+            out.write_all(openmetrics::render(report, shown).as_bytes())?;
         }
         Format::Human => {
             // no-color.org: only a non-empty NO_COLOR disables colour.
             let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
             let color = io::stdout().is_terminal() && !no_color;
-            human::render(&mut out, &report, args.top.unwrap_or(10), color)?;
+            human::render(&mut out, report, top.unwrap_or(report.groups.len()), color)?;
         }
     }
     out.flush()?;

@@ -101,14 +101,20 @@ impl Input {
 
     /// Everything, if it is at most `limit` bytes; `None` if it is more.
     pub fn read_all(self, limit: u64) -> io::Result<Option<Vec<u8>>> {
-        let mut data = Vec::new();
         let reader: Box<dyn Read> = match self.bytes {
             Bytes::File(f) => Box::new(f),
             Bytes::Stream(r) => r,
         };
-        reader
-            .take(limit.saturating_add(1))
-            .read_to_end(&mut data)?;
-        Ok((data.len() as u64 <= limit).then_some(data))
+        let (data, over) = read_capped(reader, limit)?;
+        Ok((!over).then_some(data))
     }
+}
+
+/// Reads at most `limit + 1` bytes: the data, and whether there was more
+/// than `limit` (the extra byte tells "exactly the limit" from "over it").
+pub fn read_capped(r: impl Read, limit: u64) -> io::Result<(Vec<u8>, bool)> {
+    let mut data = Vec::new();
+    r.take(limit.saturating_add(1)).read_to_end(&mut data)?;
+    let over = data.len() as u64 > limit;
+    Ok((data, over))
 }

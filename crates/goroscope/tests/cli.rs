@@ -533,8 +533,10 @@ fn openmetrics_passes_promtool_and_adds_up() {
             total,
             "{ctx}"
         );
+        // Without promtool (outside CI) the sums above still run for every
+        // input; only this check is skipped.
         let Some(check) = promtool_check(text) else {
-            return;
+            continue;
         };
         assert!(
             check.status.success(),
@@ -693,7 +695,9 @@ fn go126_profiles_match_the_manifest() {
             },
         );
         if text {
-            assert!(int(&report["block_classes"], "unknown") > 0, "{ctx}");
+            // This recording's channel, select and on-CPU goroutines plus
+            // the HTTP machinery: leaves that say nothing about a wait.
+            assert_eq!(int(&report["block_classes"], "unknown"), 50, "{ctx}");
             // What debug=1's leaf frames do show must be classified, not
             // left unknown: the sync, sleep, poll and syscall kinds.
             for g in groups(&report) {

@@ -360,6 +360,17 @@ fn serve(bin: &Path, args: &[&str]) -> (ChildGuard, String) {
     (guard, addr)
 }
 
+/// Ends a `goprog -serve` started by [`serve`]: closing its stdin ends the
+/// server by itself, cleanly.
+fn stop_serve(mut guard: ChildGuard) {
+    drop(guard.child().stdin.take());
+    let status = wait_bounded(guard.child(), Duration::from_secs(20), "goprog -serve");
+    assert!(
+        status.success(),
+        "goprog -serve after stdin EOF: {status:?}"
+    );
+}
+
 /// HTTP/1.0 GET of `path` on `addr`; the body of a 200 response.
 fn http_get(addr: &str, path: &str) -> Vec<u8> {
     let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
@@ -392,7 +403,7 @@ fn pprof_debug2_endpoint_matches_the_manifest() {
     let dir = scratch_dir("live-serve");
     let manifest_path = dir.join("expected.json");
     let _one = workload_lock();
-    let (mut guard, addr) = serve(
+    let (guard, addr) = serve(
         bin,
         &["-serve", "127.0.0.1:0", "-expect", path_str(&manifest_path)],
     );
@@ -434,13 +445,7 @@ fn pprof_debug2_endpoint_matches_the_manifest() {
     let from_text = analyze_json(&text);
     check_profile_agrees_with_dump(&report, &from_pb, &from_text);
 
-    // Closing stdin ends the server by itself.
-    drop(guard.child().stdin.take());
-    let status = wait_bounded(guard.child(), Duration::from_secs(20), "goprog -serve");
-    assert!(
-        status.success(),
-        "goprog -serve after stdin EOF: {status:?}"
-    );
+    stop_serve(guard);
 }
 
 /// The groups of the workload's goroutines: those with a `main.w` frame
@@ -579,7 +584,7 @@ fn analyze_reads_live_targets() {
         return;
     };
     let _one = workload_lock();
-    let (mut guard, addr) = serve(bin, &["-serve", "127.0.0.1:0", "-auth", "s3cret"]);
+    let (guard, addr) = serve(bin, &["-serve", "127.0.0.1:0", "-auth", "s3cret"]);
     let base = format!("http://{addr}");
     let analyze = |extra: &[&str]| -> Output {
         let mut args = vec!["analyze", base.as_str()];
@@ -665,8 +670,7 @@ fn analyze_reads_live_targets() {
         out.stderr
     );
 
-    drop(guard.child().stdin.take());
-    let _ = wait_bounded(guard.child(), Duration::from_secs(20), "goprog -serve");
+    stop_serve(guard);
     // Nothing listens there any more.
     let out = analyze(&["--timeout", "5"]);
     assert_eq!(out.code(), 2);
@@ -692,7 +696,7 @@ fn goroutineleak_profile_marks_the_leaks() {
     };
     let manifest_path = scratch_dir("live-leak").join("expected.json");
     let _one = workload_lock();
-    let (mut guard, addr) = serve(
+    let (guard, addr) = serve(
         bin,
         &["-serve", "127.0.0.1:0", "-expect", path_str(&manifest_path)],
     );
@@ -746,8 +750,7 @@ fn goroutineleak_profile_marks_the_leaks() {
             "debug=2: {kind} group leaked={leaked}"
         );
     }
-    drop(guard.child().stdin.take());
-    let _ = wait_bounded(guard.child(), Duration::from_secs(20), "goprog -serve");
+    stop_serve(guard);
 }
 
 /// https targets: with `--ca-cert` naming the certificate the service
@@ -762,7 +765,7 @@ fn analyze_reads_https_targets() {
     };
     let cert = scratch_dir("live-tls").join("cert.pem");
     let _one = workload_lock();
-    let (mut guard, addr) = serve(
+    let (guard, addr) = serve(
         bin,
         &["-serve", "127.0.0.1:0", "-tls-cert", path_str(&cert)],
     );
@@ -805,6 +808,5 @@ fn analyze_reads_https_targets() {
     assert_eq!(out.code(), 2);
     assert!(out.stderr.contains("/nonexistent/ca.pem"), "{}", out.stderr);
 
-    drop(guard.child().stdin.take());
-    let _ = wait_bounded(guard.child(), Duration::from_secs(20), "goprog -serve");
+    stop_serve(guard);
 }
