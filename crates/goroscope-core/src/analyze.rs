@@ -226,7 +226,8 @@ impl Census {
                 wait_reason: None,
                 wait_minutes: None,
                 locked: false,
-                leaked: r.leaked,
+                // Only a goroutineleak profile's records are in this state.
+                leaked: r.state == State::Leaked,
                 unavailable: false,
                 truncated: false,
                 stack: r.stack,
@@ -331,8 +332,6 @@ impl Census {
                 {
                     grp.trace_ids.push((k, v));
                 }
-            }
-            for &(k, v) in tables.labels(ls) {
                 let slot = match grp.labels.iter().position(|(key, _)| *key == k) {
                     Some(i) => i,
                     None => {
@@ -484,7 +483,6 @@ impl Census {
         order.sort_unstable_by(by_rank);
         let groups: Vec<Group> = order
             .iter()
-            .take(limit.unwrap_or(usize::MAX))
             .map(|&(_, sig, i)| self.group_report(&self.groups[i], sig, tables))
             .collect();
         // The ALL arrays are in declaration (= Ord) order, so this comes out

@@ -424,8 +424,6 @@ pub struct Record {
     pub stack: StackId,
     /// pprof labels.
     pub labels: Option<LabelSetId>,
-    /// From a `goroutineleak` profile: every goroutine in it leaked.
-    pub leaked: bool,
 }
 
 /// Interned frames, stacks, strings and label sets shared by goroutines.

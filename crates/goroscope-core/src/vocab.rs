@@ -300,17 +300,11 @@ pub fn infer_from_frames(frames: &[FrameHint<'_>]) -> Inferred {
             _ if name.starts_with("runtime.semacquire") || name.contains("runtime_Semacquire") => {
                 // semacquire1 is called by the sync package's linkname
                 // entry points, whose names say what for.
-                let near = frames[i..].iter().take(3).map(|f| f.function);
-                let mut class = BlockClass::Semaphore;
-                for n in near {
-                    if n.contains("runtime_SemacquireWaitGroup") {
-                        class = BlockClass::Waitgroup;
-                    } else if n.contains("runtime_SemacquireRWMutex") {
-                        class = BlockClass::Rwmutex;
-                    } else if n.contains("runtime_SemacquireMutex") {
-                        class = BlockClass::Mutex;
-                    }
-                }
+                let class = frames[i..]
+                    .iter()
+                    .take(3)
+                    .find_map(|f| sema_class(f.function))
+                    .unwrap_or(BlockClass::Semaphore);
                 refine_block_class(class, frames[i..].iter().map(|f| f.function))
             }
             _ if name.starts_with("internal/synctest.") => BlockClass::Synctest,
@@ -353,22 +347,35 @@ fn is_syscall_entry(name: &str) -> bool {
         || name == "runtime.asmcgocall"
 }
 
+/// What a sync package semaphore entry point (`sync.runtime_Semacquire*`,
+/// `internal/sync.runtime_SemacquireMutex`) says it waits for; `None` for
+/// the generic `runtime_Semacquire` and other functions.
+fn sema_class(name: &str) -> Option<BlockClass> {
+    if name.contains("runtime_SemacquireWaitGroup") {
+        Some(BlockClass::Waitgroup)
+    } else if name.contains("runtime_SemacquireRWMutex") {
+        Some(BlockClass::Rwmutex)
+    } else if name.contains("runtime_SemacquireMutex") {
+        Some(BlockClass::Mutex)
+    } else {
+        None
+    }
+}
+
 /// Runtime service loops that park (GC workers, sweeper, scavenger,
 /// finalizers, cleanups, forcegc, tracer).
 fn is_runtime_service(name: &str) -> bool {
+    // Everything `runtime.gc*` (mark workers, assists, gcenable) is one
+    // prefix test below; these are the others.
     const SERVICES: &[&str] = &[
-        "runtime.gcBgMarkWorker",
         "runtime.bgsweep",
         "runtime.bgscavenge",
         "runtime.runfinq",
         "runtime.runCleanups",
         "runtime.forcegchelper",
-        "runtime.gcenable",
         "runtime.(*wakeableSleep).sleep",
         "runtime.traceStartReadCPU",
         "runtime.(*traceAdvancerState).start",
-        "runtime.gcMarkDone",
-        "runtime.gcParkAssist",
         "runtime.unique_runtime_registerUniqueMapCleanup",
         "runtime.updateMaxProcsGoroutine",
     ];
@@ -403,16 +410,13 @@ pub fn infer_from_leaf(frames: &[&str]) -> Inferred {
             block_class: BlockClass::Syscall,
         };
     }
-    let class = if leaf.contains("runtime_SemacquireWaitGroup")
-        || leaf.starts_with("sync.(*WaitGroup).Wait")
-    {
+    let class = if let Some(class) = sema_class(leaf) {
+        class
+    } else if leaf.starts_with("sync.(*WaitGroup).Wait") {
         BlockClass::Waitgroup
-    } else if leaf.contains("runtime_SemacquireRWMutex") || leaf.starts_with("sync.(*RWMutex).") {
+    } else if leaf.starts_with("sync.(*RWMutex).") {
         BlockClass::Rwmutex
-    } else if leaf.contains("runtime_SemacquireMutex")
-        || leaf.starts_with("sync.(*Mutex).")
-        || leaf.starts_with("internal/sync.(*Mutex).")
-    {
+    } else if leaf.starts_with("sync.(*Mutex).") || leaf.starts_with("internal/sync.(*Mutex).") {
         BlockClass::Mutex
     } else if leaf.contains("runtime_Semacquire") {
         BlockClass::Semaphore

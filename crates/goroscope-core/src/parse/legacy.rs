@@ -26,7 +26,7 @@ pub fn parse_legacy(text: &[u8]) -> ProfileSnapshot {
     let mut snap = ProfileSnapshot::default();
     let mut total: Option<u64> = None;
     let mut current: Option<Pending> = None;
-    let text = text.strip_prefix(b"\xef\xbb\xbf").unwrap_or(text);
+    let text = super::sniff::strip_bom(text);
     // A last line without its newline was cut: what it says is not
     // trusted (a cut function name would pass for another function).
     let (text, cut) = match text.iter().rposition(|&b| b == b'\n') {
@@ -39,35 +39,23 @@ pub fn parse_legacy(text: &[u8]) -> ProfileSnapshot {
     let mut dropped = 0u64;
     // `line` is 0-based; diagnostics count from 1 (0 = the whole file).
     let mut diag = |line: usize, message: String| {
-        if snap.diagnostics.len() < super::text::MAX_DIAGNOSTICS {
-            snap.diagnostics.push(Diagnostic {
-                line: line as u64 + 1,
-                message,
-            });
-        } else {
-            dropped += 1;
-        }
+        super::text::push_diag(
+            &mut snap.diagnostics,
+            &mut dropped,
+            line as u64 + 1,
+            message,
+        );
     };
     let mut records = Vec::new();
     let tables = &mut snap.tables;
     for (n, raw) in lines {
         let line = raw.strip_suffix(b"\r").unwrap_or(raw);
-        if snap.kind.is_none() && total.is_none() {
-            for (prefix, kind) in [
-                (&b"goroutine profile: total "[..], ProfileKind::Goroutine),
-                (
-                    &b"goroutineleak profile: total "[..],
-                    ProfileKind::GoroutineLeak,
-                ),
-            ] {
-                if let Some(rest) = line.strip_prefix(prefix) {
-                    snap.kind = Some(kind);
-                    total = std::str::from_utf8(rest)
-                        .ok()
-                        .and_then(|s| s.trim().parse().ok());
-                }
-            }
-            if snap.kind.is_some() {
+        if snap.kind.is_none() {
+            if let Some((kind, rest)) = super::sniff::legacy_header(line) {
+                snap.kind = Some(kind);
+                total = std::str::from_utf8(rest)
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok());
                 continue;
             }
         }
@@ -174,7 +162,6 @@ fn finish(
         origin,
         stack: tables.intern_stack(&ids),
         labels: p.labels,
-        leaked: leak,
     });
 }
 
@@ -339,7 +326,6 @@ mod tests {
             b"goroutineleak profile: total 1\n1 @ 0x1\n#\t0x1\tmain.f+0x1\t/a.go:1\n\n",
         );
         assert_eq!(p.kind, Some(ProfileKind::GoroutineLeak));
-        assert!(p.records[0].leaked);
         assert_eq!(p.records[0].state, State::Leaked);
     }
 }

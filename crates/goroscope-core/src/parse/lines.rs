@@ -5,6 +5,11 @@
 
 use std::io::{self, Read};
 
+/// `Interrupted` reads in a row tolerated before giving up: a reader that
+/// is never anything else would hang us (also the parallel parser's range
+/// reads).
+pub(crate) const MAX_INTERRUPTED: u32 = 1000;
+
 /// Default read buffer: big enough that the read syscalls are negligible.
 const BUF_SIZE: usize = 256 * 1024;
 /// A line longer than this is split: no goroutine dump line comes close
@@ -205,7 +210,6 @@ impl<R: Read> LineReader<R> {
         }
         // A reader may be interrupted by signals; one that is never anything
         // else would hang us, so give up after this many in a row.
-        const MAX_INTERRUPTED: u32 = 1000;
         let mut interrupted = 0;
         loop {
             match self.inner.read(&mut self.buf[self.end..]) {

@@ -36,7 +36,7 @@ use std::thread::{self, JoinHandle};
 use rustc_hash::FxHashSet;
 
 use super::lines::MAX_LINE;
-use super::text::MAX_DIAGNOSTICS;
+use super::text::push_diag;
 use super::DumpParser;
 use crate::model::{Diagnostic, Goroutine, Remap, Tables, TablesDelta};
 
@@ -355,13 +355,13 @@ impl<R: Read> ParallelDumpParser<R> {
     }
 
     fn merge_diagnostics(&mut self, diags: Vec<Diagnostic>, dropped: u64, offset: u64) {
-        for mut d in diags {
-            if self.diagnostics.len() < MAX_DIAGNOSTICS {
-                d.line += offset;
-                self.diagnostics.push(d);
-            } else {
-                self.dropped += 1;
-            }
+        for d in diags {
+            push_diag(
+                &mut self.diagnostics,
+                &mut self.dropped,
+                d.line + offset,
+                d.message,
+            );
         }
         self.dropped += dropped;
     }
@@ -714,7 +714,10 @@ fn read_range(
             Ok(n) => got += n,
             // Bounded like the sequential reader: a file that only ever
             // says Interrupted would hang us.
-            Err(e) if e.kind() == io::ErrorKind::Interrupted && interrupted < 1000 => {
+            Err(e)
+                if e.kind() == io::ErrorKind::Interrupted
+                    && interrupted < super::lines::MAX_INTERRUPTED =>
+            {
                 interrupted += 1;
             }
             Err(e) => {

@@ -370,7 +370,6 @@ pub fn parse_pprof(data: &[u8], limit: u64) -> Result<ProfileSnapshot, ProfileEr
             origin: vocab::origin(u64::MAX, false, None, outermost),
             stack: tables.intern_stack(&frames),
             labels,
-            leaked: kind == ProfileKind::GoroutineLeak,
         });
     })
     .map_err(ProfileError::Decode)?;
@@ -502,10 +501,6 @@ fn count_samples(data: &[u8]) -> usize {
     n
 }
 
-fn wire_error(what: &str) -> String {
-    what.to_string()
-}
-
 fn varint(b: &mut &[u8]) -> Result<u64, String> {
     let mut v = 0u64;
     for i in 0..10 {
@@ -522,7 +517,7 @@ fn varint(b: &mut &[u8]) -> Result<u64, String> {
             return Ok(v);
         }
     }
-    Err(wire_error("invalid or truncated varint"))
+    Err("invalid or truncated varint".to_string())
 }
 
 fn read_key(b: &mut &[u8]) -> Result<(u64, u64), String> {
@@ -542,10 +537,10 @@ fn read_field<'a>(b: &mut &'a [u8], wire: u64) -> Result<&'a [u8], String> {
         1 => 8,
         2 => usize::try_from(varint(b)?).unwrap_or(usize::MAX),
         5 => 4,
-        _ => return Err(wire_error("unsupported wire type")),
+        _ => return Err("unsupported wire type".to_string()),
     };
     if len > b.len() {
-        return Err(wire_error("field runs past the end (truncated)"));
+        return Err("field runs past the end (truncated)".to_string());
     }
     let (field, rest) = b.split_at(len);
     *b = rest;
@@ -693,7 +688,7 @@ mod tests {
         let got: Vec<_> = p
             .records
             .iter()
-            .map(|r| (r.count, r.state, r.block_class, r.leaked))
+            .map(|r| (r.count, r.state, r.block_class, r.state == State::Leaked))
             .collect();
         assert_eq!(
             got,
@@ -801,7 +796,6 @@ mod tests {
         let data = profile(&[("goroutineleak", "count")], vec![sample(&[1, 2, 4], 3)]);
         let p = parse_pprof(&data, DEFAULT_MAX_DECOMPRESSED).expect("decodes");
         assert_eq!(p.kind, Some(ProfileKind::GoroutineLeak));
-        assert!(p.records[0].leaked);
         assert_eq!(p.records[0].state, State::Leaked);
         assert_eq!(p.records[0].block_class, BlockClass::ChanReceive);
     }

@@ -1,6 +1,8 @@
 //! Telling the goroutine data formats apart from their first bytes, so
 //! files and standard input need no format flag.
 
+use super::pprof::ProfileKind;
+
 /// What an input holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -19,13 +21,10 @@ pub const SNIFF_LEN: usize = 64;
 
 /// Classifies an input by its first bytes.
 pub fn sniff(prefix: &[u8]) -> Format {
-    if prefix.starts_with(&[0x1f, 0x8b]) {
+    if super::pprof::is_gzip(prefix) {
         return Format::Pprof;
     }
-    let text = prefix.strip_prefix(b"\xef\xbb\xbf").unwrap_or(prefix);
-    if text.starts_with(b"goroutine profile: total ")
-        || text.starts_with(b"goroutineleak profile: total ")
-    {
+    if legacy_header(strip_bom(prefix)).is_some() {
         return Format::LegacyText;
     }
     if looks_like_text(prefix) {
@@ -35,6 +34,22 @@ pub fn sniff(prefix: &[u8]) -> Format {
     // lengths are small bytes from the first field on), or garbage the
     // profile reader will name as such.
     Format::Pprof
+}
+
+/// Text without a leading UTF-8 byte-order mark.
+pub fn strip_bom(text: &[u8]) -> &[u8] {
+    text.strip_prefix(b"\xef\xbb\xbf").unwrap_or(text)
+}
+
+/// The first line of a debug=1 profile: which profile, and what follows
+/// `total ` (the goroutine count).
+pub fn legacy_header(line: &[u8]) -> Option<(ProfileKind, &[u8])> {
+    [
+        (&b"goroutine profile: total "[..], ProfileKind::Goroutine),
+        (b"goroutineleak profile: total ", ProfileKind::GoroutineLeak),
+    ]
+    .into_iter()
+    .find_map(|(prefix, kind)| line.strip_prefix(prefix).map(|rest| (kind, rest)))
 }
 
 /// Whether bytes can be the start of text: no control characters other

@@ -40,7 +40,7 @@ use crate::vocab::{self, StatusInfo};
 
 /// Diagnostics kept per parse; past this only a count is kept so hostile
 /// input cannot grow memory through them.
-pub(crate) const MAX_DIAGNOSTICS: usize = 1000;
+const MAX_DIAGNOSTICS: usize = 1000;
 
 /// Streaming goroutine dump parser.
 pub struct DumpParser<R> {
@@ -637,7 +637,14 @@ impl<R: Read> DumpParser<R> {
     }
 }
 
-fn push_diag(diags: &mut Vec<Diagnostic>, dropped: &mut u64, line: u64, message: String) {
+/// Keeps a diagnostic while under [`MAX_DIAGNOSTICS`], else only counts
+/// it: the one cap every reader (dump, parallel merge, debug=1) applies.
+pub(crate) fn push_diag(
+    diags: &mut Vec<Diagnostic>,
+    dropped: &mut u64,
+    line: u64,
+    message: String,
+) {
     if diags.len() < MAX_DIAGNOSTICS {
         diags.push(Diagnostic { line, message });
     } else {
@@ -896,7 +903,7 @@ impl FramePredictor {
     ) -> FrameId {
         let loc = file_line_identity(body);
         let Some(slot) = slot else {
-            return tables.intern_frame_key(name, loc, kind as u8, || build_frame(name, loc, kind));
+            return intern_frame(name, body, kind, tables);
         };
         let (v, i) = match slot {
             Slot::After(f) => (&mut self.next, f.0),
