@@ -16,13 +16,10 @@ N="${N:-100000}"
 RUNS="${RUNS:-5}"
 GOROSCOPE="${CARGO_TARGET_DIR:-$ROOT/target}/release/goroscope"
 
-die() { echo "profile.sh: error: $*" >&2; exit 1; }
-log() { echo "profile.sh: $*" >&2; }
-
-[[ -x /usr/bin/time ]] || die "/usr/bin/time (GNU time) is missing; install it with: apt-get install -y time"
-command -v go >/dev/null || die "go is not on PATH"
-[[ "$N" =~ ^[0-9]+$ ]] || die "N must be a number, got '$N'"
-[[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive number, got '$RUNS'"
+SCRIPT=profile.sh
+# shellcheck source=bench/lib.sh
+source "$BENCH/lib.sh"
+check_bench_env
 mkdir -p "$OUT"
 
 log "building bench/pprofgen, bench/pprofgo and goroscope"
@@ -54,21 +51,14 @@ for ((r = 1; r <= RUNS; r++)); do
 done
 
 export OUT RUNS N PROFILE want
-python3 - <<'PY'
-import os, re, statistics
+PYTHONPATH="$BENCH" python3 - <<'PY'
+import os, statistics
+from timev import parse_time
 out, runs = os.environ["OUT"], int(os.environ["RUNS"])
-def parse(path):
-    t = open(path).read()
-    el = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", t).group(1)
-    secs = 0.0
-    for part in el.split(":"):
-        secs = secs * 60 + float(part)
-    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", t).group(1)) / 1024
-    return secs, rss
 res = {}
 for tool in ("goroscope", "go-pprof"):
-    w, m = zip(*(parse(f"{out}/time.{tool}.{r}.txt") for r in range(1, runs + 1)))
-    res[tool] = (statistics.median(w), max(m), w)
+    w, m, _ = zip(*(parse_time(f"{out}/time.{tool}.{r}.txt") for r in range(1, runs + 1)))
+    res[tool] = (statistics.median(w), max(m) / 1024, w)
 size = os.path.getsize(os.environ["PROFILE"]) / 2**10
 print(f"Profile: {os.environ['PROFILE']} ({size:.0f} KiB gzipped), {os.environ['want']} goroutines on {os.environ['N']} distinct stacks; {runs} runs each.")
 print()

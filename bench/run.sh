@@ -22,16 +22,13 @@ STAMP="$OUT/dump.stamp"
 GOROSCOPE="${CARGO_TARGET_DIR:-$ROOT/target}/release/goroscope"
 GSP="$OUT/gostackparse-bench"
 
-die() { echo "run.sh: error: $*" >&2; exit 1; }
-log() { echo "run.sh: $*" >&2; }
+SCRIPT=run.sh
+# shellcheck source=bench/lib.sh
+source "$BENCH/lib.sh"
 has_tool() { [[ " $TOOLS " == *" $1 "* ]]; }
 has_goroscope() { has_tool goroscope || has_tool goroscope-1thread; }
 
-[[ -x /usr/bin/time ]] || die "/usr/bin/time (GNU time) is missing; install it with: apt-get install -y time"
-command -v go >/dev/null || die "go is not on PATH"
-command -v python3 >/dev/null || die "python3 is not on PATH"
-[[ "$N" =~ ^[0-9]+$ ]] || die "N must be a number, got '$N'"
-[[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive number, got '$RUNS'"
+check_bench_env
 for t in $TOOLS; do
 	[[ $t == goroscope || $t == goroscope-1thread || $t == gostackparse ]] || die "unknown tool '$t' in TOOLS"
 done
@@ -122,7 +119,7 @@ export CPU="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1) (
 export GOV="$(go version)"
 export RUSTV="$(rustc --version 2>/dev/null || echo 'rustc: n/a')"
 export REV="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo 'no commit')"
-python3 - <<'PY' | tee "$OUT/results.md"
+PYTHONPATH="$BENCH" python3 - <<'PY' | tee "$OUT/results.md"
 import os, re, statistics, datetime
 
 out, runs = os.environ["OUT"], int(os.environ["RUNS"])
@@ -131,15 +128,7 @@ size = int(os.environ["DUMP_BYTES"])
 mib = size / 2**20
 headers = int(os.environ["DUMP_HEADERS"])
 
-def parse_time(path):
-    txt = open(path).read()
-    el = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", txt).group(1)
-    secs = 0.0
-    for part in el.split(":"):
-        secs = secs * 60 + float(part)
-    rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", txt).group(1))
-    cpu = sum(float(re.search(rf"{k} time \(seconds\): (\S+)", txt).group(1)) for k in ("User", "System"))
-    return secs, rss_kb, cpu
+from timev import parse_time
 
 counts = {}
 for line in open(os.path.join(out, "runs", "counts.txt")):
