@@ -64,14 +64,30 @@ struct GroupKey {
     label: u32,
 }
 
+/// One group's running totals. Kept small (a profile of 100,000 distinct
+/// stacks has as many groups): what most groups never need (a second
+/// state, sample ids, labels, wait times) lives behind a box.
 #[derive(Debug, Clone)]
 struct GroupAcc {
+    count: u64,
     stack: StackId,
+    /// Function-sequence id.
+    seq: u32,
+    /// The `group_by_label` value this group stands for (u32::MAX: none).
+    label: u32,
     created_by: Option<FrameId>,
     class: BlockClass,
     origin: Origin,
-    count: u64,
-    states: [u64; State::ALL.len()],
+    /// The state of the group's first goroutine; `states` is allocated
+    /// when another one joins.
+    state: State,
+    elided: bool,
+    states: Option<Box<[u64; State::ALL.len()]>>,
+    extra: Option<Box<GroupExtra>>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct GroupExtra {
     wait_min: Option<u32>,
     wait_max: Option<u32>,
     samples: Vec<u64>,
@@ -81,11 +97,21 @@ struct GroupAcc {
     /// The label set seen last: a group's members usually share it.
     last_labels: Option<LabelSetId>,
     labels_truncated: bool,
-    elided: bool,
-    /// The `group_by_label` value this group stands for.
-    label: Option<StrId>,
     /// Distinct (key, value) trace label pairs, at most 2 x `samples`.
     trace_ids: Vec<(StrId, StrId)>,
+}
+
+impl GroupAcc {
+    fn states(&self) -> [u64; State::ALL.len()] {
+        match &self.states {
+            Some(s) => **s,
+            None => {
+                let mut s = [0; State::ALL.len()];
+                s[self.state as usize] = self.count;
+                s
+            }
+        }
+    }
 }
 
 /// What [`Census::add`] and [`Census::add_record`] count: a goroutine
@@ -126,18 +152,24 @@ pub struct Census {
     unavailable: u64,
     truncated: u64,
     groups: Vec<GroupAcc>,
-    group_index: FxHashMap<GroupKey, usize>,
+    group_index: FxHashMap<GroupKey, u32>,
     /// Per stack id: its function-sequence id (u32::MAX = not computed).
     seq_of_stack: Vec<u32>,
-    /// Function-sequence ids: the sequences back to back in one arena
-    /// (no allocation per distinct sequence), found through a table of ids.
-    seq_arena: Vec<u32>,
-    seq_spans: Vec<(usize, u32)>,
+    /// Function-sequence ids, found through a table of ids. A sequence is
+    /// not stored: it is that of its first stack (`seq_rep`), mapped
+    /// through `fn_of_frame` when compared.
+    seq_rep: Vec<StackId>,
+    /// Per sequence id: its stable hash, which the table is keyed by and
+    /// signatures are made from.
+    seq_hashes: Vec<u64>,
     seq_table: hashbrown::HashTable<u32>,
     /// Per frame id: id of its function name (or of the whole frame when
     /// grouping by location).
     fn_of_frame: Vec<u32>,
     fn_index: FxHashMap<Box<str>, u32>,
+    /// Per function id: the stable hash of its name (with file:line when
+    /// grouping by location), from which signatures are made.
+    fn_hash: Vec<u64>,
     scratch: Vec<u32>,
     /// Per label set: the value of the `group_by_label` key (u32::MAX:
     /// absent), computed once per set.
@@ -166,11 +198,12 @@ impl Census {
             groups: Vec::new(),
             group_index: FxHashMap::default(),
             seq_of_stack: Vec::new(),
-            seq_arena: Vec::new(),
-            seq_spans: Vec::new(),
+            seq_rep: Vec::new(),
+            seq_hashes: Vec::new(),
             seq_table: hashbrown::HashTable::new(),
             fn_of_frame: Vec::new(),
             fn_index: FxHashMap::default(),
+            fn_hash: Vec::new(),
             scratch: Vec::new(),
             label_value_of_set: Vec::new(),
             trace_key: Vec::new(),
@@ -183,10 +216,10 @@ impl Census {
     pub fn reserve(&mut self, groups: usize) {
         self.groups.reserve(groups);
         self.group_index.reserve(groups);
-        self.seq_spans.reserve(groups);
-        let (arena, spans) = (&self.seq_arena, &self.seq_spans);
-        self.seq_table
-            .reserve(groups, |&id| seq_hash(seq_of(arena, spans, id)));
+        self.seq_rep.reserve(groups);
+        self.seq_hashes.reserve(groups);
+        let hashes = &self.seq_hashes;
+        self.seq_table.reserve(groups, |&id| hashes[id as usize]);
     }
 
     /// Counts one goroutine.
@@ -285,66 +318,75 @@ impl Census {
             label,
         };
         let idx = match self.group_index.get(&key) {
-            Some(&i) => i,
+            Some(&i) => i as usize,
             None => {
                 let i = self.groups.len();
                 self.groups.push(GroupAcc {
+                    count: 0,
                     stack: g.stack,
+                    seq,
+                    label,
                     created_by: g.created_by,
                     class: g.class,
                     origin: g.origin,
-                    count: 0,
-                    states: [0; State::ALL.len()],
-                    wait_min: None,
-                    wait_max: None,
-                    samples: Vec::new(),
-                    labels: Vec::new(),
-                    last_labels: None,
-                    labels_truncated: false,
+                    state: g.state,
                     elided: false,
-                    label: (label != u32::MAX).then_some(StrId(label)),
-                    trace_ids: Vec::new(),
+                    states: None,
+                    extra: None,
                 });
-                self.group_index.insert(key, i);
+                self.group_index.insert(key, i as u32);
                 i
             }
         };
         let label_cap = self.opts.label_values;
         let sample_cap = self.opts.samples;
         let grp = &mut self.groups[idx];
+        if g.state != grp.state && grp.states.is_none() {
+            grp.states = Some(Box::new(grp.states()));
+        }
         grp.count += w;
-        grp.states[g.state as usize] += w;
+        if let Some(states) = &mut grp.states {
+            states[g.state as usize] += w;
+        }
         grp.elided |= g.elided != Elided::None;
+        let wants_sample = g.id.is_some() && sample_cap > 0;
+        let new_labels = g
+            .labels
+            .filter(|&ls| grp.extra.as_ref().is_none_or(|x| x.last_labels != Some(ls)));
+        if !(wants_sample || new_labels.is_some() || g.wait_minutes.is_some()) {
+            return;
+        }
+        let extra = grp.extra.get_or_insert_with(Default::default);
         if let Some(m) = g.wait_minutes {
-            grp.wait_min = Some(grp.wait_min.map_or(m, |x| x.min(m)));
-            grp.wait_max = Some(grp.wait_max.map_or(m, |x| x.max(m)));
+            extra.wait_min = Some(extra.wait_min.map_or(m, |x| x.min(m)));
+            extra.wait_max = Some(extra.wait_max.map_or(m, |x| x.max(m)));
         }
-        if let Some(id) = g.id.filter(|_| grp.samples.len() < sample_cap) {
-            grp.samples.push(id);
+        if let Some(id) = g.id.filter(|_| extra.samples.len() < sample_cap) {
+            extra.samples.push(id);
         }
-        if let Some(ls) = g.labels.filter(|&ls| grp.last_labels != Some(ls)) {
-            grp.last_labels = Some(ls);
+        if let Some(ls) = new_labels {
+            extra.last_labels = Some(ls);
             for &(k, v) in tables.labels(ls) {
                 // Room for a trace id and a span id per sampled goroutine.
-                if grp.trace_ids.len() < 2 * sample_cap
+                if extra.trace_ids.len() < 2 * sample_cap
                     && is_trace_key(&mut self.trace_key, k, tables)
-                    && !grp.trace_ids.contains(&(k, v))
+                    && !extra.trace_ids.contains(&(k, v))
                 {
-                    grp.trace_ids.push((k, v));
+                    extra.trace_ids.push((k, v));
                 }
-                let slot = match grp.labels.iter().position(|(key, _)| *key == k) {
+                let slot = match extra.labels.iter().position(|(key, _)| *key == k) {
                     Some(i) => i,
                     None => {
-                        grp.labels.push((k, Vec::new()));
-                        grp.labels.len() - 1
+                        extra.labels.push((k, Vec::new()));
+                        extra.labels.len() - 1
                     }
                 };
-                let values = &mut grp.labels[slot].1;
+                let values = &mut extra.labels[slot].1;
                 if !values.contains(&v) {
                     if values.len() < label_cap {
                         values.push(v);
                     } else {
-                        grp.labels_truncated = true;
+                        extra.labels_truncated = true;
                     }
                 }
             }
@@ -371,12 +413,12 @@ impl Census {
     /// Id of the function name (or whole frame) of a frame id.
     fn fn_id(&mut self, f: FrameId, tables: &Tables) -> u32 {
         let i = f.0 as usize;
+        if let Some(&id) = self.fn_of_frame.get(i).filter(|&&id| id != u32::MAX) {
+            return id;
+        }
         if i >= self.fn_of_frame.len() {
             self.fn_of_frame
                 .resize(tables.frame_count().max(i + 1), u32::MAX);
-        }
-        if self.fn_of_frame[i] != u32::MAX {
-            return self.fn_of_frame[i];
         }
         let frame = tables.frame(f);
         let name: Box<str> = if self.opts.by_location {
@@ -385,7 +427,13 @@ impl Census {
             frame.function.clone()
         };
         let next = self.fn_index.len() as u32;
-        let id = *self.fn_index.entry(name).or_insert(next);
+        let hashes = &mut self.fn_hash;
+        let id = *self.fn_index.entry(name).or_insert_with_key(|name| {
+            let mut h = Fnv::new();
+            h.write(name.as_bytes());
+            hashes.push(h.finish());
+            next
+        });
         self.fn_of_frame[i] = id;
         id
     }
@@ -402,26 +450,39 @@ impl Census {
         }
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
-        for &f in tables.stack(s) {
-            let id = self.fn_id(f, tables);
-            scratch.push(id);
+        if self.fn_of_frame.len() < tables.frame_count() {
+            self.fn_of_frame.resize(tables.frame_count(), u32::MAX);
         }
-        let hash = seq_hash(&scratch);
-        let (arena, spans) = (&self.seq_arena, &self.seq_spans);
-        let found = self
-            .seq_table
-            .find(hash, |&id| seq_of(arena, spans, id) == scratch.as_slice())
-            .copied();
-        let id = match found {
+        let mut hash = Mix::new();
+        for &f in tables.stack(s) {
+            // Inline fast path: the frame's function is usually known.
+            let id = match self.fn_of_frame[f.0 as usize] {
+                u32::MAX => self.fn_id(f, tables),
+                id => id,
+            };
+            scratch.push(id);
+            hash.add(self.fn_hash[id as usize]);
+        }
+        let hash = hash.finish();
+        let (reps, fn_of_frame) = (&self.seq_rep, &self.fn_of_frame);
+        // Every frame of a representative stack has its function id.
+        let same = |id: &u32| {
+            let rep = tables.stack(reps[*id as usize]);
+            rep.len() == scratch.len()
+                && rep
+                    .iter()
+                    .zip(&scratch)
+                    .all(|(f, &x)| fn_of_frame[f.0 as usize] == x)
+        };
+        let id = match self.seq_table.find(hash, same).copied() {
             Some(id) => id,
             None => {
-                let id = self.seq_spans.len() as u32;
-                self.seq_spans
-                    .push((self.seq_arena.len(), scratch.len() as u32));
-                self.seq_arena.extend_from_slice(&scratch);
-                let (arena, spans) = (&self.seq_arena, &self.seq_spans);
+                let id = self.seq_rep.len() as u32;
+                self.seq_rep.push(s);
+                self.seq_hashes.push(hash);
+                let hashes = &self.seq_hashes;
                 self.seq_table
-                    .insert_unique(hash, id, |&id| seq_hash(seq_of(arena, spans, id)));
+                    .insert_unique(hash, id, |&id| hashes[id as usize]);
                 id
             }
         };
@@ -544,32 +605,28 @@ impl Census {
         }
     }
 
-    /// The group's stable signature: FNV over its function names (and
-    /// file:line with `by_location`), creator, block class and label value.
+    /// The group's stable signature: every function name (with file:line
+    /// under `by_location`) is hashed once with FNV-1a; the signature mixes
+    /// those hashes in stack order (the sequence's hash, made once per
+    /// distinct sequence), then the creator's, the block class and the
+    /// label value. Identical for the same code whatever form (dump or
+    /// profile) it was read from.
     fn signature(&self, g: &GroupAcc, tables: &Tables) -> u64 {
-        let mut hasher = Fnv::new();
-        let frame = |h: &mut Fnv, f: FrameId| {
-            let fr = tables.frame(f);
-            h.write(fr.function.as_bytes());
-            if self.opts.by_location {
-                h.write(fr.file.as_bytes());
-                h.write(&fr.line.to_le_bytes());
-            }
-        };
-        for &f in tables.stack(g.stack) {
-            frame(&mut hasher, f);
-            hasher.write(b"\n");
+        let mut h = Mix(self.seq_hashes[g.seq as usize]);
+        // A separator, so that a stack and its creator cannot trade frames.
+        h.add(0x6372_6561_7465_6420);
+        h.add(
+            g.created_by
+                .map_or(0, |f| self.fn_hash[self.fn_of_frame[f.0 as usize] as usize]),
+        );
+        let mut tail = Fnv::new();
+        tail.write(g.class.as_str().as_bytes());
+        if g.label != u32::MAX {
+            tail.write(b"\nlabel ");
+            tail.write(tables.str(StrId(g.label)).as_bytes());
         }
-        hasher.write(b"created by ");
-        if let Some(c) = g.created_by {
-            frame(&mut hasher, c);
-        }
-        hasher.write(g.class.as_str().as_bytes());
-        if let Some(v) = g.label {
-            hasher.write(b"\nlabel ");
-            hasher.write(tables.str(v).as_bytes());
-        }
-        hasher.finish()
+        h.add(tail.finish());
+        h.finish()
     }
 
     fn group_report(&self, g: &GroupAcc, signature: u64, tables: &Tables) -> Group {
@@ -579,22 +636,25 @@ impl Census {
             .map(|&f| FrameOut::of(tables, f))
             .collect();
         let created_by = g.created_by.map(|f| FrameOut::of(tables, f));
+        let states = g.states();
+        let none = GroupExtra::default();
+        let x = g.extra.as_deref().unwrap_or(&none);
         Group {
             signature: format!("{signature:016x}"),
             count: g.count,
             states: State::ALL
                 .iter()
-                .filter(|s| g.states[**s as usize] > 0)
-                .map(|s| (s.as_str(), g.states[*s as usize]))
+                .filter(|s| states[**s as usize] > 0)
+                .map(|s| (s.as_str(), states[*s as usize]))
                 .collect(),
             block_class: g.class,
             origin: g.origin,
             top_function: top_function(&frames).to_string(),
             created_by,
-            wait_minutes_min: g.wait_min,
-            wait_minutes_max: g.wait_max,
+            wait_minutes_min: x.wait_min,
+            wait_minutes_max: x.wait_max,
             frames_elided: g.elided,
-            labels: g
+            labels: x
                 .labels
                 .iter()
                 .map(|(k, vs)| {
@@ -605,13 +665,13 @@ impl Census {
                     )
                 })
                 .collect(),
-            labels_truncated: g.labels_truncated,
-            sample_ids: g.samples.clone(),
-            group_label: g.label.map(|v| GroupLabel {
+            labels_truncated: x.labels_truncated,
+            sample_ids: x.samples.clone(),
+            group_label: (g.label != u32::MAX).then(|| GroupLabel {
                 key: self.opts.group_by_label.clone().unwrap_or_default(),
-                value: tables.str(v).to_string(),
+                value: tables.str(StrId(g.label)).to_string(),
             }),
-            trace_ids: g
+            trace_ids: x
                 .trace_ids
                 .iter()
                 .map(|&(k, v)| TraceId {
@@ -622,21 +682,6 @@ impl Census {
             frames,
         }
     }
-}
-
-fn seq_of<'a>(arena: &'a [u32], spans: &[(usize, u32)], id: u32) -> &'a [u32] {
-    let (start, len) = spans[id as usize];
-    &arena[start..start + len as usize]
-}
-
-fn seq_hash(seq: &[u32]) -> u64 {
-    use std::hash::Hasher as _;
-    let mut h = rustc_hash::FxHasher::default();
-    h.write_usize(seq.len());
-    for &x in seq {
-        h.write_u32(x);
-    }
-    h.finish()
 }
 
 /// pprof label keys that carry a trace or span id, as set by tracing
@@ -730,6 +775,30 @@ impl Fnv {
     }
     fn finish(&self) -> u64 {
         self.0
+    }
+}
+
+/// Mixes 64-bit words in order: the words are hashes already (uniform
+/// bits), so a rotate, xor and multiply per word orders them, and
+/// murmur3's finaliser at the end spreads every bit over the result.
+/// Stable across Rust releases, like [`Fnv`].
+struct Mix(u64);
+
+impl Mix {
+    fn new() -> Self {
+        Self(0x9e37_79b9_7f4a_7c15)
+    }
+    #[inline]
+    fn add(&mut self, x: u64) {
+        self.0 = (self.0.rotate_left(23) ^ x).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+    fn finish(&self) -> u64 {
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
     }
 }
 
@@ -922,6 +991,49 @@ pub struct Group {
 mod tests {
     use super::*;
     use crate::parse::parse_dump;
+
+    /// Signatures name code: equal for the same function sequence,
+    /// creator and class however the input was laid out (here, different
+    /// lines and ids), different when the frames' order or the creator
+    /// differs, and pinned, because dashboards and alerts key on them.
+    #[test]
+    fn signatures_are_stable_and_order_sensitive() {
+        let g = |id: u32, frames: [&str; 2], creator: &str| {
+            let mut text = format!("goroutine {id} [chan receive]:\n");
+            for f in frames {
+                text.push_str(&format!("main.{f}()\n\t/{f}.go:1 +0x1\n"));
+            }
+            text + &format!("created by main.{creator} in goroutine 9\n\t/s.go:1 +0x1\n\n")
+        };
+        let dump =
+            g(1, ["a", "b"], "spawn") + &g(2, ["b", "a"], "spawn") + &g(3, ["a", "b"], "other");
+        let sigs = |text: &str| {
+            let (snap, _) = parse_dump(text.as_bytes());
+            let mut c = Census::new(CensusOptions::default());
+            for g in &snap.goroutines {
+                c.add(g, &snap.tables);
+            }
+            let mut by_id: Vec<(u64, String)> = c
+                .report(&snap.tables, vec![])
+                .groups
+                .into_iter()
+                .map(|g| (g.sample_ids[0], g.signature))
+                .collect();
+            by_id.sort();
+            by_id.into_iter().map(|(_, s)| s).collect::<Vec<_>>()
+        };
+        let s = sigs(&dump);
+        assert_eq!(s.len(), 3, "{s:?}");
+        assert!(s[0] != s[1] && s[0] != s[2] && s[1] != s[2], "{s:?}");
+        // Other lines and goroutine ids: the same signatures.
+        let moved = dump
+            .replace(".go:1 ", ".go:7 ")
+            .replace("goroutine 1 ", "goroutine 4 ");
+        let mut m = sigs(&moved);
+        m.rotate_right(1);
+        assert_eq!(m, s);
+        assert_eq!(s[0], "a0a565569768bc46");
+    }
 
     /// `report_top(n)` builds only the first n groups, which are exactly the
     /// first n of the full report (same order, same signatures), and still

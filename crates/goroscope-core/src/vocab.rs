@@ -198,40 +198,126 @@ pub fn refine_block_class<'a>(
     class: BlockClass,
     innermost_functions: impl IntoIterator<Item = &'a str>,
 ) -> BlockClass {
+    refine_by_sync(class, innermost_functions.into_iter().map(sync_type))
+}
+
+/// [`refine_block_class`] over the frames' [`SyncType`]s.
+fn refine_by_sync(class: BlockClass, innermost: impl IntoIterator<Item = SyncType>) -> BlockClass {
     if !matches!(class, BlockClass::Semaphore | BlockClass::Mutex) {
         return class;
     }
     // The sync frame sits within the first few frames above the runtime
     // ones (runtime_SemacquireMutex, semacquire1, gopark); look a little
     // deeper than that for safety.
-    for f in innermost_functions.into_iter().take(12) {
-        if f.starts_with("sync.(*RWMutex)") {
-            return BlockClass::Rwmutex;
-        }
-        if class == BlockClass::Semaphore {
-            if f.starts_with("sync.(*Mutex)") {
-                return BlockClass::Mutex;
-            }
-            if f.starts_with("sync.(*WaitGroup)") {
-                return BlockClass::Waitgroup;
-            }
-            if f.starts_with("sync.(*Cond)") {
-                return BlockClass::Cond;
-            }
+    for t in innermost.into_iter().take(12) {
+        match (t, class) {
+            (SyncType::RwMutex, _) => return BlockClass::Rwmutex,
+            (SyncType::Mutex, BlockClass::Semaphore) => return BlockClass::Mutex,
+            (SyncType::WaitGroup, BlockClass::Semaphore) => return BlockClass::Waitgroup,
+            (SyncType::Cond, BlockClass::Semaphore) => return BlockClass::Cond,
+            _ => {}
         }
     }
     class
 }
 
-/// A frame as the inference sees it: function name, and the line's
-/// distance from the function's first line when the source knows it
-/// (pprof protobuf carries `Function.start_line`; text forms do not).
-#[derive(Debug, Clone, Copy)]
-pub struct FrameHint<'a> {
-    /// Fully qualified function name.
-    pub function: &'a str,
-    /// `line - start_line`, when both are known.
-    pub line_from_start: Option<u32>,
+/// Which `sync` type's method a frame is, for [`refine_block_class`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SyncType {
+    None,
+    RwMutex,
+    Mutex,
+    WaitGroup,
+    Cond,
+}
+
+fn sync_type(f: &str) -> SyncType {
+    if f.starts_with("sync.(*RWMutex)") {
+        SyncType::RwMutex
+    } else if f.starts_with("sync.(*Mutex)") {
+        SyncType::Mutex
+    } else if f.starts_with("sync.(*WaitGroup)") {
+        SyncType::WaitGroup
+    } else if f.starts_with("sync.(*Cond)") {
+        SyncType::Cond
+    } else {
+        SyncType::None
+    }
+}
+
+/// What the frame right below `gopark` says about who parked the
+/// goroutine (the first column of the table at [`infer_from_frames`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Parker {
+    Gopark,
+    Syscall,
+    /// Channel operations; `nil` when the park is at the top of the
+    /// function (the nil-channel check).
+    ChanRecv {
+        nil: bool,
+    },
+    ChanSend {
+        nil: bool,
+    },
+    Select,
+    Block,
+    IoWait,
+    Sleep,
+    NotifyList,
+    Semacquire,
+    Synctest,
+    RuntimeService,
+    Other,
+}
+
+/// All the inference needs to know about one frame, worked out once per
+/// distinct frame (a profile's location line) so that classifying a
+/// sample compares a few bytes instead of function names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameRole {
+    parker: Parker,
+    /// What a sync package semaphore entry point says it waits for.
+    sema: Option<BlockClass>,
+    sync: SyncType,
+}
+
+impl FrameRole {
+    /// The role of a frame: its fully qualified function name, and the
+    /// line's distance from the function's first line when the source
+    /// knows it (pprof protobuf carries `Function.start_line`; text forms
+    /// do not).
+    pub fn of(function: &str, line_from_start: Option<u32>) -> Self {
+        // `chanrecv`/`chansend` park on a nil channel in their first lines
+        // (the `c == nil` check precedes everything); a real wait parks
+        // ~100 lines further down (Go 1.17-1.27 alike).
+        let nil = matches!(line_from_start, Some(d) if d < 40);
+        let parker = match function {
+            "runtime.goparkunlock" | "runtime.gopark" => Parker::Gopark,
+            "runtime.chanrecv" | "runtime.chanrecv1" | "runtime.chanrecv2" => {
+                Parker::ChanRecv { nil }
+            }
+            "runtime.chansend" | "runtime.chansend1" => Parker::ChanSend { nil },
+            "runtime.selectgo" => Parker::Select,
+            "runtime.block" => Parker::Block,
+            "runtime.netpollblock" | "internal/poll.runtime_pollWait" => Parker::IoWait,
+            "time.Sleep" => Parker::Sleep,
+            "sync.runtime_notifyListWait" => Parker::NotifyList,
+            _ if function.starts_with("runtime.semacquire")
+                || function.contains("runtime_Semacquire") =>
+            {
+                Parker::Semacquire
+            }
+            _ if function.starts_with("internal/synctest.") => Parker::Synctest,
+            _ if is_runtime_service(function) => Parker::RuntimeService,
+            _ if is_syscall_entry(function) => Parker::Syscall,
+            _ => Parker::Other,
+        };
+        Self {
+            parker,
+            sema: sema_class(function),
+            sync: sync_type(function),
+        }
+    }
 }
 
 /// What a goroutine profile's frames say about a goroutine.
@@ -243,6 +329,11 @@ pub struct Inferred {
     /// What it is blocked on.
     pub block_class: BlockClass,
 }
+
+/// Innermost frames [`infer_from_frames`] reads: the park call, up to 4
+/// frames below it, and 12 from the semaphore call for
+/// [`refine_block_class`]. Callers may pass just these.
+pub const INFER_FRAMES: usize = 16;
 
 /// Infers state and block class from a stack, innermost frame first, as
 /// goroutine profiles (`/debug/pprof/goroutine` debug=0 and debug=1) give
@@ -265,7 +356,7 @@ pub struct Inferred {
 /// | `syscall.Syscall*`, `syscall.RawSyscall*`, `internal/runtime/syscall.*`, `runtime.cgocall`, `runtime.entersyscall*` | syscall | syscall |
 /// | without a frame: debug=1 hides runtime frames, so its leaf is the caller: `sync.(*Mutex).Lock`, `time.Sleep`, `net.(*conn).Read` ... (see [`infer_from_leaf`]) | | |
 /// | any other innermost frame (user code, `runtime.asyncPreempt`, an empty stack) | on_cpu | none |
-pub fn infer_from_frames(frames: &[FrameHint<'_>]) -> Inferred {
+pub fn infer_from_frames(frames: &[FrameRole]) -> Inferred {
     let waiting = |block_class| Inferred {
         state: State::Waiting,
         block_class,
@@ -274,42 +365,42 @@ pub fn infer_from_frames(frames: &[FrameHint<'_>]) -> Inferred {
         // Only `runtime.goexit` (dropped): created, not yet run.
         return on_cpu();
     };
-    if is_syscall_entry(first.function) {
-        return Inferred {
-            state: State::Syscall,
-            block_class: BlockClass::Syscall,
-        };
-    }
-    if !matches!(first.function, "runtime.gopark" | "runtime.goparkunlock") {
-        return on_cpu();
+    match first.parker {
+        Parker::Syscall => {
+            return Inferred {
+                state: State::Syscall,
+                block_class: BlockClass::Syscall,
+            }
+        }
+        Parker::Gopark => {}
+        _ => return on_cpu(),
     }
     // The frame below gopark says who parked it.
     for (i, f) in frames.iter().enumerate().skip(1).take(4) {
-        let name = f.function;
-        let class = match name {
-            "runtime.goparkunlock" | "runtime.gopark" => continue,
-            "runtime.chanrecv" | "runtime.chanrecv1" | "runtime.chanrecv2" => {
-                nil_check(f, BlockClass::ChanReceive)
+        let class = match f.parker {
+            Parker::Gopark => continue,
+            Parker::ChanRecv { nil: false } => BlockClass::ChanReceive,
+            Parker::ChanSend { nil: false } => BlockClass::ChanSend,
+            Parker::ChanRecv { nil: true } | Parker::ChanSend { nil: true } | Parker::Block => {
+                BlockClass::NilOrForever
             }
-            "runtime.chansend" | "runtime.chansend1" => nil_check(f, BlockClass::ChanSend),
-            "runtime.selectgo" => BlockClass::Select,
-            "runtime.block" => BlockClass::NilOrForever,
-            "runtime.netpollblock" | "internal/poll.runtime_pollWait" => BlockClass::IoWait,
-            "time.Sleep" => BlockClass::Sleep,
-            "sync.runtime_notifyListWait" => BlockClass::Cond,
-            _ if name.starts_with("runtime.semacquire") || name.contains("runtime_Semacquire") => {
+            Parker::Select => BlockClass::Select,
+            Parker::IoWait => BlockClass::IoWait,
+            Parker::Sleep => BlockClass::Sleep,
+            Parker::NotifyList => BlockClass::Cond,
+            Parker::Semacquire => {
                 // semacquire1 is called by the sync package's linkname
                 // entry points, whose names say what for.
                 let class = frames[i..]
                     .iter()
                     .take(3)
-                    .find_map(|f| sema_class(f.function))
+                    .find_map(|f| f.sema)
                     .unwrap_or(BlockClass::Semaphore);
-                refine_block_class(class, frames[i..].iter().map(|f| f.function))
+                refine_by_sync(class, frames[i..].iter().map(|f| f.sync))
             }
-            _ if name.starts_with("internal/synctest.") => BlockClass::Synctest,
-            _ if is_runtime_service(name) => BlockClass::GcRuntime,
-            _ => BlockClass::Other,
+            Parker::Synctest => BlockClass::Synctest,
+            Parker::RuntimeService => BlockClass::GcRuntime,
+            Parker::Syscall | Parker::Other => BlockClass::Other,
         };
         return waiting(class);
     }
@@ -320,16 +411,6 @@ fn on_cpu() -> Inferred {
     Inferred {
         state: State::OnCpu,
         block_class: BlockClass::None,
-    }
-}
-
-/// `chanrecv`/`chansend` park on a nil channel in their first lines (the
-/// `c == nil` check precedes everything); a real wait parks ~100 lines
-/// further down (Go 1.17-1.27 alike).
-fn nil_check(f: &FrameHint<'_>, class: BlockClass) -> BlockClass {
-    match f.line_from_start {
-        Some(d) if d < 40 => BlockClass::NilOrForever,
-        _ => class,
     }
 }
 

@@ -18,8 +18,9 @@ use std::io::Read;
 use prost::Message;
 use rustc_hash::FxHashMap;
 
+use crate::model::Origin;
 use crate::model::{Diagnostic, Frame, FrameId, FrameKind, Record, State, Tables};
-use crate::vocab::{self, FrameHint};
+use crate::vocab::{self, FrameRole};
 
 /// Hand-derived from `message Profile` and friends in profile.proto.
 mod pb {
@@ -107,11 +108,6 @@ mod pb {
 /// that a gzip bomb cannot exhaust memory.
 pub const DEFAULT_MAX_DECOMPRESSED: u64 = 256 << 20;
 
-/// Innermost frames kept for the inference: it looks at the park call and
-/// a few frames above it (`vocab::infer_from_frames` reads at most 5 after
-/// `gopark`, `refine_block_class` 12).
-const INFER_FRAMES: usize = 16;
-
 /// Largest goroutine count a record may claim: far above any real process
 /// (no process holds 4 billion goroutines), low enough that no sum of the
 /// records of a capped input can overflow.
@@ -194,7 +190,14 @@ pub fn gunzip(data: &[u8], limit: u64) -> Result<std::borrow::Cow<'_, [u8]>, Pro
     if !is_gzip(data) {
         return Ok(std::borrow::Cow::Borrowed(data));
     }
-    let mut out = Vec::new();
+    // The gzip trailer's ISIZE is the (last member's) size mod 2^32: a
+    // hint that saves growing the buffer step by step, never trusted
+    // beyond the limit.
+    let hint = data
+        .last_chunk::<4>()
+        .map_or(0, |b| u64::from(u32::from_le_bytes(*b)))
+        .min(limit.saturating_add(1));
+    let mut out = Vec::with_capacity(usize::try_from(hint).unwrap_or(0));
     // Read one byte past the limit to tell "exactly the limit" from "more".
     let mut dec = flate2::read::MultiGzDecoder::new(data).take(limit.saturating_add(1));
     dec.read_to_end(&mut out).map_err(ProfileError::Gzip)?;
@@ -240,19 +243,15 @@ pub fn parse_pprof(data: &[u8], limit: u64) -> Result<ProfileSnapshot, ProfileEr
 
     let functions: FxHashMap<u64, &pb::Function> = p.function.iter().map(|f| (f.id, f)).collect();
     let mut tables = Tables::default();
-    // Per location: its frames (inlined callees first) and inference hints.
-    struct Loc<'a> {
-        frames: Vec<FrameId>,
-        hints: Vec<FrameHint<'a>>,
-    }
-    let mut locations: FxHashMap<u64, Loc<'_>> = FxHashMap::default();
+    // Every location's frames (inlined callees first) and their inference
+    // roles, back to back; worked out once per location, so a sample only
+    // copies ids.
+    let mut locs = Locations::new(&p.location);
     let mut missing_functions = 0u64;
     for l in &p.location {
-        let mut loc = Loc {
-            frames: Vec::with_capacity(l.line.len()),
-            hints: Vec::with_capacity(l.line.len()),
-        };
+        let start = locs.frames.len();
         let last = l.line.len().saturating_sub(1);
+        let mut outermost = None;
         for (i, line) in l.line.iter().enumerate() {
             let Some(f) = functions.get(&line.function_id) else {
                 missing_functions += 1;
@@ -272,11 +271,10 @@ pub fn parse_pprof(data: &[u8], limit: u64) -> Result<ProfileSnapshot, ProfileEr
                     FrameKind::Go
                 },
             };
-            loc.frames.push(tables.intern_frame(frame));
-            loc.hints.push(FrameHint {
-                function: name,
-                line_from_start: (start > 0 && line_no >= start).then(|| line_no - start),
-            });
+            locs.frames.push(tables.intern_frame(frame));
+            let from_start = (start > 0 && line_no >= start).then(|| line_no - start);
+            locs.roles.push(FrameRole::of(name, from_start));
+            outermost = Some(name);
         }
         if l.line.is_empty() {
             // Unsymbolized: keep the address so the stack depth is right.
@@ -287,13 +285,11 @@ pub fn parse_pprof(data: &[u8], limit: u64) -> Result<ProfileSnapshot, ProfileEr
                 pc_offset: Some(l.address),
                 kind: FrameKind::NonGo,
             };
-            loc.frames.push(tables.intern_frame(frame));
-            loc.hints.push(FrameHint {
-                function: "",
-                line_from_start: None,
-            });
+            locs.frames.push(tables.intern_frame(frame));
+            locs.roles.push(FrameRole::of("", None));
+            outermost = Some("");
         }
-        locations.insert(l.id, loc);
+        locs.push(l.id, start, outermost);
     }
     if missing_functions > 0 {
         diags.push(Diagnostic {
@@ -309,11 +305,14 @@ pub fn parse_pprof(data: &[u8], limit: u64) -> Result<ProfileSnapshot, ProfileEr
     // Bounded by the input's size too: a hostile profile of empty samples
     // must not make us reserve many times its size.
     let samples = count_samples(&raw).min(raw.len() / 8);
-    tables.reserve_stacks(samples, samples.saturating_mul(16).min(raw.len()));
+    // A location id is at least a byte and most locations are one frame:
+    // the input's size bounds the frames well (pages never written cost
+    // no memory), and growing this arena by copies costs more.
+    tables.reserve_stacks(samples, raw.len());
     let mut records = Vec::with_capacity(samples);
     let (mut missing_locations, mut bad_counts) = (0u64, 0u64);
     let mut frames = Vec::new();
-    let mut hints = Vec::new();
+    let mut roles = Vec::new();
     let mut pairs = Vec::new();
     let mut sample = RawSample::default();
     for_each_sample(&raw, &mut sample, |sample| {
@@ -325,18 +324,27 @@ pub fn parse_pprof(data: &[u8], limit: u64) -> Result<ProfileSnapshot, ProfileEr
             }
         };
         frames.clear();
-        hints.clear();
-        let mut outermost = None;
-        for id in &sample.location_ids {
-            match locations.get(id) {
+        roles.clear();
+        // Origin of a stack without frames: as for a dump's.
+        let mut origin = vocab::origin(u64::MAX, false, None, None);
+        for &id in &sample.location_ids {
+            match locs.get(id) {
                 Some(loc) => {
-                    frames.extend_from_slice(&loc.frames);
+                    // A location is one or two frames: pushing them beats
+                    // a memcpy call each.
+                    for &f in &locs.frames[loc.frames.clone()] {
+                        frames.push(f);
+                    }
                     // The inference reads the innermost few frames only;
                     // the origin, the outermost one.
-                    if hints.len() < INFER_FRAMES {
-                        hints.extend_from_slice(&loc.hints);
+                    if roles.len() < vocab::INFER_FRAMES {
+                        for &r in &locs.roles[loc.frames.clone()] {
+                            roles.push(r);
+                        }
                     }
-                    outermost = loc.hints.last().map(|h| h.function).or(outermost);
+                    if !loc.frames.is_empty() {
+                        origin = loc.origin;
+                    }
                 }
                 None => missing_locations += 1,
             }
@@ -356,7 +364,7 @@ pub fn parse_pprof(data: &[u8], limit: u64) -> Result<ProfileSnapshot, ProfileEr
             pairs.push((key, value));
         }
         let labels = (!pairs.is_empty()).then(|| tables.intern_labels(&pairs));
-        let inferred = vocab::infer_from_frames(&hints);
+        let inferred = vocab::infer_from_frames(&roles);
         records.push(Record {
             count,
             // As in a dump's `(leaked)` header: every goroutine in a leak
@@ -367,12 +375,12 @@ pub fn parse_pprof(data: &[u8], limit: u64) -> Result<ProfileSnapshot, ProfileEr
                 inferred.state
             },
             block_class: inferred.block_class,
-            origin: vocab::origin(u64::MAX, false, None, outermost),
+            origin,
             stack: tables.intern_stack(&frames),
             labels,
         });
     })
-    .map_err(ProfileError::Decode)?;
+    .map_err(|e| ProfileError::Decode(e.to_string()))?;
     if missing_locations > 0 {
         diags.push(Diagnostic {
             line: 0,
@@ -424,6 +432,66 @@ pub fn go_traceback_name(name: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// A profile's locations, found by id: through a dense table when the ids
+/// are small (Go numbers them 1, 2, 3 ...), else through a hash map.
+struct Locations {
+    /// Frame ids and roles of all locations, back to back.
+    frames: Vec<FrameId>,
+    roles: Vec<FrameRole>,
+    locs: Vec<Loc>,
+    /// Location id -> index in `locs` (u32::MAX: none), when dense.
+    dense: Vec<u32>,
+    sparse: FxHashMap<u64, u32>,
+}
+
+struct Loc {
+    frames: std::ops::Range<usize>,
+    /// The origin of a goroutine whose outermost location this is.
+    origin: Origin,
+}
+
+impl Locations {
+    fn new(all: &[pb::Location]) -> Self {
+        let max = all.iter().map(|l| l.id).max().unwrap_or(0);
+        // Dense when the table stays within a small multiple of the count.
+        let dense_len = if max <= 4 * all.len() as u64 + 1024 {
+            max as usize + 1
+        } else {
+            0
+        };
+        Self {
+            frames: Vec::new(),
+            roles: Vec::new(),
+            locs: Vec::with_capacity(all.len()),
+            dense: vec![u32::MAX; dense_len],
+            sparse: FxHashMap::default(),
+        }
+    }
+
+    fn push(&mut self, id: u64, start: usize, outermost: Option<&str>) {
+        let i = self.locs.len() as u32;
+        self.locs.push(Loc {
+            frames: start..self.frames.len(),
+            origin: vocab::origin(u64::MAX, false, None, outermost),
+        });
+        match self.dense.get_mut(id as usize) {
+            Some(slot) => *slot = i,
+            _ => {
+                self.sparse.insert(id, i);
+            }
+        }
+    }
+
+    #[inline]
+    fn get(&self, id: u64) -> Option<&Loc> {
+        let i = match self.dense.get(id as usize) {
+            Some(&i) => i,
+            None => *self.sparse.get(&id)?,
+        };
+        self.locs.get(i as usize)
+    }
+}
+
 /// One sample's fields, in buffers reused from sample to sample.
 #[derive(Default)]
 struct RawSample {
@@ -442,7 +510,7 @@ fn for_each_sample(
     data: &[u8],
     buf: &mut RawSample,
     mut f: impl FnMut(&RawSample),
-) -> Result<(), String> {
+) -> Result<(), WireError> {
     let mut rest = data;
     while !rest.is_empty() {
         let (tag, wire) = read_key(&mut rest)?;
@@ -475,7 +543,7 @@ fn for_each_sample(
                 }
                 (3, 2) => buf
                     .labels
-                    .push(pb::Label::decode(field).map_err(|e| e.to_string())?),
+                    .push(pb::Label::decode(field).map_err(|_| "invalid sample label")?),
                 _ => {}
             }
         }
@@ -501,7 +569,19 @@ fn count_samples(data: &[u8]) -> usize {
     n
 }
 
-fn varint(b: &mut &[u8]) -> Result<u64, String> {
+/// Why the wire bytes could not be read: static, so that the `Result`s of
+/// the hot decoding loop stay two words.
+type WireError = &'static str;
+
+#[inline(always)]
+fn varint(b: &mut &[u8]) -> Result<u64, WireError> {
+    // Most varints in a profile (location ids, small tags) are one byte.
+    if let Some((&byte, rest)) = b.split_first() {
+        if byte < 0x80 {
+            *b = rest;
+            return Ok(u64::from(byte));
+        }
+    }
     let mut v = 0u64;
     for i in 0..10 {
         let Some((&byte, rest)) = b.split_first() else {
@@ -517,16 +597,18 @@ fn varint(b: &mut &[u8]) -> Result<u64, String> {
             return Ok(v);
         }
     }
-    Err("invalid or truncated varint".to_string())
+    Err("invalid or truncated varint")
 }
 
-fn read_key(b: &mut &[u8]) -> Result<(u64, u64), String> {
+#[inline(always)]
+fn read_key(b: &mut &[u8]) -> Result<(u64, u64), WireError> {
     let key = varint(b)?;
     Ok((key >> 3, key & 7))
 }
 
 /// The payload of a field of this wire type (for a varint: its bytes).
-fn read_field<'a>(b: &mut &'a [u8], wire: u64) -> Result<&'a [u8], String> {
+#[inline]
+fn read_field<'a>(b: &mut &'a [u8], wire: u64) -> Result<&'a [u8], WireError> {
     let len = match wire {
         0 => {
             let before = *b;
@@ -537,10 +619,10 @@ fn read_field<'a>(b: &mut &'a [u8], wire: u64) -> Result<&'a [u8], String> {
         1 => 8,
         2 => usize::try_from(varint(b)?).unwrap_or(usize::MAX),
         5 => 4,
-        _ => return Err("unsupported wire type".to_string()),
+        _ => return Err("unsupported wire type"),
     };
     if len > b.len() {
-        return Err("field runs past the end (truncated)".to_string());
+        return Err("field runs past the end (truncated)");
     }
     let (field, rest) = b.split_at(len);
     *b = rest;
