@@ -41,6 +41,10 @@ pub struct CensusOptions {
     /// Split groups by the value of this pprof label (goroutines without
     /// it form their own groups).
     pub group_by_label: Option<String>,
+    /// Split groups by the function that created them. Profiles do not
+    /// know it; the agent turns it off so that a stack keeps its signature
+    /// whether a dump or a profile was read.
+    pub group_by_creator: bool,
 }
 
 impl Default for CensusOptions {
@@ -51,6 +55,7 @@ impl Default for CensusOptions {
             label_values: 10,
             depth_buckets: DepthBuckets::default(),
             group_by_label: None,
+            group_by_creator: true,
         }
     }
 }
@@ -170,6 +175,9 @@ pub struct Census {
     /// Per function id: the stable hash of its name (with file:line when
     /// grouping by location), from which signatures are made.
     fn_hash: Vec<u64>,
+    /// Per function id: a runtime function tracebacks hide
+    /// ([`hidden_in_dumps`]), left out of sequences.
+    fn_hidden: Vec<bool>,
     scratch: Vec<u32>,
     /// Per label set: the value of the `group_by_label` key (u32::MAX:
     /// absent), computed once per set.
@@ -204,6 +212,7 @@ impl Census {
             fn_of_frame: Vec::new(),
             fn_index: FxHashMap::default(),
             fn_hash: Vec::new(),
+            fn_hidden: Vec::new(),
             scratch: Vec::new(),
             label_value_of_set: Vec::new(),
             trace_key: Vec::new(),
@@ -304,8 +313,8 @@ impl Census {
 
         let seq = self.seq_id(g.stack, tables);
         let created_by = match g.created_by {
-            Some(f) => self.fn_id(f, tables),
-            None => u32::MAX,
+            Some(f) if self.opts.group_by_creator => self.fn_id(f, tables),
+            _ => u32::MAX,
         };
         let label = match (&self.opts.group_by_label, g.labels) {
             (Some(_), Some(ls)) => self.label_value(ls, tables),
@@ -427,11 +436,12 @@ impl Census {
             frame.function.clone()
         };
         let next = self.fn_index.len() as u32;
-        let hashes = &mut self.fn_hash;
+        let (hashes, hidden) = (&mut self.fn_hash, &mut self.fn_hidden);
         let id = *self.fn_index.entry(name).or_insert_with_key(|name| {
             let mut h = Fnv::new();
             h.write(name.as_bytes());
             hashes.push(h.finish());
+            hidden.push(hidden_in_dumps(&frame.function));
             next
         });
         self.fn_of_frame[i] = id;
@@ -460,19 +470,21 @@ impl Census {
                 u32::MAX => self.fn_id(f, tables),
                 id => id,
             };
-            scratch.push(id);
-            hash.add(self.fn_hash[id as usize]);
+            if !self.fn_hidden[id as usize] {
+                scratch.push(id);
+                hash.add(self.fn_hash[id as usize]);
+            }
         }
         let hash = hash.finish();
-        let (reps, fn_of_frame) = (&self.seq_rep, &self.fn_of_frame);
+        let (reps, fn_of_frame, hidden) = (&self.seq_rep, &self.fn_of_frame, &self.fn_hidden);
         // Every frame of a representative stack has its function id.
         let same = |id: &u32| {
-            let rep = tables.stack(reps[*id as usize]);
-            rep.len() == scratch.len()
-                && rep
-                    .iter()
-                    .zip(&scratch)
-                    .all(|(f, &x)| fn_of_frame[f.0 as usize] == x)
+            let mut rep = tables
+                .stack(reps[*id as usize])
+                .iter()
+                .map(|f| fn_of_frame[f.0 as usize])
+                .filter(|&x| !hidden[x as usize]);
+            scratch.iter().all(|&x| rep.next() == Some(x)) && rep.next().is_none()
         };
         let id = match self.seq_table.find(hash, same).copied() {
             Some(id) => id,
@@ -615,10 +627,8 @@ impl Census {
         let mut h = Mix(self.seq_hashes[g.seq as usize]);
         // A separator, so that a stack and its creator cannot trade frames.
         h.add(0x6372_6561_7465_6420);
-        h.add(
-            g.created_by
-                .map_or(0, |f| self.fn_hash[self.fn_of_frame[f.0 as usize] as usize]),
-        );
+        let creator = g.created_by.filter(|_| self.opts.group_by_creator);
+        h.add(creator.map_or(0, |f| self.fn_hash[self.fn_of_frame[f.0 as usize] as usize]));
         let mut tail = Fnv::new();
         tail.write(g.class.as_str().as_bytes());
         if g.label != u32::MAX {
@@ -706,15 +716,31 @@ pub const TRACE_LABEL_KEYS: &[&str] = &[
     "local root span id",
 ];
 
+/// Whether a traceback hides this function unless GOTRACEBACK=system
+/// (`showfuncinfo` in runtime/traceback.go): the runtime's unexported
+/// functions. Profiles list them (`runtime.gopark`, `runtime.chanrecv1`,
+/// `runtime.main` ...), dumps do not; sequences leave them out so that the
+/// same code has the same signature whichever was read.
+pub fn hidden_in_dumps(function: &str) -> bool {
+    function
+        .strip_prefix("runtime.")
+        .and_then(|rest| rest.chars().next())
+        .is_some_and(|c| !c.is_ascii_uppercase())
+}
+
+/// Whether a pprof label key names a trace or span id
+/// ([`TRACE_LABEL_KEYS`], any case).
+pub fn is_trace_label(key: &str) -> bool {
+    TRACE_LABEL_KEYS.iter().any(|t| key.eq_ignore_ascii_case(t))
+}
+
 fn is_trace_key(cache: &mut Vec<u8>, k: StrId, tables: &Tables) -> bool {
     let i = k.0 as usize;
     if i >= cache.len() {
         cache.resize(i + 1, 0);
     }
     if cache[i] == 0 {
-        let key = tables.str(k);
-        let hit = TRACE_LABEL_KEYS.iter().any(|t| key.eq_ignore_ascii_case(t));
-        cache[i] = if hit { 1 } else { 2 };
+        cache[i] = if is_trace_label(tables.str(k)) { 1 } else { 2 };
     }
     cache[i] == 1
 }

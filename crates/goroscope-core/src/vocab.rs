@@ -353,7 +353,7 @@ pub const INFER_FRAMES: usize = 16;
 /// | ... GC, finalizer, scavenger, trace functions | waiting | gc_runtime |
 /// | ... `internal/synctest.*` | waiting | synctest |
 /// | ... anything else | waiting | other |
-/// | `syscall.Syscall*`, `syscall.RawSyscall*`, `internal/runtime/syscall.*`, `runtime.cgocall`, `runtime.entersyscall*` | syscall | syscall |
+/// | `syscall.Syscall*`, `syscall.RawSyscall*`, `internal/runtime/syscall.*`, `runtime.cgocall`, `runtime.entersyscall*`, `runtime.notetsleepg` | syscall | syscall |
 /// | without a frame: debug=1 hides runtime frames, so its leaf is the caller: `sync.(*Mutex).Lock`, `time.Sleep`, `net.(*conn).Read` ... (see [`infer_from_leaf`]) | | |
 /// | any other innermost frame (user code, `runtime.asyncPreempt`, an empty stack) | on_cpu | none |
 pub fn infer_from_frames(frames: &[FrameRole]) -> Inferred {
@@ -424,6 +424,10 @@ fn is_syscall_entry(name: &str) -> bool {
         || name.starts_with("golang.org/x/sys/unix.Syscall")
         || name.starts_with("golang.org/x/sys/unix.RawSyscall")
         || name.starts_with("runtime.entersyscall")
+        // Parks a note in a blocking syscall (entersyscallblock): the
+        // signal receiver, os/signal.signal_recv, sits there; dumps say
+        // state syscall.
+        || name == "runtime.notetsleepg"
         || name == "runtime.cgocall"
         || name == "runtime.asmcgocall"
 }

@@ -22,6 +22,76 @@ pub enum Command {
     /// (debug=0, gzipped or not) and text (debug=1), including Go 1.26's
     /// goroutineleak profile. The format is recognised from the first bytes.
     Analyze(AnalyzeArgs),
+
+    /// Run the agent: scrape Go services' goroutines on a pause budget and
+    /// serve them as Prometheus/OpenMetrics metrics and JSON.
+    ///
+    /// `goroscope serve --target http://127.0.0.1:6060` needs no file;
+    /// `--config goroscope.yaml` reads targets and settings from YAML
+    /// (deploy/goroscope.example.yaml). Flags given here override the
+    /// file's defaults. SIGHUP reloads the file; SIGTERM stops.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Base URL of a Go service serving net/http/pprof (repeatable).
+    #[arg(long = "target", value_name = "URL")]
+    pub targets: Vec<String>,
+
+    /// YAML configuration file (targets and settings).
+    #[arg(long, value_name = "FILE", conflicts_with = "targets")]
+    pub config: Option<std::path::PathBuf>,
+
+    /// Address to serve /metrics and the API on [default: 127.0.0.1:9091].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+
+    /// Time between two scrapes of a target [default: 15s].
+    #[arg(long, value_name = "DURATION", value_parser = crate::serve::config::flag::<crate::serve::config::Dur>)]
+    pub interval: Option<crate::serve::config::Dur>,
+
+    /// Give up on a fetch after this long [default: 10s, at most the interval].
+    #[arg(long, value_name = "DURATION", value_parser = crate::serve::config::flag::<crate::serve::config::Dur>)]
+    pub timeout: Option<crate::serve::config::Dur>,
+
+    /// auto: profiles, plus full dumps within the pause budget; profile:
+    /// profiles only; dump: a full dump every time [default: auto].
+    #[arg(long, value_enum)]
+    pub mode: Option<crate::serve::config::Mode>,
+
+    /// Largest estimated stop-the-world a full dump may cost [default: 10ms].
+    #[arg(long, value_name = "DURATION", value_parser = crate::serve::config::flag::<crate::serve::config::Dur>)]
+    pub pause_budget: Option<crate::serve::config::Dur>,
+
+    /// Least time between two full dumps of a target [default: 1m].
+    #[arg(long, value_name = "DURATION", value_parser = crate::serve::config::flag::<crate::serve::config::Dur>)]
+    pub dump_min_interval: Option<crate::serve::config::Dur>,
+
+    /// Chance that an allowed dump is taken [default: 1].
+    #[arg(long, value_name = "P", value_parser = crate::serve::config::flag::<crate::serve::config::Probability>)]
+    pub dump_probability: Option<crate::serve::config::Probability>,
+
+    /// Take a dump when the goroutine count grew by this factor since the
+    /// last one (still within the budget) [default: 2].
+    #[arg(long, value_name = "F", value_parser = crate::serve::config::flag::<crate::serve::config::Factor>)]
+    pub jump_factor: Option<crate::serve::config::Factor>,
+
+    /// Stack signatures exported per target, 1 to 50 [default: 20].
+    #[arg(long, value_name = "K", value_parser = crate::serve::config::flag::<crate::serve::config::TopK>)]
+    pub top_k: Option<crate::serve::config::TopK>,
+
+    /// Send `Authorization: Bearer TOKEN`.
+    #[arg(long, value_name = "TOKEN")]
+    pub bearer_token: Option<String>,
+
+    /// Read the bearer token from this file.
+    #[arg(long, value_name = "FILE")]
+    pub bearer_token_file: Option<std::path::PathBuf>,
+
+    /// Trust the certificates in this PEM file for https targets.
+    #[arg(long, value_name = "PEM")]
+    pub ca_cert: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

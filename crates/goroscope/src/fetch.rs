@@ -65,48 +65,145 @@ pub fn endpoint(input: &str, mode: Mode) -> String {
     }
 }
 
-/// Fetches `url`; every failure is one sentence naming the URL and what to
-/// check.
-pub fn fetch(url: &str, opts: &Options) -> anyhow::Result<Vec<u8>> {
+/// What kind of failure a fetch met: the agent counts them by kind (a
+/// bounded label), people read the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ErrorKind {
+    /// Refused, unreachable, unknown host, TLS failure.
+    Connect,
+    /// No complete answer within the timeout.
+    Timeout,
+    /// An HTTP error status.
+    HttpStatus,
+    /// An answer that is not a goroutine profile or dump (an HTML page, a
+    /// pprof handler error, another profile, garbage).
+    NotPprof,
+    /// Larger than the body limit.
+    TooLarge,
+    /// The connection broke while the answer was read.
+    Read,
+    /// The fetch could not be set up (a bad CA file, a bad header).
+    Config,
+}
+
+impl ErrorKind {
+    /// Every kind, for documentation and bounds.
+    pub const ALL: [ErrorKind; 7] = [
+        ErrorKind::Connect,
+        ErrorKind::Timeout,
+        ErrorKind::HttpStatus,
+        ErrorKind::NotPprof,
+        ErrorKind::TooLarge,
+        ErrorKind::Read,
+        ErrorKind::Config,
+    ];
+
+    /// Label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Connect => "connect",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::HttpStatus => "http_status",
+            ErrorKind::NotPprof => "not_pprof",
+            ErrorKind::TooLarge => "too_large",
+            ErrorKind::Read => "read",
+            ErrorKind::Config => "config",
+        }
+    }
+}
+
+/// A failed fetch: one sentence naming the URL and what to check.
+#[derive(Debug)]
+pub struct FetchError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl FetchError {
+    /// A failure of this kind.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for FetchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for FetchError {}
+
+/// An HTTP client for these options (its TLS roots, its timeout), to be
+/// reused for every fetch of a target.
+pub fn client(opts: &Options) -> Result<ureq::Agent, FetchError> {
+    let config_error = |m: String| FetchError::new(ErrorKind::Config, m);
     let mut config = ureq::Agent::config_builder();
     if let Some(path) = &opts.ca_cert {
         let pem = std::fs::read(path).map_err(|e| {
-            anyhow::anyhow!(
+            config_error(format!(
                 "--ca-cert {}: {e}: give a PEM certificate file",
                 path.display()
-            )
+            ))
         })?;
         let mut certs = Vec::new();
         for item in ureq::tls::parse_pem(&pem) {
             match item {
                 Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
                 Ok(_) => {}
-                Err(e) => anyhow::bail!("--ca-cert {}: not valid PEM ({e})", path.display()),
+                Err(e) => {
+                    return Err(config_error(format!(
+                        "--ca-cert {}: not valid PEM ({e})",
+                        path.display()
+                    )))
+                }
             }
         }
         if certs.is_empty() {
-            anyhow::bail!("--ca-cert {}: no certificate in it", path.display());
+            return Err(config_error(format!(
+                "--ca-cert {}: no certificate in it",
+                path.display()
+            )));
         }
         let tls = ureq::tls::TlsConfig::builder()
             .root_certs(ureq::tls::RootCerts::from(certs))
             .build();
         config = config.tls_config(tls);
     }
-    let agent: ureq::Agent = config
+    for h in &opts.headers {
+        if h.split_once(':').is_none() {
+            return Err(config_error(format!(
+                "--header {h:?}: expected `Name: value`"
+            )));
+        }
+    }
+    Ok(config
         .timeout_global(Some(opts.timeout))
         .http_status_as_error(false)
         .user_agent(concat!("goroscope/", env!("CARGO_PKG_VERSION")))
         .build()
-        .into();
+        .into())
+}
+
+/// Fetches `url` with a one-off client.
+pub fn fetch(url: &str, opts: &Options) -> Result<Vec<u8>, FetchError> {
+    get(&client(opts)?, url, opts)
+}
+
+/// Fetches `url`; every failure is one sentence naming the URL and what to
+/// check.
+pub fn get(agent: &ureq::Agent, url: &str, opts: &Options) -> Result<Vec<u8>, FetchError> {
     let mut req = agent.get(url);
     if let Some(t) = &opts.bearer_token {
         req = req.header("Authorization", format!("Bearer {t}"));
     }
     for h in &opts.headers {
-        let Some((name, value)) = h.split_once(':') else {
-            anyhow::bail!("--header {h:?}: expected `Name: value`");
-        };
-        req = req.header(name.trim(), value.trim());
+        if let Some((name, value)) = h.split_once(':') {
+            req = req.header(name.trim(), value.trim());
+        }
     }
     let mut resp = req.call().map_err(|e| explain(url, opts, e))?;
     let status = resp.status();
@@ -117,7 +214,17 @@ pub fn fetch(url: &str, opts: &Options) -> anyhow::Result<Vec<u8>> {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"));
     let (body, over) = crate::source::read_capped(resp.body_mut().as_reader(), opts.max_body)
-        .map_err(|e| anyhow::anyhow!("reading the answer of {url} failed: {e}; retry"))?;
+        .map_err(|e| {
+            let kind = if e.kind() == std::io::ErrorKind::TimedOut {
+                ErrorKind::Timeout
+            } else {
+                ErrorKind::Read
+            };
+            FetchError::new(
+                kind,
+                format!("reading the answer of {url} failed: {e}; retry"),
+            )
+        })?;
     let first_line = || {
         String::from_utf8_lossy(&body[..body.len().min(200)])
             .lines()
@@ -132,45 +239,70 @@ pub fn fetch(url: &str, opts: &Options) -> anyhow::Result<Vec<u8>> {
             _ if pprof_error => "the pprof handler refused",
             _ => "check the URL",
         };
-        anyhow::bail!("{url} answered {status}: {} ({hint})", first_line());
+        return Err(FetchError::new(
+            ErrorKind::HttpStatus,
+            format!("{url} answered {status}: {} ({hint})", first_line()),
+        ));
     }
     if pprof_error {
-        anyhow::bail!(
-            "{url}: the pprof handler reported an error: {}",
-            first_line()
-        );
+        return Err(FetchError::new(
+            ErrorKind::NotPprof,
+            format!(
+                "{url}: the pprof handler reported an error: {}",
+                first_line()
+            ),
+        ));
     }
     if html {
-        anyhow::bail!(
-            "{url} answered with an HTML page, not a goroutine profile or dump: give the service's base URL or its /debug/pprof/goroutine URL"
-        );
+        return Err(FetchError::new(
+            ErrorKind::NotPprof,
+            format!("{url} answered with an HTML page, not a goroutine profile or dump: give the service's base URL or its /debug/pprof/goroutine URL"),
+        ));
     }
     if over {
-        anyhow::bail!(
-            "{url} sent more than {} MiB: raise --max-decompressed if that is a genuine goroutine dump",
-            opts.max_body >> 20
-        );
+        return Err(FetchError::new(
+            ErrorKind::TooLarge,
+            format!(
+                "{url} sent more than {} MiB: raise --max-decompressed if that is a genuine goroutine dump",
+                opts.max_body >> 20
+            ),
+        ));
     }
     Ok(body)
 }
 
 const NOT_LISTENING: &str = "is the service running and serving net/http/pprof on that port?";
 
-fn explain(url: &str, opts: &Options, e: ureq::Error) -> anyhow::Error {
-    let what = match &e {
-        ureq::Error::Timeout(_) => format!(
-            "did not answer within {}s (--timeout); is the service overloaded or the port wrong?",
-            opts.timeout.as_secs_f64()
+fn explain(url: &str, opts: &Options, e: ureq::Error) -> FetchError {
+    let (kind, what) = match &e {
+        ureq::Error::Timeout(_) => (
+            ErrorKind::Timeout,
+            format!(
+                "did not answer within {}s (--timeout); is the service overloaded or the port wrong?",
+                opts.timeout.as_secs_f64()
+            ),
         ),
-        ureq::Error::HostNotFound => "host not found: check the host name".to_string(),
-        ureq::Error::ConnectionFailed => format!("connection failed: {NOT_LISTENING}"),
-        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
-            format!("connection refused: {NOT_LISTENING}")
-        }
-        ureq::Error::BadUri(u) => format!("not a valid URL ({u})"),
-        other => format!("{other}"),
+        ureq::Error::HostNotFound => (
+            ErrorKind::Connect,
+            "host not found: check the host name".to_string(),
+        ),
+        ureq::Error::ConnectionFailed => (
+            ErrorKind::Connect,
+            format!("connection failed: {NOT_LISTENING}"),
+        ),
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => (
+            ErrorKind::Connect,
+            format!("connection refused: {NOT_LISTENING}"),
+        ),
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => (
+            ErrorKind::Timeout,
+            format!("timed out: {io}"),
+        ),
+        ureq::Error::BadUri(u) => (ErrorKind::Config, format!("not a valid URL ({u})")),
+        ureq::Error::Io(_) => (ErrorKind::Read, format!("{e}")),
+        other => (ErrorKind::Connect, format!("{other}")),
     };
-    anyhow::anyhow!("cannot fetch {url}: {what}")
+    FetchError::new(kind, format!("cannot fetch {url}: {what}"))
 }
 
 #[cfg(test)]

@@ -4,9 +4,11 @@
 
 #![forbid(unsafe_code)]
 
+mod analysis;
 mod cli;
 mod fetch;
 mod human;
+mod serve;
 mod source;
 
 use std::io::{self, IsTerminal, Write};
@@ -15,10 +17,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::Parser as _;
-use goroscope_core::analyze::{Census, CensusOptions, Report, Source};
+use goroscope_core::analyze::{Census, CensusOptions, Report};
 use goroscope_core::export::openmetrics;
 use goroscope_core::model::Tables;
-use goroscope_core::parse::{legacy, pprof, sniff, ParallelDumpParser, ParallelOptions};
+use goroscope_core::parse::{pprof, sniff, ParallelDumpParser, ParallelOptions};
 use goroscope_core::vocab::DepthBuckets;
 
 use cli::{AnalyzeArgs, Cli, Command, Format};
@@ -39,6 +41,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Analyze(args) => analyze(&args),
+        Command::Serve(args) => serve_command(&args),
     };
     match result {
         Ok(code) => code,
@@ -59,6 +62,45 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+fn serve_command(args: &cli::ServeArgs) -> anyhow::Result<ExitCode> {
+    use serve::config;
+    let flags = config::Settings {
+        interval: args.interval,
+        timeout: args.timeout,
+        mode: args.mode,
+        pause_budget: args.pause_budget,
+        dump_min_interval: args.dump_min_interval,
+        dump_probability: args.dump_probability,
+        jump_factor: args.jump_factor,
+        top_k: args.top_k,
+        bearer_token: args.bearer_token.clone(),
+        bearer_token_file: args.bearer_token_file.clone(),
+        ca_cert: args.ca_cert.clone(),
+        ..config::Settings::default()
+    };
+    let source = match &args.config {
+        Some(path) => serve::Source::File {
+            path: path.clone(),
+            listen: args.listen.clone(),
+            flags: Box::new(flags),
+        },
+        None => serve::Source::Flags(Box::new(
+            config::from_flags(&args.targets, args.listen.as_deref(), &flags)
+                .map_err(|e| UsageError(e.to_string()))?,
+        )),
+    };
+    // A bad file at start is a usage error too (exit 2).
+    if let serve::Source::File {
+        path,
+        listen,
+        flags,
+    } = &source
+    {
+        config::load(path, listen.as_deref(), flags).map_err(|e| UsageError(e.to_string()))?;
+    }
+    serve::run(source)
 }
 
 fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
@@ -116,30 +158,13 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let format = sniff::sniff(&prefix);
     if format != sniff::Format::Dump {
         let data = read_bounded(input, limit, &name)?;
-        let snap = match format {
-            sniff::Format::Pprof => {
-                pprof::parse_pprof(&data, limit).map_err(|e| UsageError(format!("{name}: {e}")))?
-            }
-            _ => legacy::parse_legacy(&data),
-        };
-        let Some(kind) = snap.kind else {
-            return Err(UsageError(format!(
-                "{name} is not a goroutine profile: no `goroutine profile: total N` line"
-            ))
-            .into());
-        };
-        census.reserve(snap.records.len());
-        for r in &snap.records {
-            census.add_record(r, &snap.tables);
-        }
         let top = group_limit(args);
-        let mut report = census.report_top(&snap.tables, snap.diagnostics, top);
-        report.diagnostics_total = report.diagnostics.len() as u64;
-        report.source = Source::profile(format == sniff::Format::LegacyText, kind.as_str());
+        let report = analysis::profile_report(&data, format, &mut census, limit, top)
+            .map_err(|e| UsageError(format!("{name}: {e}")))?;
         let code = write_report(args, &report, top, &name, None);
-        // The process ends right after: freeing every interned stack and
-        // group one by one would cost more than the rest of the exit.
-        std::mem::forget((census, snap.tables, snap.records));
+        // The process ends right after: freeing every group one by one
+        // would cost more than the rest of the exit.
+        std::mem::forget(census);
         return code;
     }
     let opts = ParallelOptions {

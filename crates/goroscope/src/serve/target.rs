@@ -1,0 +1,350 @@
+//! One watched Go service: its scrape loop (own thread, own schedule, own
+//! timeout, so a dead or hung target delays no other) and what the agent
+//! knows of it (status, counters, the latest analysis, the wait-time
+//! histogram). Everything here survives a config reload for a target that
+//! keeps its name.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use goroscope_core::analyze::{CensusOptions, Report};
+use goroscope_core::model::BlockClass;
+use prometheus_client::metrics::exemplar::HistogramWithExemplars;
+
+use super::config::Target;
+use super::policy::{Decision, Policy, Reason};
+use crate::analysis::{self, WAIT_BUCKETS};
+use crate::fetch::{self, ErrorKind, FetchError};
+
+/// Groups kept in a target's snapshot (`/api/v1/targets/{name}/snapshot`):
+/// its `group_count` still counts them all.
+pub const SNAPSHOT_GROUPS: usize = 100;
+
+/// What a collection read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    /// `/debug/pprof/goroutine` (debug=0).
+    Profile,
+    /// `/debug/pprof/goroutine?debug=2`.
+    Dump,
+}
+
+impl Kind {
+    /// Both kinds.
+    pub const ALL: [Kind; 2] = [Kind::Profile, Kind::Dump];
+
+    /// Label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Profile => "profile",
+            Kind::Dump => "dump",
+        }
+    }
+
+    fn fetch_mode(self) -> fetch::Mode {
+        match self {
+            Kind::Profile => fetch::Mode::Profile,
+            Kind::Dump => fetch::Mode::Dump,
+        }
+    }
+}
+
+/// A cumulative histogram of blocked goroutines' wait times (one block
+/// class): every dump observes every blocked goroutine once; the last one
+/// per bucket with trace labels is its exemplar.
+pub type WaitHistogram = HistogramWithExemplars<Vec<(String, String)>>;
+
+/// OpenMetrics allows 128 characters of exemplar labels.
+const MAX_EXEMPLAR_CHARS: usize = 128;
+
+fn observe(h: &WaitHistogram, seconds: f64, trace: &[(String, String)]) {
+    let chars: usize = trace.iter().map(|(k, v)| k.len() + v.len()).sum();
+    let exemplar = (!trace.is_empty() && chars <= MAX_EXEMPLAR_CHARS).then(|| trace.to_vec());
+    h.observe(seconds, exemplar, None);
+}
+
+/// The latest successful collection.
+#[derive(Debug)]
+pub struct Latest {
+    pub kind: Kind,
+    pub report: Report,
+}
+
+/// What the agent knows of a target.
+#[derive(Debug, Default)]
+pub struct Status {
+    /// The last scrape succeeded.
+    pub up: bool,
+    /// The first scrape is over (either way): for /readyz.
+    pub first_done: bool,
+    pub last_success: Option<SystemTime>,
+    pub last_error: Option<String>,
+    pub errors: BTreeMap<ErrorKind, u64>,
+    /// Duration of the last fetch+analysis, per kind.
+    pub scrape_seconds: BTreeMap<Kind, f64>,
+    pub bytes: BTreeMap<Kind, u64>,
+    /// Collections by what ran and why.
+    pub collections: BTreeMap<(Kind, Reason), u64>,
+    /// The last scrape's decision.
+    pub decision: Option<Decision>,
+    pub policy: Policy,
+    pub latest: Option<Arc<Latest>>,
+    pub waits: BTreeMap<BlockClass, WaitHistogram>,
+    /// Signatures folded into `other`, summed over scrapes.
+    pub folded_total: u64,
+    pub restarts: u64,
+    /// Largest goroutine id of the last dump.
+    last_max_id: Option<u64>,
+    /// How long the last profile request took (the round trip a dump pays
+    /// too).
+    profile_took: Duration,
+}
+
+/// A target and its state, shared by its scrape thread, the HTTP server and
+/// reloads.
+#[derive(Debug)]
+pub struct TargetState {
+    config: Mutex<Target>,
+    pub status: Mutex<Status>,
+    stop: Mutex<bool>,
+    wake: Condvar,
+}
+
+impl TargetState {
+    /// A target not scraped yet.
+    pub fn new(config: Target) -> Arc<Self> {
+        Arc::new(Self {
+            config: Mutex::new(config),
+            status: Mutex::new(Status::default()),
+            stop: Mutex::new(false),
+            wake: Condvar::new(),
+        })
+    }
+
+    /// Its configuration now.
+    pub fn config(&self) -> Target {
+        lock(&self.config).clone()
+    }
+
+    /// A reload's new settings for the same name; the next scrape uses them.
+    pub fn set_config(&self, config: Target) {
+        *lock(&self.config) = config;
+    }
+
+    /// Ends the scrape loop (after the scrape in progress, if any).
+    pub fn stop(&self) {
+        *lock(&self.stop) = true;
+        self.wake.notify_all();
+    }
+
+    /// Sleeps until `until` or a stop; true when stopped.
+    fn sleep_until(&self, until: Instant) -> bool {
+        let mut stopped = lock(&self.stop);
+        loop {
+            if *stopped {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= until {
+                return false;
+            }
+            stopped = self
+                .wake
+                .wait_timeout(stopped, until - now)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|e| e.into_inner().0);
+        }
+    }
+
+    /// The scrape loop: runs on its own thread until [`Self::stop`].
+    pub fn run(self: Arc<Self>) {
+        let mut rng = fastrand::Rng::new();
+        loop {
+            let started = Instant::now();
+            let config = self.config();
+            self.scrape(&config, &mut rng);
+            if self.sleep_until(started + config.interval) {
+                return;
+            }
+        }
+    }
+
+    /// One scheduled scrape: what `mode` and the policy call for.
+    fn scrape(&self, t: &Target, rng: &mut fastrand::Rng) {
+        let opts = fetch::Options {
+            mode: fetch::Mode::Profile,
+            timeout: t.timeout,
+            max_body: t.max_body,
+            bearer_token: t.bearer_token.clone(),
+            headers: t.headers.clone(),
+            ca_cert: t.ca_cert.clone(),
+        };
+        let result = fetch::client(&opts).and_then(|client| {
+            if t.mode == super::config::Mode::Dump {
+                let decision = lock(&self.status)
+                    .policy
+                    .decide(t, Instant::now(), 0, 0.0, 0.0);
+                return self.collect(&client, t, &opts, Kind::Dump, decision);
+            }
+            let decision = Decision {
+                dump: false,
+                reason: Reason::Scheduled,
+                estimate: Duration::ZERO,
+            };
+            let goroutines = self.collect(&client, t, &opts, Kind::Profile, decision)?;
+            let decision = {
+                let status = lock(&self.status);
+                status
+                    .policy
+                    .decide(t, Instant::now(), goroutines, rng.f64(), rng.f64())
+            };
+            if !decision.dump {
+                self.record_decision(t, Kind::Profile, decision, goroutines);
+                return Ok(goroutines);
+            }
+            // The profile is in: a failed dump is counted, not a target
+            // down. A dump that timed out cost at least the timeout: the
+            // policy learns that, so it does not try again at this size.
+            if let Err(e) = self.collect(&client, t, &opts, Kind::Dump, decision) {
+                if e.kind == ErrorKind::Timeout {
+                    let mut status = lock(&self.status);
+                    let baseline = status.profile_took;
+                    status
+                        .policy
+                        .learned(Instant::now(), goroutines, t.timeout, baseline);
+                }
+                self.count_error(t, e);
+            }
+            Ok(goroutines)
+        });
+        let mut status = lock(&self.status);
+        status.first_done = true;
+        match result {
+            Ok(_) => {
+                status.up = true;
+                status.last_error = None;
+            }
+            Err(e) => {
+                status.up = false;
+                drop(status);
+                self.count_error(t, e);
+            }
+        }
+    }
+
+    fn count_error(&self, t: &Target, e: FetchError) {
+        log(
+            &t.name,
+            &format!(
+                "level=warn error_kind={} msg={:?}",
+                e.kind.as_str(),
+                e.message
+            ),
+        );
+        let mut status = lock(&self.status);
+        *status.errors.entry(e.kind).or_default() += 1;
+        status.last_error = Some(e.message);
+    }
+
+    /// Fetches and analyses one kind; returns the goroutine count.
+    fn collect(
+        &self,
+        client: &ureq::Agent,
+        t: &Target,
+        opts: &fetch::Options,
+        kind: Kind,
+        decision: Decision,
+    ) -> Result<u64, FetchError> {
+        let url = fetch::endpoint(&t.url, kind.fetch_mode());
+        let started = Instant::now();
+        let body = fetch::get(client, &url, opts)?;
+        let took = started.elapsed();
+        // Signatures must not depend on what was read (profiles have no
+        // creators): a stack keeps its series across dumps and profiles.
+        let census = CensusOptions {
+            group_by_creator: false,
+            ..CensusOptions::default()
+        };
+        let analysed = analysis::analyze(&body, census, t.max_body, Some(SNAPSHOT_GROUPS))
+            .map_err(|e| FetchError::new(ErrorKind::NotPprof, format!("{url}: {e}")))?;
+        let elapsed = started.elapsed();
+        let goroutines = analysed.goroutines;
+        let mut status = lock(&self.status);
+        *status.bytes.entry(kind).or_default() += body.len() as u64;
+        status.scrape_seconds.insert(kind, elapsed.as_secs_f64());
+        status.last_success = Some(SystemTime::now());
+        if kind == Kind::Profile {
+            status.profile_took = took;
+        }
+        if kind == Kind::Dump {
+            let baseline = status.profile_took;
+            status
+                .policy
+                .learned(Instant::now(), goroutines, took, baseline);
+            for w in &analysed.waits {
+                let h = status
+                    .waits
+                    .entry(w.class)
+                    .or_insert_with(|| WaitHistogram::new(WAIT_BUCKETS.into_iter()));
+                observe(h, w.seconds, &w.trace);
+            }
+            // Goroutine ids only grow in a process: fewer means a new one.
+            if let (Some(now), Some(before)) = (analysed.max_id, status.last_max_id) {
+                if now < before {
+                    status.restarts += 1;
+                    log(
+                        &t.name,
+                        "level=info msg=\"goroutine ids went back: the target restarted\"",
+                    );
+                }
+            }
+            status.last_max_id = analysed.max_id.or(status.last_max_id);
+        }
+        status.folded_total +=
+            (analysed.report.group_count as usize).saturating_sub(t.top_k) as u64;
+        status.latest = Some(Arc::new(Latest {
+            kind,
+            report: analysed.report,
+        }));
+        drop(status);
+        if kind == Kind::Dump {
+            self.record_decision(t, kind, decision, goroutines);
+        }
+        Ok(goroutines)
+    }
+
+    fn record_decision(&self, t: &Target, kind: Kind, d: Decision, goroutines: u64) {
+        let mut status = lock(&self.status);
+        *status.collections.entry((kind, d.reason)).or_default() += 1;
+        status.decision = Some(d);
+        drop(status);
+        log(
+            &t.name,
+            &format!(
+                "level=info collected={} reason={} goroutines={goroutines} estimated_pause_ms={:.3}",
+                kind.as_str(),
+                d.reason.as_str(),
+                d.estimate.as_secs_f64() * 1e3
+            ),
+        );
+    }
+}
+
+/// A poisoned lock only means a scrape thread panicked mid-update; the
+/// state is still the best there is.
+pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// One logfmt line on stderr.
+pub fn log(target: &str, rest: &str) {
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    eprintln!(
+        "ts={}.{:03} target={target:?} {rest}",
+        now.as_secs(),
+        now.subsec_millis()
+    );
+}

@@ -1,0 +1,3 @@
+module goroscope.example/demo
+
+go 1.26

@@ -1,0 +1,232 @@
+// Command demo is the Go service goroscope's demo and end-to-end tests
+// watch: a small stdlib-only HTTP service with the goroutine mix of a real
+// one, serving net/http/pprof.
+//
+//   - a worker pool (main.poolWorker) waiting for jobs on a channel;
+//   - a load generator calling the service's own /work endpoint, whose
+//     handler runs under pprof labels (trace_id, span_id), takes a
+//     contended mutex, sleeps and selects on a timer;
+//   - idle keep-alive client connections (server goroutines in IO wait);
+//   - goroutines parked on a sync.Cond and on a sync.WaitGroup;
+//   - a leak: main.leakyHandler starts a goroutine per tick that blocks
+//     forever sending on a channel nobody reads (-leak-every, 0 = none);
+//   - -park N: N more goroutines parked on a channel, for cost benchmarks;
+//   - -distinct N: N goroutines on N distinct stacks with random label
+//     values, the adversarial target of the cardinality test.
+//
+// GET /demo/expected answers the exact size of the fixed groups as JSON,
+// so tests can compare what goroscope reports with what was created.
+// The program exits when its stdin reaches EOF if -exit-on-eof is set
+// (tests hold a pipe), else on SIGINT/SIGTERM.
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	_ "net/http/pprof"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// The fixed groups; /demo/expected reports them.
+const (
+	poolWorkers = 8
+	condWaiters = 3
+	wgWaiters   = 2
+	idleConns   = 4
+)
+
+var (
+	jobs     = make(chan int)
+	leaked   atomic.Int64
+	shared   sync.Mutex
+	cond     = sync.NewCond(&sync.Mutex{})
+	never    sync.WaitGroup
+	distinct atomic.Int64
+)
+
+func poolWorker(id int) {
+	for j := range jobs {
+		_ = j * id
+	}
+}
+
+func condWaiter() {
+	cond.L.Lock()
+	for {
+		cond.Wait()
+	}
+}
+
+func wgWaiter() { never.Wait() }
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(rand.UintN(256))
+	}
+	return hex.EncodeToString(b)
+}
+
+// work is the service's endpoint: labelled like a traced request.
+func work(w http.ResponseWriter, r *http.Request) {
+	labels := pprof.Labels("trace_id", randomHex(16), "span_id", randomHex(8), "handler", "work")
+	pprof.Do(r.Context(), labels, func(ctx context.Context) {
+		shared.Lock()
+		time.Sleep(time.Millisecond)
+		shared.Unlock()
+		select {
+		case <-time.After(time.Duration(rand.IntN(20)) * time.Millisecond):
+		case <-ctx.Done():
+		}
+		jobs <- 1
+		io.WriteString(w, "ok\n")
+	})
+}
+
+// leakyHandler forgets its result channel: the goroutine it starts blocks
+// forever on the send.
+func leakyHandler() {
+	result := make(chan int)
+	go func() {
+		result <- 42
+	}()
+	leaked.Add(1)
+}
+
+// distinctStack parks on a stack given by the bits of i (depth levels of
+// two functions), under random label values.
+func distinctStack(i, depth int, ready *sync.WaitGroup) {
+	if depth == 0 {
+		labels := pprof.Labels("tenant", randomHex(8), "trace_id", randomHex(16))
+		pprof.Do(context.Background(), labels, func(context.Context) {
+			distinct.Add(1)
+			ready.Done()
+			select {}
+		})
+		return
+	}
+	if i&1 == 0 {
+		branchA(i>>1, depth-1, ready)
+	} else {
+		branchB(i>>1, depth-1, ready)
+	}
+}
+
+func branchA(i, depth int, ready *sync.WaitGroup) { distinctStack(i, depth, ready) }
+func branchB(i, depth int, ready *sync.WaitGroup) { distinctStack(i, depth, ready) }
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:6060", "listen `ADDR` (host:port; port 0 picks one)")
+	leakEvery := flag.Duration("leak-every", time.Second, "start one leaked goroutine this often (0: never)")
+	rps := flag.Int("rps", 50, "requests per second of the built-in load")
+	park := flag.Int("park", 0, "park `N` more goroutines on a channel")
+	distinctN := flag.Int("distinct", 0, "park `N` goroutines on N distinct stacks with random labels")
+	exitOnEOF := flag.Bool("exit-on-eof", false, "exit when stdin reaches EOF")
+	flag.Parse()
+
+	for i := 0; i < poolWorkers; i++ {
+		go poolWorker(i)
+	}
+	for i := 0; i < condWaiters; i++ {
+		go condWaiter()
+	}
+	never.Add(1)
+	for i := 0; i < wgWaiters; i++ {
+		go wgWaiter()
+	}
+	parked := make(chan struct{})
+	for i := 0; i < *park; i++ {
+		go func() { <-parked }()
+	}
+	if *distinctN > 0 {
+		depth := 1
+		for 1<<depth < *distinctN {
+			depth++
+		}
+		var ready sync.WaitGroup
+		ready.Add(*distinctN)
+		for i := 0; i < *distinctN; i++ {
+			go distinctStack(i, depth, &ready)
+		}
+		ready.Wait()
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+	http.HandleFunc("/work", work)
+	http.HandleFunc("/demo/expected", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]int64{
+			"main.poolWorker": poolWorkers,
+			"main.condWaiter": condWaiters,
+			"main.wgWaiter":   wgWaiters,
+			"parked":          int64(*park),
+			"distinct":        distinct.Load(),
+			"leaked":          leaked.Load(),
+		})
+	})
+	go http.Serve(ln, nil)
+	base := "http://" + ln.Addr().String()
+
+	// Idle keep-alive connections: each server side waits in IO wait.
+	for i := 0; i < idleConns; i++ {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err == nil {
+			fmt.Fprintf(c, "GET /demo/expected HTTP/1.1\r\nHost: demo\r\n\r\n")
+			defer c.Close()
+		}
+	}
+	if *rps > 0 {
+		go func() {
+			client := &http.Client{Timeout: 5 * time.Second}
+			tick := time.NewTicker(time.Second / time.Duration(*rps))
+			for range tick.C {
+				go func() {
+					resp, err := client.Get(base + "/work")
+					if err == nil {
+						io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+					}
+				}()
+			}
+		}()
+	}
+	if *leakEvery > 0 {
+		go func() {
+			for range time.Tick(*leakEvery) {
+				leakyHandler()
+			}
+		}()
+	}
+	fmt.Printf("listening on %s\n", base)
+
+	done := make(chan struct{})
+	if *exitOnEOF {
+		go func() {
+			io.Copy(io.Discard, os.Stdin)
+			close(done)
+		}()
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	select {
+	case <-sig:
+	case <-done:
+	}
+}
