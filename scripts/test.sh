@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, runnable on a fresh machine: installs what the tests
-# need (Debian's prometheus package for promtool, cargo-fuzz), checks Go, then
+# need (Debian's prometheus package, the Python Prometheus client,
+# cargo-fuzz), checks Go, then
 # runs every Rust test and builds the fuzz target. README's Quick start and
 # .ci/run call exactly this script.
 set -euo pipefail
@@ -8,9 +9,11 @@ cd "$(dirname "$0")/.."
 
 log() { printf '==> %s\n' "$*" >&2; }
 
-# promtool (Debian package `prometheus`) validates --format openmetrics.
-if ! command -v promtool >/dev/null 2>&1; then
-    log "installing Debian package prometheus (for promtool)"
+# Debian's `prometheus` package: promtool validates --format openmetrics and
+# the agent's text format; the Prometheus server scrapes the agent in the
+# end-to-end tests.
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+    log "installing Debian package prometheus (the server and promtool)"
     sudo=""
     if [ "$(id -u)" != 0 ]; then
         command -v sudo >/dev/null 2>&1 || {

@@ -23,14 +23,34 @@ pub enum Command {
     /// goroutineleak profile. The format is recognised from the first bytes.
     Analyze(AnalyzeArgs),
 
-    /// Run the agent: scrape Go services' goroutines on a pause budget and
-    /// serve them as Prometheus/OpenMetrics metrics and JSON.
+    /// Run the agent: Go services' goroutines as metrics, on a pause budget.
+    ///
+    /// Scrapes every target on its own schedule and serves what it finds as
+    /// Prometheus/OpenMetrics metrics and JSON.
     ///
     /// `goroscope serve --target http://127.0.0.1:6060` needs no file;
     /// `--config goroscope.yaml` reads targets and settings from YAML
     /// (deploy/goroscope.example.yaml). Flags given here override the
     /// file's defaults. SIGHUP reloads the file; SIGTERM stops.
     Serve(ServeArgs),
+
+    /// See it work: a Go demo service and the agent watching it.
+    ///
+    /// Starts the Go demo service shipped with goroscope (built with your
+    /// Go; without Go a recording of it is replayed) and the agent watching
+    /// it, then prints where to look. Ctrl-C stops both.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Address of the agent's /metrics and API [default: 127.0.0.1:9091].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+
+    /// Replay the shipped recording even when Go is installed.
+    #[arg(long)]
+    pub replay: bool,
 }
 
 #[derive(Debug, clap::Args)]

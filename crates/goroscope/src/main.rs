@@ -6,6 +6,7 @@
 
 mod analysis;
 mod cli;
+mod demo;
 mod fetch;
 mod human;
 mod serve;
@@ -42,6 +43,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Analyze(args) => analyze(&args),
         Command::Serve(args) => serve_command(&args),
+        Command::Demo(args) => demo::run(args.listen, args.replay),
     };
     match result {
         Ok(code) => code,
@@ -100,7 +102,7 @@ fn serve_command(args: &cli::ServeArgs) -> anyhow::Result<ExitCode> {
     {
         config::load(path, listen.as_deref(), flags).map_err(|e| UsageError(e.to_string()))?;
     }
-    serve::run(source)
+    serve::run(source, |_| {})
 }
 
 fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {

@@ -11,18 +11,17 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::thread;
 use std::time::Duration;
 
 use common::{
-    analyze_json, check_kinds, groups, in_ci, int, kind_of_group, promtool_check, read_json,
-    repo_root, run_cmd, scratch_dir, wait_bounded, ChildGuard, KindCheck, Output, CHILD_TIMEOUT,
+    analyze_json, build_go, check_kinds, first_line, groups, http, int, kind_of_group,
+    promtool_check, read_json, repo_root, run_cmd, scratch_dir, wait_bounded, ChildGuard,
+    KindCheck, Output, CHILD_TIMEOUT,
 };
 use serde_json::Value;
 
@@ -55,42 +54,8 @@ fn build_goprog(
     name: &str,
     env: &[(&str, &str)],
 ) -> Option<&'static Path> {
-    cell.get_or_init(|| {
-        match Command::new("go").arg("version").output() {
-            Ok(o) if o.status.success() => {}
-            Ok(o) => panic!(
-                "`go version` failed: {}",
-                String::from_utf8_lossy(&o.stderr)
-            ),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                assert!(
-                    !in_ci(),
-                    "go is not on PATH but CI=true: the live Go tests need Go 1.26 \
-                         (install it; scripts/test.sh checks for it)"
-                );
-                eprintln!("note: go not found on PATH; skipping the live Go tests");
-                return None;
-            }
-            Err(e) => panic!("cannot run go: {e}"),
-        }
-        let bin = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-        let mut cmd = Command::new("go");
-        cmd.args(["build", "-trimpath", "-o"])
-            .arg(&bin)
-            .arg(".")
-            .current_dir(repo_root().join("testdata/goprog"));
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let out = run_cmd(cmd, None, Duration::from_secs(600));
-        assert!(
-            out.status.success(),
-            "go build of testdata/goprog failed:\n{}",
-            out.stderr
-        );
-        Some(bin)
-    })
-    .as_deref()
+    cell.get_or_init(|| build_go(&repo_root().join("testdata/goprog"), name, env))
+        .as_deref()
 }
 
 /// One workload at a time: its CPU spinners and settling loop compete for
@@ -333,20 +298,12 @@ fn serve(bin: &Path, args: &[&str]) -> (ChildGuard, String) {
         let _ = stderr.read_to_string(&mut s);
         s
     });
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let mut r = BufReader::new(stdout);
-        let mut line = String::new();
-        let _ = r.read_line(&mut line);
-        let _ = tx.send(line);
-        let _ = std::io::copy(&mut r, &mut std::io::sink());
-    });
-    let line = match rx.recv_timeout(CHILD_TIMEOUT) {
-        Ok(l) if !l.is_empty() => l,
-        got => {
+    let line = match first_line(stdout) {
+        Some(l) => l,
+        None => {
             drop(guard); // kills goprog, so its stderr ends
             panic!(
-                "goprog -serve did not report its address ({got:?}); stderr:\n{}",
+                "goprog -serve did not report its address; stderr:\n{}",
                 err.join().unwrap_or_default()
             );
         }
@@ -371,28 +328,11 @@ fn stop_serve(mut guard: ChildGuard) {
     );
 }
 
-/// HTTP/1.0 GET of `path` on `addr`; the body of a 200 response.
+/// GET of `path` on `addr`; the body of a 200 response.
 fn http_get(addr: &str, path: &str) -> Vec<u8> {
-    let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-    s.set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("read timeout");
-    s.set_write_timeout(Some(Duration::from_secs(30)))
-        .expect("write timeout");
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").expect("send request");
-    let mut resp = Vec::new();
-    s.read_to_end(&mut resp)
-        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
-    let split = resp
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("GET {path}: no end of headers"));
-    let head = String::from_utf8_lossy(&resp[..split]);
-    let status = head.lines().next().unwrap_or("");
-    assert!(
-        status.starts_with("HTTP/1.") && status.contains(" 200 "),
-        "GET {path}: {status}"
-    );
-    resp[split + 4..].to_vec()
+    let (status, _, body) = http(addr, "GET", path, &[]);
+    assert_eq!(status, 200, "GET {path}");
+    body
 }
 
 #[test]

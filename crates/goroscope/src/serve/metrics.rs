@@ -420,3 +420,35 @@ impl Collector for AgentCollector {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bound README "Metrics" states, family by family.
+    #[test]
+    fn the_documented_series_bound() {
+        assert_eq!(MAX_SERIES_PER_TARGET, 419);
+        assert_eq!(max_series_per_target(super::super::config::MAX_TOP_K), 449);
+    }
+
+    #[test]
+    fn content_negotiation() {
+        assert!(
+            negotiate(Some(
+                "application/openmetrics-text;version=1.0.0,text/plain;q=0.5"
+            ))
+            .0
+        );
+        assert!(!negotiate(Some("text/plain")).0);
+        assert!(!negotiate(None).0);
+        assert!(negotiate(None).1.starts_with("text/plain; version=0.0.4"));
+    }
+
+    #[test]
+    fn long_labels_are_cut_on_a_character_boundary() {
+        let long = "é".repeat(300);
+        assert_eq!(cut(&long).chars().count(), MAX_LABEL_CHARS);
+        assert_eq!(cut("main.f"), "main.f");
+    }
+}

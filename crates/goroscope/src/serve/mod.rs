@@ -106,8 +106,9 @@ fn apply(agent: &Agent, running: &mut Vec<Running>, config: &Config) {
     *running = next;
 }
 
-/// Runs the agent until SIGTERM or SIGINT.
-pub fn run(source: Source) -> anyhow::Result<ExitCode> {
+/// Runs the agent until SIGTERM or SIGINT; `on_ready` learns the address
+/// it serves on once it listens and its targets are started.
+pub fn run(source: Source, on_ready: impl FnOnce(&str)) -> anyhow::Result<ExitCode> {
     let config = source.load()?;
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])
         .context("cannot install the signal handlers")?;
@@ -149,6 +150,7 @@ pub fn run(source: Source) -> anyhow::Result<ExitCode> {
             config.targets.len()
         ),
     );
+    on_ready(&bound);
     for sig in signals.forever() {
         match sig {
             SIGHUP => match source.load() {

@@ -16,7 +16,9 @@
 //! The cost per goroutine starts at 5 us (the middle of the documented
 //! range, so a target over 2,000 goroutines gets no dump before one has
 //! been measured) and then follows the measured dump durations (an
-//! exponentially weighted average, each dump counting for a third). A dump
+//! exponentially weighted average, each dump counting for a third) minus
+//! the round trip a profile of the same target took, never below 1 us
+//! (the low end of the range). A dump
 //! that took longer than the budget is remembered: the estimate it leaves
 //! refuses the next one at that size. Every decision carries a reason,
 //! exported as a metric label and logged.
@@ -27,6 +29,12 @@ use super::config::{Mode, Target};
 
 /// The prior cost of a dump per goroutine, before any was measured.
 pub const PRIOR_COST_PER_GOROUTINE: Duration = Duration::from_micros(5);
+
+/// The least cost per goroutine the policy believes, whatever was
+/// measured: the low end of the documented range. A small dump can come
+/// back faster than the profile it is compared with; believing "free"
+/// would allow dumps of any size.
+pub const MIN_COST_PER_GOROUTINE: Duration = Duration::from_micros(1);
 
 /// Why a scrape collected what it did. Bounded: these are label values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -173,6 +181,7 @@ impl Policy {
         let Some(per) = work.checked_div(goroutines.clamp(1, u64::from(u32::MAX)) as u32) else {
             return;
         };
+        let per = per.max(MIN_COST_PER_GOROUTINE);
         self.cost_per_goroutine = if self.measured == 0 {
             per
         } else {
@@ -242,6 +251,20 @@ mod tests {
         assert!(p.decide(&sampled, later, 1_000, 0.5, 0.2).dump);
         let d = p.decide(&sampled, later, 1_000, 0.5, 0.3);
         assert_eq!((d.dump, d.reason), (false, Reason::Sampled));
+    }
+
+    #[test]
+    fn a_dump_never_looks_free() {
+        let mut p = Policy::default();
+        // Faster than the profile it is compared with.
+        p.learned(
+            Instant::now(),
+            100,
+            Duration::from_millis(1),
+            Duration::from_millis(3),
+        );
+        assert_eq!(p.cost_per_goroutine(), MIN_COST_PER_GOROUTINE);
+        assert_eq!(p.estimate(10_000), Duration::from_millis(10));
     }
 
     #[test]

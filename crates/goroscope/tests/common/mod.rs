@@ -472,3 +472,113 @@ pub fn openmetrics_parse(text: &str) -> Option<Vec<String>> {
     );
     Some(out.stdout_str().lines().map(str::to_string).collect())
 }
+
+/// Builds the Go package in `dir` (stdlib only) into cargo's per-target
+/// tmpdir as `name`, with `env`; `None` (after a note) when Go is not
+/// installed outside CI, a failure under CI.
+pub fn build_go(dir: &Path, name: &str, env: &[(&str, &str)]) -> Option<PathBuf> {
+    match Command::new("go").arg("version").output() {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => panic!(
+            "`go version` failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            assert!(
+                !in_ci(),
+                "go is not on PATH but CI=true: the live Go tests need Go 1.26 \
+                 (install it; scripts/test.sh checks for it)"
+            );
+            eprintln!("note: go not found on PATH; skipping the live Go tests");
+            return None;
+        }
+        Err(e) => panic!("cannot run go: {e}"),
+    }
+    let bin = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let mut cmd = Command::new("go");
+    cmd.args(["build", "-trimpath", "-o"])
+        .arg(&bin)
+        .arg(".")
+        .current_dir(dir);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = run_cmd(cmd, None, Duration::from_secs(600));
+    assert!(
+        out.status.success(),
+        "go build of {} failed:\n{}",
+        dir.display(),
+        out.stderr
+    );
+    Some(bin)
+}
+
+/// One HTTP/1.0 request (`headers` as `Name: value`): status, head, body.
+pub fn http(addr: &str, method: &str, path: &str, headers: &[&str]) -> (u16, String, Vec<u8>) {
+    let mut s =
+        std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("read timeout");
+    s.set_write_timeout(Some(Duration::from_secs(30)))
+        .expect("write timeout");
+    let mut req = format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\n");
+    for h in headers {
+        req.push_str(h);
+        req.push_str("\r\n");
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).expect("send request");
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp)
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+    let split = resp
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("{method} {path}: no end of headers"));
+    let head = String::from_utf8_lossy(&resp[..split]).to_string();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("{method} {path}: bad status line in {head:?}"));
+    (status, head, resp[split + 4..].to_vec())
+}
+
+/// A loopback port free right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind a free port")
+        .port()
+}
+
+/// Percent-encodes a query parameter value.
+pub fn urlencode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The first line a child prints on `out`, trimmed, within
+/// [`CHILD_TIMEOUT`] (`None` if none came); the rest is drained.
+pub fn first_line<R: Read + Send + 'static>(out: R) -> Option<String> {
+    use std::io::BufRead as _;
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let mut r = std::io::BufReader::new(out);
+        let mut line = String::new();
+        let _ = r.read_line(&mut line);
+        let _ = tx.send(line);
+        let _ = std::io::copy(&mut r, &mut std::io::sink());
+    });
+    rx.recv_timeout(CHILD_TIMEOUT)
+        .ok()
+        .filter(|l| !l.is_empty())
+        .map(|l| l.trim_end().to_string())
+}

@@ -1,0 +1,951 @@
+//! End-to-end tests of `goroscope serve`, with real parts only: the Go demo
+//! service (examples/demo, built by the machine's Go), the agent binary,
+//! a real Prometheus server (Debian's `prometheus`) scraping the agent,
+//! promtool and the Python client's OpenMetrics parser reading its output,
+//! and faulty targets made of real sockets (nothing listening, a server
+//! that never answers, one that answers HTML, a service that restarts).
+//!
+//! Without `go` or `prometheus` on PATH the tests skip with a note, except
+//! under `CI=true`, where they fail.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime};
+
+use common::{
+    build_go, first_line, free_port, goroscope, http, in_ci, openmetrics_parse, promtool_check,
+    repo_root, run, scratch_dir, wait_bounded, ChildGuard, CHILD_TIMEOUT,
+};
+use serde_json::Value;
+
+static DEMO: OnceLock<Option<PathBuf>> = OnceLock::new();
+
+/// examples/demo, built once per test run.
+fn demo_bin() -> Option<&'static Path> {
+    DEMO.get_or_init(|| build_go(&repo_root().join("examples/demo"), "demo", &[]))
+        .as_deref()
+}
+
+/// A running demo service; stdin is a pipe it exits at the EOF of.
+struct Demo {
+    guard: ChildGuard,
+    addr: String,
+}
+
+impl Demo {
+    fn start(bin: &Path, addr: &str, args: &[&str]) -> Demo {
+        let mut cmd = Command::new(bin);
+        cmd.args(["-addr", addr, "-exit-on-eof"])
+            .args(args)
+            // Go 1.26 prints pprof labels in dumps with this: the agent's
+            // exemplars come from them.
+            .env("GODEBUG", "tracebacklabels=1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut guard = ChildGuard(Some(cmd.spawn().expect("start the demo")));
+        let stdout = guard.child().stdout.take().expect("stdout");
+        let line = first_line(stdout).expect("the demo did not start");
+        let addr = line
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("unexpected first line of the demo: {line:?}"))
+            .to_string();
+        Demo { guard, addr }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn expected(&self) -> Value {
+        let (status, _, body) = http(&self.addr, "GET", "/demo/expected", &[]);
+        assert_eq!(status, 200);
+        serde_json::from_slice(&body).expect("/demo/expected is JSON")
+    }
+
+    /// Closes its stdin: it exits by itself.
+    fn stop(mut self) {
+        drop(self.guard.child().stdin.take());
+        let status = wait_bounded(self.guard.child(), Duration::from_secs(20), "the demo");
+        assert!(status.success(), "the demo after stdin EOF: {status:?}");
+    }
+}
+
+/// A running agent and everything it logged so far.
+struct Agent {
+    guard: ChildGuard,
+    addr: String,
+    log: Arc<Mutex<String>>,
+}
+
+impl Agent {
+    fn start(args: &[&str]) -> Agent {
+        let mut cmd = goroscope(["serve", "--listen", "127.0.0.1:0"]);
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut guard = ChildGuard(Some(cmd.spawn().expect("start goroscope serve")));
+        let stderr = guard.child().stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = mpsc::channel();
+        let sink = log.clone();
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(addr) = line
+                    .split_whitespace()
+                    .find_map(|w| w.strip_prefix("addr="))
+                {
+                    let _ = tx.send(addr.to_string());
+                }
+                let mut l = sink.lock().unwrap_or_else(|e| e.into_inner());
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+        let addr = match rx.recv_timeout(CHILD_TIMEOUT) {
+            Ok(a) => a,
+            Err(_) => panic!(
+                "the agent did not report its address; it logged:\n{}",
+                log.lock().unwrap_or_else(|e| e.into_inner())
+            ),
+        };
+        Agent { guard, addr, log }
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn get(&self, path: &str, headers: &[&str]) -> (u16, String, Vec<u8>) {
+        http(&self.addr, "GET", path, headers)
+    }
+
+    fn metrics(&self, openmetrics: bool) -> String {
+        let accept: &[&str] = if openmetrics {
+            &["Accept: application/openmetrics-text; version=1.0.0"]
+        } else {
+            &[]
+        };
+        let (status, head, body) = self.get("/metrics", accept);
+        assert_eq!(status, 200, "{head}");
+        let want = if openmetrics {
+            "application/openmetrics-text"
+        } else {
+            "text/plain; version=0.0.4"
+        };
+        assert!(head.contains(want), "content type for {want}: {head}");
+        String::from_utf8(body).expect("UTF-8 metrics")
+    }
+
+    fn targets(&self) -> Vec<Value> {
+        let (status, _, body) = self.get("/api/v1/targets", &[]);
+        assert_eq!(status, 200);
+        serde_json::from_slice::<Value>(&body)
+            .expect("targets JSON")
+            .as_array()
+            .expect("an array")
+            .clone()
+    }
+
+    fn target(&self, name: &str) -> Value {
+        self.targets()
+            .into_iter()
+            .find(|t| t["name"] == name)
+            .unwrap_or_else(|| panic!("no target {name} in /api/v1/targets"))
+    }
+
+    fn signal(&mut self, sig: &str) {
+        let pid = self.guard.child().id().to_string();
+        let out = run_cmd_quiet(Command::new("kill").args([sig, &pid]));
+        assert!(out, "kill {sig} {pid}");
+    }
+}
+
+fn run_cmd_quiet(cmd: &mut Command) -> bool {
+    cmd.status().is_ok_and(|s| s.success())
+}
+
+/// Polls `f` every 200 ms until it gives a value, or fails after `limit`
+/// naming `what` and the agent's log.
+fn wait_for<T>(
+    what: &str,
+    limit: Duration,
+    log: impl Fn() -> String,
+    mut f: impl FnMut() -> Option<T>,
+) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if start.elapsed() > limit {
+            panic!(
+                "timed out after {limit:?} waiting for {what}; agent log:\n{}",
+                log()
+            );
+        }
+        thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The value of the series `name{labels...}` in a Prometheus text page
+/// (every given label must match; others may be present).
+fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        let (series, rest) = l.split_once(' ')?;
+        let (n, ls) = series.split_once('{').unwrap_or((series, "}"));
+        if n != name {
+            return None;
+        }
+        let ok = labels
+            .iter()
+            .all(|(k, v)| ls.contains(&format!("{k}=\"{v}\"")));
+        ok.then(|| rest.split_whitespace().next()?.parse().ok())?
+    })
+}
+
+/// Series of one target in a Prometheus text page.
+fn series_of(text: &str, target: &str) -> Vec<String> {
+    let needle = format!("target=\"{target}\"");
+    text.lines()
+        .filter(|l| !l.starts_with('#') && l.contains(&needle))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Whether the prometheus server binary can run; `None` after a note when
+/// it is missing outside CI.
+fn prometheus_available() -> bool {
+    match Command::new("prometheus").arg("--version").output() {
+        Ok(o) if o.status.success() => true,
+        Ok(o) => panic!(
+            "prometheus --version failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            assert!(
+                !in_ci(),
+                "prometheus is not installed but CI=true: install Debian's `prometheus` package (scripts/test.sh does)"
+            );
+            eprintln!("note: prometheus not found; skipping the Prometheus end-to-end test");
+            false
+        }
+        Err(e) => panic!("cannot run prometheus: {e}"),
+    }
+}
+
+/// A Prometheus server on loopback scraping `agent` every second.
+struct Prometheus {
+    _guard: ChildGuard,
+    addr: String,
+}
+
+impl Prometheus {
+    fn start(dir: &Path, agent: &str) -> Prometheus {
+        let config = dir.join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
+                 scrape_configs:\n  - job_name: goroscope\n    honor_labels: true\n    \
+                 static_configs:\n      - targets: ['{agent}']\n"
+            ),
+        )
+        .expect("write prometheus.yml");
+        let addr = format!("127.0.0.1:{}", free_port());
+        let log = std::fs::File::create(dir.join("prometheus.log")).expect("log file");
+        let child = Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address={addr}"))
+            .arg("--enable-feature=exemplar-storage")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start prometheus");
+        let p = Prometheus {
+            _guard: ChildGuard(Some(child)),
+            addr,
+        };
+        let dir = dir.to_path_buf();
+        wait_for(
+            "prometheus to be ready",
+            CHILD_TIMEOUT,
+            || std::fs::read_to_string(dir.join("prometheus.log")).unwrap_or_default(),
+            || {
+                std::net::TcpStream::connect(&p.addr).ok()?;
+                (http(&p.addr, "GET", "/-/ready", &[]).0 == 200).then_some(())
+            },
+        );
+        p
+    }
+
+    /// An instant query: each result's labels and value.
+    fn query(&self, q: &str) -> Vec<(BTreeMap<String, String>, f64)> {
+        let (status, _, body) = http(
+            &self.addr,
+            "GET",
+            &format!("/api/v1/query?query={}", common::urlencode(q)),
+            &[],
+        );
+        assert_eq!(status, 200, "{q}: {}", String::from_utf8_lossy(&body));
+        let v: Value = serde_json::from_slice(&body).expect("query JSON");
+        v["data"]["result"]
+            .as_array()
+            .expect("a vector result")
+            .iter()
+            .map(|r| {
+                let labels = r["metric"]
+                    .as_object()
+                    .expect("labels")
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                    .collect();
+                let value = r["value"][1]
+                    .as_str()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(f64::NAN);
+                (labels, value)
+            })
+            .collect()
+    }
+
+    /// The single value of `q`, once Prometheus has one equal to `want`.
+    fn wait_value(&self, q: &str, want: f64, log: &impl Fn() -> String) {
+        let mut last = Vec::new();
+        let found = wait_for_quiet(Duration::from_secs(60), || {
+            last = self.query(q);
+            (last.len() == 1 && last[0].1 == want).then_some(())
+        });
+        assert!(
+            found.is_some(),
+            "{q}: want {want}, Prometheus has {last:?}; agent log:\n{}",
+            log()
+        );
+    }
+}
+
+fn wait_for_quiet<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        thread::sleep(Duration::from_millis(250));
+    }
+    None
+}
+
+/// The whole pipeline: the demo, the agent in its default `auto` mode and
+/// a real Prometheus scraping it. The numbers Prometheus stores must be
+/// what the demo created; both text formats must pass their reference
+/// parsers; the API's snapshot has `analyze --format json`'s schema.
+#[test]
+fn prometheus_scrapes_what_the_demo_created() {
+    let Some(bin) = demo_bin() else { return };
+    if !prometheus_available() {
+        return;
+    }
+    let dir = scratch_dir("serve-prometheus");
+    let demo = Demo::start(bin, "127.0.0.1:0", &["-leak-every", "200ms"]);
+    let agent = Agent::start(&[
+        "--target",
+        &demo.url(),
+        "--interval",
+        "1s",
+        "--dump-min-interval",
+        "2s",
+    ]);
+    let prom = Prometheus::start(&dir, &agent.addr);
+    let log = || agent.log();
+    let expected = demo.expected();
+    let name = demo.addr.clone();
+
+    // Exact counts of the fixed groups, by signature series and by class.
+    for (function, class) in [
+        ("main.poolWorker", "chan_receive"),
+        ("main.condWaiter", "cond"),
+        ("main.wgWaiter", "waitgroup"),
+    ] {
+        let want = expected[function].as_f64().expect("count");
+        prom.wait_value(
+            &format!(
+                "goroscope_group_goroutines{{target=\"{name}\",top_function=\"{function}\",block_class=\"{class}\"}}"
+            ),
+            want,
+            &log,
+        );
+    }
+    for (class, function) in [("cond", "main.condWaiter"), ("waitgroup", "main.wgWaiter")] {
+        let want = expected[function].as_f64().expect("count");
+        prom.wait_value(
+            &format!("goroscope_goroutines{{target=\"{name}\",state=\"waiting\",block_class=\"{class}\"}}"),
+            want,
+            &log,
+        );
+    }
+    prom.wait_value(
+        &format!("goroscope_target_up{{target=\"{name}\"}}"),
+        1.0,
+        &log,
+    );
+    // auto ran both: profiles every second, dumps within the budget.
+    for mode in ["profile", "dump"] {
+        let q =
+            format!("sum(goroscope_collections_total{{target=\"{name}\",mode=\"{mode}\"}}) > 0");
+        let got = wait_for_quiet(Duration::from_secs(30), || {
+            let r = prom.query(&q);
+            (!r.is_empty()).then_some(r)
+        });
+        assert!(
+            got.is_some(),
+            "no {mode} collection in Prometheus; agent log:\n{}",
+            log()
+        );
+    }
+    // The leak grows: goroutines blocked sending in main.leakyHandler.func1.
+    let leak = format!(
+        "goroscope_group_goroutines{{target=\"{name}\",top_function=\"main.leakyHandler.func1\",block_class=\"chan_send\"}}"
+    );
+    let first = wait_for_quiet(Duration::from_secs(30), || {
+        prom.query(&leak).first().map(|r| r.1)
+    })
+    .expect("the leak's series");
+    let grew = wait_for_quiet(Duration::from_secs(30), || {
+        prom.query(&leak)
+            .first()
+            .and_then(|r| (r.1 >= first + 5.0).then_some(r.1))
+    });
+    assert!(grew.is_some(), "the leak series did not grow from {first}");
+
+    // Exemplars from the labelled handlers reach Prometheus' exemplar store.
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let q = format!(
+        "/api/v1/query_exemplars?query={}&start={}&end={}",
+        common::urlencode(&format!(
+            "goroscope_goroutine_wait_seconds_bucket{{target=\"{name}\"}}"
+        )),
+        now - 600,
+        now + 600
+    );
+    let trace_ids = wait_for_quiet(Duration::from_secs(60), || {
+        let (_, _, body) = http(&prom.addr, "GET", &q, &[]);
+        let v: Value = serde_json::from_slice(&body).ok()?;
+        let ids: Vec<String> = v["data"]
+            .as_array()?
+            .iter()
+            .flat_map(|s| s["exemplars"].as_array().cloned().unwrap_or_default())
+            .filter_map(|e| e["labels"]["trace_id"].as_str().map(str::to_string))
+            .collect();
+        (!ids.is_empty()).then_some(ids)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "no exemplar with a trace_id in Prometheus; agent log:\n{}",
+            log()
+        )
+    });
+    assert!(
+        trace_ids
+            .iter()
+            .all(|t| t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit())),
+        "{trace_ids:?}"
+    );
+
+    // Both formats pass their reference parsers.
+    let text = agent.metrics(false);
+    if let Some(out) = promtool_check(&text) {
+        assert_eq!(
+            out.code(),
+            0,
+            "promtool check metrics:\n{}\n{text}",
+            out.stderr
+        );
+    }
+    let om = agent.metrics(true);
+    assert!(om.ends_with("# EOF\n"), "OpenMetrics ends with # EOF");
+    if let Some(families) = openmetrics_parse(&om) {
+        for f in [
+            "goroscope_goroutines",
+            "goroscope_goroutine_wait_seconds",
+            "goroscope_build",
+        ] {
+            assert!(families.iter().any(|x| x == f), "{f} in {families:?}");
+        }
+    }
+
+    // The snapshot API answers analyze's JSON schema; writes are refused.
+    let (status, _, body) = agent.get(&format!("/api/v1/targets/{name}/snapshot"), &[]);
+    assert_eq!(status, 200);
+    let snap: Value = serde_json::from_slice(&body).expect("snapshot JSON");
+    let cli = run(["analyze", "--format", "json", &demo.url()]);
+    assert_eq!(cli.code(), 0, "{}", cli.stderr);
+    let cli: Value = serde_json::from_slice(&cli.stdout).expect("analyze JSON");
+    let keys = |v: &Value| v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>());
+    assert_eq!(keys(&snap), keys(&cli), "same top-level keys");
+    assert_eq!(
+        keys(&snap["groups"][0]),
+        keys(&cli["groups"][0]),
+        "same group keys"
+    );
+    assert_eq!(agent.get("/api/v1/targets/nope/snapshot", &[]).0, 404);
+    assert_eq!(http(&agent.addr, "POST", "/api/v1/targets", &[]).0, 405);
+    assert_eq!(agent.get("/healthz", &[]).0, 200);
+    assert_eq!(agent.get("/readyz", &[]).0, 200);
+    demo.stop();
+}
+
+/// A socket that accepts and never answers.
+fn hanging_server() -> (String, thread::JoinHandle<()>) {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = l.local_addr().expect("addr").to_string();
+    let h = thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in l.incoming().take(64) {
+            held.push(c);
+        }
+    });
+    (addr, h)
+}
+
+/// A server that answers every request with an HTML page.
+fn html_server() -> String {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = l.local_addr().expect("addr").to_string();
+    thread::spawn(move || {
+        for mut c in l.incoming().map_while(Result::ok) {
+            let mut buf = [0u8; 4096];
+            let _ = c.read(&mut buf);
+            let body = "<html><body>login</body></html>";
+            let _ = write!(
+                c,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    addr
+}
+
+/// Dead, hung, HTML-answering and restarting targets: the agent stays up,
+/// counts each failure by kind, and the healthy target keeps being
+/// scraped on its own schedule.
+#[test]
+fn faulty_targets_do_not_spread() {
+    let Some(bin) = demo_bin() else { return };
+    let dir = scratch_dir("serve-faults");
+    let good = Demo::start(bin, "127.0.0.1:0", &[]);
+    let port = free_port();
+    let restarting_addr = format!("127.0.0.1:{port}");
+    // Churns goroutines (ids grow) so that a restart shows as ids going back.
+    let churn = ["-rps", "300"];
+    let restarting = Demo::start(bin, &restarting_addr, &churn);
+    let (hang, _hang) = hanging_server();
+    let html = html_server();
+    let down = format!("127.0.0.1:{}", free_port());
+    let config = dir.join("agent.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "defaults:\n  interval: 1s\n  timeout: 1s\ntargets:\n\
+             - {{name: good, url: 'http://{}'}}\n\
+             - {{name: down, url: 'http://{down}'}}\n\
+             - {{name: hang, url: 'http://{hang}'}}\n\
+             - {{name: html, url: 'http://{html}'}}\n\
+             - {{name: restarting, url: 'http://{restarting_addr}', mode: dump}}\n",
+            good.addr
+        ),
+    )
+    .expect("write config");
+    let agent = Agent::start(&["--config", config.to_str().expect("UTF-8 path")]);
+    let log = || agent.log();
+
+    let errors = |t: &Value, kind: &str| t["errors"][kind].as_u64().unwrap_or(0);
+    wait_for(
+        "each fault counted by kind",
+        Duration::from_secs(30),
+        log,
+        || {
+            let down = agent.target("down");
+            let hang = agent.target("hang");
+            let html = agent.target("html");
+            (errors(&down, "connect") >= 2
+                && errors(&hang, "timeout") >= 2
+                && errors(&html, "not_pprof") >= 2)
+                .then_some(())
+        },
+    );
+    for t in ["down", "hang", "html"] {
+        let v = agent.target(t);
+        assert_eq!(v["up"], false, "{t}: {v}");
+        assert!(
+            v["last_error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{t}: {v}"
+        );
+    }
+    assert!(
+        agent.target("html")["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("HTML page")),
+        "{}",
+        agent.target("html")
+    );
+
+    // Isolation: over 5 s with a hung target, the good one is scraped on
+    // its 1 s schedule (at least 3 successes).
+    let success = || {
+        agent.target("good")["last_success_unix"]
+            .as_f64()
+            .unwrap_or(0.0)
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    let until = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < until {
+        seen.insert(success().to_bits());
+        thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        seen.len() >= 4,
+        "good target successes seen: {}; log:\n{}",
+        seen.len(),
+        log()
+    );
+    assert_eq!(agent.target("good")["up"], true);
+
+    // The restart: ids grew for a while, the process goes away (up 0,
+    // connect errors), comes back on the same port (up 1, a restart).
+    thread::sleep(Duration::from_secs(4));
+    let text = agent.metrics(false);
+    assert_eq!(
+        value(
+            &text,
+            "goroscope_target_restarts_total",
+            &[("target", "restarting")]
+        ),
+        Some(0.0)
+    );
+    restarting.stop();
+    wait_for(
+        "the restarting target to be seen down",
+        Duration::from_secs(20),
+        log,
+        || (agent.target("restarting")["up"] == false).then_some(()),
+    );
+    let again = Demo::start(bin, &restarting_addr, &churn);
+    wait_for(
+        "the restart to be counted",
+        Duration::from_secs(30),
+        log,
+        || {
+            let text = agent.metrics(false);
+            let restarts = value(
+                &text,
+                "goroscope_target_restarts_total",
+                &[("target", "restarting")],
+            )?;
+            (restarts >= 1.0 && agent.target("restarting")["up"] == true).then_some(())
+        },
+    );
+    assert_eq!(agent.get("/healthz", &[]).0, 200);
+    // Every series of every target carries its target label, and the
+    // broken ones export no goroutine series at all.
+    let text = agent.metrics(false);
+    for t in ["down", "hang", "html"] {
+        assert!(
+            !series_of(&text, t)
+                .iter()
+                .any(|s| s.starts_with("goroscope_goroutines")),
+            "{t} has goroutine series"
+        );
+        assert_eq!(
+            value(&text, "goroscope_target_up", &[("target", t)]),
+            Some(0.0)
+        );
+    }
+    again.stop();
+    good.stop();
+}
+
+/// 100,000 goroutines on 100,000 distinct stacks with random label values:
+/// the target's series stay under the documented bound, and the top-K
+/// family has exactly K + 1 series.
+#[test]
+fn an_adversarial_target_stays_under_the_series_bound() {
+    let Some(bin) = demo_bin() else { return };
+    let demo = Demo::start(bin, "127.0.0.1:0", &["-distinct", "100000"]);
+    assert_eq!(demo.expected()["distinct"], 100000);
+    let agent = Agent::start(&[
+        "--target",
+        &demo.url(),
+        "--interval",
+        "2s",
+        "--timeout",
+        "2s",
+    ]);
+    let name = demo.addr.clone();
+    let text = wait_for(
+        "a collection of the adversarial target",
+        Duration::from_secs(60),
+        || agent.log(),
+        || {
+            let text = agent.metrics(false);
+            value(&text, "goroscope_group_signatures", &[("target", &name)])
+                .filter(|&n| n >= 100_000.0)
+                .map(|_| text)
+        },
+    );
+    let series = series_of(&text, &name);
+    eprintln!("adversarial target: {} series", series.len());
+    // README "Metrics": at most 419 series per target with the defaults.
+    assert!(
+        series.len() <= 419,
+        "{} series:\n{}",
+        series.len(),
+        series.join("\n")
+    );
+    let groups = series
+        .iter()
+        .filter(|s| s.starts_with("goroscope_group_goroutines{"))
+        .count();
+    assert_eq!(groups, 21, "top-20 and other");
+    let other = value(
+        &text,
+        "goroscope_group_goroutines",
+        &[("target", &name), ("signature", "other")],
+    )
+    .expect("other series");
+    assert!(
+        other >= 99_000.0,
+        "other sums the folded signatures: {other}"
+    );
+    demo.stop();
+}
+
+/// SIGHUP applies an edited file, keeping the state of the target that
+/// stays; a broken edit is refused and the running set kept; SIGTERM ends
+/// the agent cleanly.
+#[test]
+fn sighup_reloads_and_sigterm_stops() {
+    let Some(bin) = demo_bin() else { return };
+    let dir = scratch_dir("serve-reload");
+    let a = Demo::start(bin, "127.0.0.1:0", &[]);
+    let b = Demo::start(bin, "127.0.0.1:0", &[]);
+    let config = dir.join("agent.yaml");
+    let write = |text: &str| std::fs::write(&config, text).expect("write config");
+    write(&format!(
+        "defaults: {{interval: 1s}}\ntargets:\n  - {{name: a, url: 'http://{}'}}\n  - {{name: gone, url: 'http://{}'}}\n",
+        a.addr, b.addr
+    ));
+    let mut agent = Agent::start(&["--config", config.to_str().expect("UTF-8 path")]);
+    let log = || agent.log();
+    let dumps = |agent: &Agent| {
+        let text = agent.metrics(false);
+        value(
+            &text,
+            "goroscope_collections_total",
+            &[("target", "a"), ("mode", "dump")],
+        )
+        .unwrap_or(0.0)
+    };
+    wait_for(
+        "target a's first dump",
+        Duration::from_secs(30),
+        log,
+        || (dumps(&agent) >= 1.0).then_some(()),
+    );
+    let before = dumps(&agent);
+
+    write(&format!(
+        "defaults: {{interval: 1s}}\ntargets:\n  - {{name: a, url: 'http://{}', labels: {{team: x}}}}\n  - {{name: new, url: 'http://{}'}}\n",
+        a.addr, b.addr
+    ));
+    agent.signal("-HUP");
+    wait_for(
+        "the reload",
+        Duration::from_secs(20),
+        || agent.log(),
+        || {
+            let names: Vec<String> = agent
+                .targets()
+                .iter()
+                .map(|t| t["name"].as_str().unwrap_or("").to_string())
+                .collect();
+            (names == ["a", "new"]).then_some(())
+        },
+    );
+    // a kept its counters (no reset) and took its new label.
+    let text = agent.metrics(false);
+    assert!(dumps(&agent) >= before, "counters kept");
+    assert!(
+        value(
+            &text,
+            "goroscope_target_up",
+            &[("target", "a"), ("team", "x")]
+        )
+        .is_some(),
+        "new label"
+    );
+
+    write("targets: [{url: 'ftp://nope'}]\n");
+    agent.signal("-HUP");
+    wait_for(
+        "the refused reload logged",
+        Duration::from_secs(20),
+        || agent.log(),
+        || agent.log().contains("reload refused").then_some(()),
+    );
+    assert_eq!(agent.targets().len(), 2, "the running set is kept");
+
+    agent.signal("-TERM");
+    let status = wait_bounded(
+        agent.guard.child(),
+        Duration::from_secs(20),
+        "the agent after SIGTERM",
+    );
+    assert!(
+        status.success(),
+        "exit after SIGTERM: {status:?}\n{}",
+        agent.log()
+    );
+    assert!(agent.log().contains("shutting down"));
+    a.stop();
+    b.stop();
+}
+
+/// A bad configuration stops the agent at start with exit 2 and
+/// file:line:column; so does a serve without any target.
+#[test]
+fn bad_configuration_is_refused_with_its_location() {
+    let dir = scratch_dir("serve-badconfig");
+    let config = dir.join("bad.yaml");
+    std::fs::write(
+        &config,
+        "targets:\n  - url: http://127.0.0.1:1\n    interval: soon\n",
+    )
+    .expect("write");
+    let path = config.to_str().expect("UTF-8 path");
+    let out = run(["serve", "--config", path]);
+    assert_eq!(out.code(), 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!("{path}:3:15: ")) && out.stderr.contains("not a duration"),
+        "{}",
+        out.stderr
+    );
+    let out = run(["serve"]);
+    assert_eq!(out.code(), 2);
+    assert!(out.stderr.contains("--target"), "{}", out.stderr);
+    let out = run(["serve", "--target", "http://x:1", "--top-k", "500"]);
+    assert_eq!(out.code(), 2);
+    assert!(out.stderr.contains("1 to 50"), "{}", out.stderr);
+}
+
+#[test]
+fn serve_help_is_snapshotted() {
+    let out = run(["serve", "--help"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    insta::assert_snapshot!("serve_help", out.stdout_str());
+}
+
+/// `goroscope demo` (the README's first command), live with Go and as the
+/// replay of the shipped recording: within seconds the metrics show the
+/// demo's worker pool; Ctrl-C ends it cleanly.
+#[test]
+fn the_demo_command_shows_live_metrics() {
+    // Live needs Go (built by the command itself); the replay does not.
+    let live = demo_bin().is_some();
+    for replay in [true, false] {
+        if !replay && !live {
+            continue;
+        }
+        let mut cmd = goroscope(["demo", "--listen", "127.0.0.1:0"]);
+        if replay {
+            cmd.arg("--replay");
+        }
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut guard = ChildGuard(Some(cmd.spawn().expect("start goroscope demo")));
+        let stdout = guard.child().stdout.take().expect("stdout");
+        let stderr = guard.child().stderr.take().expect("stderr");
+        let err = thread::spawn(move || {
+            let mut s = String::new();
+            let _ = BufReader::new(stderr).read_to_string(&mut s);
+            s
+        });
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut printed = Vec::new();
+        let addr = loop {
+            let line = rx
+                .recv_timeout(CHILD_TIMEOUT)
+                .unwrap_or_else(|_| panic!("demo (replay={replay}) printed {printed:?}"));
+            if let Some(url) = line.trim().strip_prefix("metrics:") {
+                let url = url.trim();
+                break url
+                    .strip_prefix("http://")
+                    .and_then(|u| u.strip_suffix("/metrics"))
+                    .expect("a metrics URL")
+                    .to_string();
+            }
+            printed.push(line);
+        };
+        assert!(printed[0].starts_with("goroscope demo: "), "{printed:?}");
+        let started = Instant::now();
+        let text = wait_for(
+            "the demo's worker pool in /metrics",
+            Duration::from_secs(30),
+            String::new,
+            || {
+                let (_, _, body) = http(&addr, "GET", "/metrics", &[]);
+                let text = String::from_utf8(body).ok()?;
+                value(
+                    &text,
+                    "goroscope_group_goroutines",
+                    &[("top_function", "main.poolWorker")],
+                )
+                .filter(|&v| v == 8.0)
+                .map(|_| text)
+            },
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "metrics took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(
+            value(&text, "goroscope_target_up", &[("target", "demo")]),
+            Some(1.0)
+        );
+        let pid = guard.child().id().to_string();
+        assert!(run_cmd_quiet(Command::new("kill").args(["-INT", &pid])));
+        let status = wait_bounded(
+            guard.child(),
+            Duration::from_secs(20),
+            "goroscope demo after SIGINT",
+        );
+        let log = err.join().unwrap_or_default();
+        assert!(
+            status.success(),
+            "demo (replay={replay}) exit {status:?}:\n{log}"
+        );
+    }
+}
