@@ -15,7 +15,9 @@
 //     values, the adversarial target of the cardinality test.
 //
 // GET /demo/expected answers the exact size of the fixed groups as JSON,
-// so tests can compare what goroscope reports with what was created.
+// so tests can compare what goroscope reports with what was created;
+// GET /demo/pauses the runtime's /sched/pauses/total/other:seconds
+// histogram (Go 1.26), the stops a scraper causes.
 // The program exits when its stdin reaches EOF if -exit-on-eof is set
 // (tests hold a pipe), else on SIGINT/SIGTERM.
 package main
@@ -33,6 +35,7 @@ import (
 	_ "net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime/metrics"
 	"runtime/pprof"
 	"sync"
 	"sync/atomic"
@@ -180,6 +183,20 @@ func main() {
 			"distinct":        distinct.Load(),
 			"leaked":          leaked.Load(),
 		})
+	})
+	// The stop-the-world pauses other than GC's (goroutine profiles and
+	// dumps among them) as a histogram: what a scraper costs this process.
+	http.HandleFunc("/demo/pauses", func(w http.ResponseWriter, r *http.Request) {
+		s := []metrics.Sample{{Name: "/sched/pauses/total/other:seconds"}}
+		metrics.Read(s)
+		h := s[0].Value.Float64Histogram()
+		bounds := make([]float64, len(h.Buckets))
+		for i, b := range h.Buckets {
+			// JSON has no infinities.
+			bounds[i] = max(-1e300, min(b, 1e300))
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"buckets": bounds, "counts": h.Counts})
 	})
 	go http.Serve(ln, nil)
 	base := "http://" + ln.Addr().String()

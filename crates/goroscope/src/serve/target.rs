@@ -160,10 +160,26 @@ impl TargetState {
     /// The scrape loop: runs on its own thread until [`Self::stop`].
     pub fn run(self: Arc<Self>) {
         let mut rng = fastrand::Rng::new();
+        // One HTTP client per target, kept while its TLS and timeout
+        // settings stay: its connection is reused (no handshake per
+        // scrape, on either side) and its roots are parsed once.
+        let mut client: Option<((Duration, Option<std::path::PathBuf>), ureq::Agent)> = None;
         loop {
             let started = Instant::now();
             let config = self.config();
-            self.scrape(&config, &mut rng);
+            let key = (config.timeout, config.ca_cert.clone());
+            if client.as_ref().is_none_or(|(k, _)| *k != key) {
+                client = match fetch::client(&options(&config)) {
+                    Ok(c) => Some((key, c)),
+                    Err(e) => {
+                        self.failed(&config, e);
+                        None
+                    }
+                };
+            }
+            if let Some((_, c)) = &client {
+                self.scrape(&config, c, &mut rng);
+            }
             if self.sleep_until(started + config.interval) {
                 return;
             }
@@ -171,28 +187,21 @@ impl TargetState {
     }
 
     /// One scheduled scrape: what `mode` and the policy call for.
-    fn scrape(&self, t: &Target, rng: &mut fastrand::Rng) {
-        let opts = fetch::Options {
-            mode: fetch::Mode::Profile,
-            timeout: t.timeout,
-            max_body: t.max_body,
-            bearer_token: t.bearer_token.clone(),
-            headers: t.headers.clone(),
-            ca_cert: t.ca_cert.clone(),
-        };
-        let result = fetch::client(&opts).and_then(|client| {
+    fn scrape(&self, t: &Target, client: &ureq::Agent, rng: &mut fastrand::Rng) {
+        let opts = options(t);
+        let result = (|| {
             if t.mode == super::config::Mode::Dump {
                 let decision = lock(&self.status)
                     .policy
                     .decide(t, Instant::now(), 0, 0.0, 0.0);
-                return self.collect(&client, t, &opts, Kind::Dump, decision);
+                return self.collect(client, t, &opts, Kind::Dump, decision);
             }
             let decision = Decision {
                 dump: false,
                 reason: Reason::Scheduled,
                 estimate: Duration::ZERO,
             };
-            let goroutines = self.collect(&client, t, &opts, Kind::Profile, decision)?;
+            let goroutines = self.collect(client, t, &opts, Kind::Profile, decision)?;
             let decision = {
                 let status = lock(&self.status);
                 status
@@ -206,7 +215,7 @@ impl TargetState {
             // The profile is in: a failed dump is counted, not a target
             // down. A dump that timed out cost at least the timeout: the
             // policy learns that, so it does not try again at this size.
-            if let Err(e) = self.collect(&client, t, &opts, Kind::Dump, decision) {
+            if let Err(e) = self.collect(client, t, &opts, Kind::Dump, decision) {
                 if e.kind == ErrorKind::Timeout {
                     let mut status = lock(&self.status);
                     let baseline = status.profile_took;
@@ -217,20 +226,26 @@ impl TargetState {
                 self.count_error(t, e);
             }
             Ok(goroutines)
-        });
-        let mut status = lock(&self.status);
-        status.first_done = true;
+        })();
         match result {
             Ok(_) => {
+                let mut status = lock(&self.status);
+                status.first_done = true;
                 status.up = true;
                 status.last_error = None;
             }
-            Err(e) => {
-                status.up = false;
-                drop(status);
-                self.count_error(t, e);
-            }
+            Err(e) => self.failed(t, e),
         }
+    }
+
+    /// A scrape that got nothing: the target is down until the next one.
+    fn failed(&self, t: &Target, e: FetchError) {
+        {
+            let mut status = lock(&self.status);
+            status.first_done = true;
+            status.up = false;
+        }
+        self.count_error(t, e);
     }
 
     fn count_error(&self, t: &Target, e: FetchError) {
@@ -328,6 +343,18 @@ impl TargetState {
                 d.estimate.as_secs_f64() * 1e3
             ),
         );
+    }
+}
+
+/// How to fetch from a target.
+fn options(t: &Target) -> fetch::Options {
+    fetch::Options {
+        mode: fetch::Mode::Profile,
+        timeout: t.timeout,
+        max_body: t.max_body,
+        bearer_token: t.bearer_token.clone(),
+        headers: t.headers.clone(),
+        ca_cert: t.ca_cert.clone(),
     }
 }
 
