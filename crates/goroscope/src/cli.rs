@@ -34,6 +34,14 @@ pub enum Command {
     /// file's defaults. SIGHUP reloads the file; SIGTERM stops.
     Serve(ServeArgs),
 
+    /// What grew between two snapshots, per stack signature.
+    ///
+    /// Reads two dumps or profiles (files, - or URLs, any form `analyze`
+    /// reads; a dump and a profile of the same service line up) and lists
+    /// every stack signature's count before and after, largest growth
+    /// first: new and vanished signatures included.
+    Diff(DiffArgs),
+
     /// See it work: a Go demo service and the agent watching it.
     ///
     /// Starts the Go demo service shipped with goroscope (built with your
@@ -122,27 +130,8 @@ pub struct AnalyzeArgs {
     #[arg(value_name = "FILE|URL")]
     pub input: std::path::PathBuf,
 
-    /// For a URL: which endpoint to read (profile is the cheap one; dump
-    /// stops the target for the whole dump).
-    #[arg(long, value_enum, default_value_t = crate::fetch::Mode::Profile)]
-    pub mode: crate::fetch::Mode,
-
-    /// For a URL: give up after this many seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
-    pub timeout: f64,
-
-    /// For a URL: send `Authorization: Bearer TOKEN`.
-    #[arg(long, value_name = "TOKEN")]
-    pub bearer_token: Option<String>,
-
-    /// For a URL: send this header too (`Name: value`; repeatable).
-    #[arg(long = "header", value_name = "HEADER")]
-    pub headers: Vec<String>,
-
-    /// For an https URL: trust the certificates in this PEM file instead
-    /// of the public roots.
-    #[arg(long, value_name = "PEM")]
-    pub ca_cert: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub fetch: FetchArgs,
 
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = Format::Human)]
@@ -174,14 +163,75 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub threads: usize,
 
+    /// Never draw the progress bar (it only appears on a terminal anyway).
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// How inputs are read: a URL's endpoint and access, the size cap.
+#[derive(Debug, clap::Args)]
+pub struct FetchArgs {
+    /// For a URL: which endpoint to read (profile is the cheap one; dump
+    /// stops the target for the whole dump).
+    #[arg(long, value_enum, default_value_t = crate::fetch::Mode::Profile)]
+    pub mode: crate::fetch::Mode,
+
+    /// For a URL: give up after this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    pub timeout: f64,
+
+    /// For a URL: send `Authorization: Bearer TOKEN`.
+    #[arg(long, value_name = "TOKEN")]
+    pub bearer_token: Option<String>,
+
+    /// For a URL: send this header too (`Name: value`; repeatable).
+    #[arg(long = "header", value_name = "HEADER")]
+    pub headers: Vec<String>,
+
+    /// For an https URL: trust the certificates in this PEM file instead
+    /// of the public roots.
+    #[arg(long, value_name = "PEM")]
+    pub ca_cert: Option<std::path::PathBuf>,
+
     /// Largest goroutine profile accepted, in MiB after decompression (a
     /// guard against gzip bombs); also the largest answer taken from a URL.
     #[arg(long, value_name = "MIB", default_value_t = 256)]
     pub max_decompressed: u64,
+}
 
-    /// Never draw the progress bar (it only appears on a terminal anyway).
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    /// The earlier snapshot: a dump or profile file, - for standard input,
+    /// or a URL.
+    #[arg(value_name = "BEFORE")]
+    pub before: std::path::PathBuf,
+
+    /// The later snapshot (file or URL; the same forms).
+    #[arg(value_name = "AFTER")]
+    pub after: std::path::PathBuf,
+
+    #[command(flatten)]
+    pub fetch: FetchArgs,
+
+    /// Output format: human (the changed groups) or json (every group).
+    #[arg(long, short = 'f', value_enum, default_value_t = DiffFormat::Human)]
+    pub format: DiffFormat,
+
+    /// Changed groups shown by the human format.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub top: usize,
+
+    /// Group by file:line too, not only by function names.
     #[arg(long)]
-    pub no_progress: bool,
+    pub by_location: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    /// The changed groups, largest growth first.
+    Human,
+    /// Every group with its before, after and change; schema in README.md.
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

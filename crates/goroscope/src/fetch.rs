@@ -180,12 +180,59 @@ pub fn client(opts: &Options) -> Result<ureq::Agent, FetchError> {
             )));
         }
     }
-    Ok(config
+    let config = config
+        // ureq's 128 KiB buffers per connection would be most of the
+        // agent's memory with ten targets; pprof answers have small
+        // headers and requests are one line.
+        .input_buffer_size(32 << 10)
+        .output_buffer_size(8 << 10)
+        .max_response_header_size(16 << 10)
         .timeout_global(Some(opts.timeout))
         .http_status_as_error(false)
         .user_agent(concat!("goroscope/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into())
+        .build();
+    Ok(ureq::Agent::with_parts(
+        config,
+        ureq::unversioned::transport::DefaultConnector::default(),
+        LiteralFirst::default(),
+    ))
+}
+
+/// Resolves an IP-literal host (a sidecar's `127.0.0.1`) in place; names
+/// go to ureq's resolver, which looks them up on a new thread so that the
+/// timeout holds. A thread per connection to an address that needs no
+/// lookup would only cost the agent memory (each keeps a malloc arena).
+#[derive(Debug, Default)]
+struct LiteralFirst(ureq::unversioned::resolver::DefaultResolver);
+
+impl ureq::unversioned::resolver::Resolver for LiteralFirst {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        if let Some(authority) = uri.authority() {
+            let host = authority
+                .host()
+                .trim_start_matches('[')
+                .trim_end_matches(']');
+            if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+                let default_port = if uri.scheme_str() == Some("https") {
+                    443
+                } else {
+                    80
+                };
+                let mut addrs = self.empty();
+                addrs.push(std::net::SocketAddr::new(
+                    ip,
+                    authority.port_u16().unwrap_or(default_port),
+                ));
+                return Ok(addrs);
+            }
+        }
+        self.0.resolve(uri, config, timeout)
+    }
 }
 
 /// Fetches `url` with a one-off client.

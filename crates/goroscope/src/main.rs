@@ -7,6 +7,7 @@
 mod analysis;
 mod cli;
 mod demo;
+mod diff;
 mod fetch;
 mod human;
 mod serve;
@@ -44,6 +45,7 @@ fn main() -> ExitCode {
         Command::Analyze(args) => analyze(&args),
         Command::Serve(args) => serve_command(&args),
         Command::Demo(args) => demo::run(args.listen, args.replay),
+        Command::Diff(args) => diff_command(&args),
     };
     match result {
         Ok(code) => code,
@@ -105,9 +107,8 @@ fn serve_command(args: &cli::ServeArgs) -> anyhow::Result<ExitCode> {
     serve::run(source, |_| {})
 }
 
-fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
-    let depth_buckets = DepthBuckets::parse(&args.depth_buckets)
-        .map_err(|e| UsageError(format!("--depth-buckets {:?}: {e}", args.depth_buckets)))?;
+/// The fetch options and the size cap (bytes) the flags ask for.
+fn fetch_options(args: &cli::FetchArgs) -> anyhow::Result<(fetch::Options, u64)> {
     let timeout = Duration::try_from_secs_f64(args.timeout)
         .ok()
         .filter(|d| !d.is_zero())
@@ -119,7 +120,7 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
         })?;
     // One cap for a profile after gunzip and for a body fetched from a URL.
     let limit = args.max_decompressed.saturating_mul(1 << 20);
-    let fetch_opts = fetch::Options {
+    let opts = fetch::Options {
         mode: args.mode,
         timeout,
         max_body: limit,
@@ -127,6 +128,61 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
         headers: args.headers.clone(),
         ca_cert: args.ca_cert.clone(),
     };
+    Ok((opts, limit))
+}
+
+/// One side of a diff: every group of a snapshot, read whole.
+fn diff_side(
+    spec: &std::path::Path,
+    opts: &fetch::Options,
+    limit: u64,
+    by_location: bool,
+) -> anyhow::Result<(String, Report)> {
+    let input = source::open(spec, opts).map_err(|e| UsageError(format!("{e:#}")))?;
+    let name = input.name.clone();
+    let data = read_bounded(input, limit, &name)?;
+    let census = CensusOptions {
+        by_location,
+        // Profiles have no creators: group as the agent does, so that a
+        // dump and a profile line up.
+        group_by_creator: false,
+        ..CensusOptions::default()
+    };
+    let analysis = analysis::analyze(&data, census, limit, None)
+        .map_err(|e| UsageError(format!("{name}: {e}")))?;
+    if !analysis.report.diagnostics.is_empty() {
+        human::diagnostics(&mut io::stderr(), &analysis.report.diagnostics, &name)?;
+    }
+    Ok((name, analysis.report))
+}
+
+fn diff_command(args: &cli::DiffArgs) -> anyhow::Result<ExitCode> {
+    if args.before.as_os_str() == "-" && args.after.as_os_str() == "-" {
+        return Err(UsageError("only one side can be standard input (-)".into()).into());
+    }
+    let (opts, limit) = fetch_options(&args.fetch)?;
+    let (before_name, before) = diff_side(&args.before, &opts, limit, args.by_location)?;
+    let (after_name, after) = diff_side(&args.after, &opts, limit, args.by_location)?;
+    let d = diff::diff(&before_name, before, &after_name, after);
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    match args.format {
+        cli::DiffFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &d)
+                .map_err(io::Error::from)
+                .context("writing JSON")?;
+            out.write_all(b"\n")?;
+        }
+        cli::DiffFormat::Human => diff::render(&mut out, &d, args.top)?,
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
+    let depth_buckets = DepthBuckets::parse(&args.depth_buckets)
+        .map_err(|e| UsageError(format!("--depth-buckets {:?}: {e}", args.depth_buckets)))?;
+    let (fetch_opts, limit) = fetch_options(&args.fetch)?;
     let mut input =
         source::open(&args.input, &fetch_opts).map_err(|e| UsageError(format!("{e:#}")))?;
     let name = input.name.clone();

@@ -15,8 +15,8 @@ use std::thread;
 
 use common::{
     all_fixtures, analyze_json, check_kinds, fixture, goroscope, groups, int, openmetrics_parse,
-    promtool_check, read_json, run, run_cmd, scratch_dir, sum_obj, wait_bounded, ChildGuard,
-    KindCheck, CHILD_TIMEOUT,
+    promtool_check, read_json, repo_root, run, run_cmd, scratch_dir, sum_obj, wait_bounded,
+    ChildGuard, KindCheck, CHILD_TIMEOUT,
 };
 use serde_json::Value;
 
@@ -1254,4 +1254,135 @@ fn version_names_the_program() {
     let v = out.stdout_str();
     assert!(v.starts_with("goroscope ") && v.ends_with('\n'), "{v:?}");
     assert_eq!(v.trim(), format!("goroscope {}", env!("CARGO_PKG_VERSION")));
+}
+
+/// The demo's recording, 55 s apart: its leak grew by one goroutine a
+/// second.
+fn recording(file: &str) -> String {
+    repo_root()
+        .join("examples/demo/recording")
+        .join(file)
+        .to_str()
+        .expect("UTF-8 path")
+        .to_string()
+}
+
+fn diff_json(before: &str, after: &str) -> Value {
+    let out = run(["diff", "--format", "json", before, after]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    serde_json::from_slice(&out.stdout).expect("diff JSON")
+}
+
+fn diff_group<'a>(d: &'a Value, top_function: &str) -> &'a Value {
+    d["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .find(|g| g["top_function"] == top_function)
+        .unwrap_or_else(|| panic!("no {top_function} in {d}"))
+}
+
+#[test]
+fn diff_puts_the_growing_leak_first() {
+    let (before, after) = (recording("profile-01.pb.gz"), recording("profile-12.pb.gz"));
+    let d = diff_json(&before, &after);
+    assert_eq!(d["before"]["total"], 37);
+    assert_eq!(d["after"]["total"], 92);
+    assert_eq!(d["change"], 55);
+    let first = &d["groups"][0];
+    assert_eq!(first["top_function"], "main.leakyHandler.func1", "{d}");
+    assert_eq!(
+        (first["before"].as_u64(), first["after"].as_u64()),
+        (Some(5), Some(60))
+    );
+    assert_eq!(first["change"], 55);
+    assert_eq!(first["status"], "grown");
+    assert_eq!(first["block_class"], "chan_send");
+    assert!(!first["frames"].as_array().expect("frames").is_empty());
+    let pool = diff_group(&d, "main.poolWorker");
+    assert_eq!(
+        (pool["before"].as_u64(), pool["after"].as_u64()),
+        (Some(8), Some(8))
+    );
+    assert_eq!(pool["status"], "same");
+    // Sorted by change, largest first.
+    let changes: Vec<i64> = d["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .map(|g| g["change"].as_i64().expect("change"))
+        .collect();
+    assert!(changes.windows(2).all(|w| w[0] >= w[1]), "{changes:?}");
+
+    let out = run(["diff", &before, &after]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let text = out.stdout_str();
+    assert!(text.contains("change: +55 goroutines"), "{text}");
+    let row = text
+        .lines()
+        .find(|l| l.contains("main.leakyHandler.func1"))
+        .expect("the leak's row");
+    assert!(
+        row.trim_start().starts_with("+55") && row.contains("chan_send"),
+        "{row}"
+    );
+}
+
+/// A dump and a profile of the same service line up by signature, and the
+/// dump's creators are kept.
+#[test]
+fn diff_lines_up_a_dump_with_a_profile() {
+    let d = diff_json(&recording("dump-01.txt.gz"), &recording("profile-01.pb.gz"));
+    assert_eq!(d["before"]["source"]["format"], "dump");
+    assert_eq!(d["after"]["source"]["format"], "pprof");
+    for (f, n) in [
+        ("main.poolWorker", 8),
+        ("main.condWaiter", 3),
+        ("main.wgWaiter", 2),
+    ] {
+        let g = diff_group(&d, f);
+        assert_eq!(
+            (g["before"].as_u64(), g["after"].as_u64()),
+            (Some(n), Some(n)),
+            "{g}"
+        );
+        assert_eq!(g["status"], "same", "{g}");
+        assert_eq!(g["created_by"], "main.main", "{g}");
+    }
+}
+
+#[test]
+fn diff_of_a_snapshot_with_itself_changes_nothing() {
+    let p = recording("profile-12.pb.gz");
+    let d = diff_json(&p, &p);
+    assert_eq!(d["change"], 0);
+    assert!(d["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .all(|g| g["status"] == "same" && g["change"] == 0));
+    let out = run(["diff", &p, &p]);
+    assert!(
+        out.stdout_str().contains("no group changed"),
+        "{}",
+        out.stdout_str()
+    );
+}
+
+#[test]
+fn diff_refuses_unusable_inputs() {
+    let out = run([
+        "diff",
+        "/nonexistent/before.txt",
+        &recording("profile-01.pb.gz"),
+    ]);
+    assert_eq!(out.code(), 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("/nonexistent/before.txt"),
+        "{}",
+        out.stderr
+    );
+    let out = run(["diff", "-", "-"]);
+    assert_eq!(out.code(), 2);
+    assert!(out.stderr.contains("only one side"), "{}", out.stderr);
 }

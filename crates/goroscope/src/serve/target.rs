@@ -5,7 +5,7 @@
 //! keeps its name.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{mpsc, Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use goroscope_core::analyze::{CensusOptions, Report};
@@ -281,12 +281,13 @@ impl TargetState {
             group_by_creator: false,
             ..CensusOptions::default()
         };
-        let analysed = analysis::analyze(&body, census, t.max_body, Some(SNAPSHOT_GROUPS))
+        let bytes = body.len() as u64;
+        let analysed = analyze(body, census, t.max_body)
             .map_err(|e| FetchError::new(ErrorKind::NotPprof, format!("{url}: {e}")))?;
         let elapsed = started.elapsed();
         let goroutines = analysed.goroutines;
         let mut status = lock(&self.status);
-        *status.bytes.entry(kind).or_default() += body.len() as u64;
+        *status.bytes.entry(kind).or_default() += bytes;
         status.scrape_seconds.insert(kind, elapsed.as_secs_f64());
         status.last_success = Some(SystemTime::now());
         if kind == Kind::Profile {
@@ -343,6 +344,66 @@ impl TargetState {
                 d.estimate.as_secs_f64() * 1e3
             ),
         );
+    }
+}
+
+/// Answers at most this large are analysed by the shared analysis thread;
+/// larger ones by the target's own thread.
+const SHARED_ANALYSIS_MAX: usize = 1 << 20;
+
+struct Job {
+    body: Vec<u8>,
+    census: CensusOptions,
+    limit: u64,
+    reply: mpsc::Sender<Result<analysis::Analysis, String>>,
+}
+
+/// Analyses a fetched answer. Small ones (nearly all) go to one shared
+/// thread: every thread that allocates keeps a malloc arena of its own,
+/// and ten scrape threads each keeping the peak of an analysis cost more
+/// memory than the agent's whole budget. A small analysis takes a few
+/// milliseconds, so no target waits noticeably behind another; a large
+/// one runs on its own target's thread and delays no one.
+fn analyze(body: Vec<u8>, census: CensusOptions, limit: u64) -> Result<analysis::Analysis, String> {
+    static SHARED: OnceLock<Mutex<mpsc::Sender<Job>>> = OnceLock::new();
+    if body.len() > SHARED_ANALYSIS_MAX {
+        return analysis::analyze(&body, census, limit, Some(SNAPSHOT_GROUPS));
+    }
+    let sender = SHARED.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let spawned = std::thread::Builder::new()
+            .name("analysis".into())
+            .stack_size(1 << 20)
+            .spawn(move || {
+                for job in rx {
+                    let result =
+                        analysis::analyze(&job.body, job.census, job.limit, Some(SNAPSHOT_GROUPS));
+                    let _ = job.reply.send(result);
+                }
+            });
+        if let Err(e) = spawned {
+            log(
+                "",
+                &format!("level=error msg=\"cannot start the analysis thread\" error={e:?}"),
+            );
+        }
+        Mutex::new(tx)
+    });
+    let (reply, answer) = mpsc::channel();
+    let job = Job {
+        body,
+        census: census.clone(),
+        limit,
+        reply,
+    };
+    // Without the shared thread (it could not start), analyse here.
+    match lock(sender).send(job) {
+        Ok(()) => answer
+            .recv()
+            .map_err(|_| "the analysis thread stopped".to_string())?,
+        Err(mpsc::SendError(job)) => {
+            analysis::analyze(&job.body, census, limit, Some(SNAPSHOT_GROUPS))
+        }
     }
 }
 
