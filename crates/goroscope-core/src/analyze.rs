@@ -925,7 +925,7 @@ pub struct TraceId {
 }
 
 /// How many goroutines carried each header flag.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct FlagCounts {
     /// `locked to thread`.
     pub locked_to_thread: u64,

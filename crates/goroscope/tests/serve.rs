@@ -949,3 +949,73 @@ fn the_demo_command_shows_live_metrics() {
         );
     }
 }
+
+/// The demo's leak (a goroutine blocked sending, five a second) becomes a
+/// suspect explained down to its code; the worker pool, the idle
+/// connections and the request handlers do not.
+#[test]
+fn the_agent_flags_the_demo_leak_and_only_it() {
+    let Some(bin) = demo_bin() else { return };
+    let demo = Demo::start(bin, "127.0.0.1:0", &["-leak-every", "200ms"]);
+    let agent = Agent::start(&[
+        "--target",
+        &demo.url(),
+        "--interval",
+        "1s",
+        "--dump-min-interval",
+        "2s",
+    ]);
+    let name = demo.addr.clone();
+    let path = format!("/api/v1/targets/{name}/leaks");
+    let leaks = wait_for(
+        "a leak suspect",
+        Duration::from_secs(60),
+        || agent.log(),
+        || {
+            let (status, _, body) = agent.get(&path, &[]);
+            assert_eq!(status, 200);
+            let v: Value = serde_json::from_slice(&body).expect("leaks JSON");
+            let suspects = v["suspects"].as_array()?.clone();
+            (!suspects.is_empty() && v["scrapes"].as_u64()? >= 12).then_some(v)
+        },
+    );
+    let suspects = leaks["suspects"].as_array().expect("suspects");
+    let functions: Vec<&str> = suspects
+        .iter()
+        .map(|s| s["top_function"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(functions, ["main.leakyHandler.func1"], "{leaks:#}");
+    let s = &suspects[0];
+    assert_eq!(s["block_class"], "chan_send");
+    // Five a second, scraped every second: ~300 a minute.
+    let rate = s["growth_per_minute"].as_f64().expect("rate");
+    assert!((200.0..=400.0).contains(&rate), "growth {rate}/min");
+    assert_eq!(s["blocked_in"]["function"], "main.leakyHandler.func1");
+    assert!(s["blocked_in"]["file"]
+        .as_str()
+        .is_some_and(|f| f.ends_with("main.go")));
+    assert_eq!(s["created_by"]["function"], "main.leakyHandler", "{s:#}");
+    assert!(s["trend_z"].as_f64().expect("z") > 2.33 && s["min_rising"] == true);
+    assert!(
+        !s["sample_ids"].as_array().expect("ids").is_empty(),
+        "{s:#}"
+    );
+
+    let text = agent.metrics(false);
+    assert_eq!(
+        value(&text, "goroscope_leak_suspects", &[("target", &name)]),
+        Some(1.0)
+    );
+    let growth = value(
+        &text,
+        "goroscope_leak_suspect_growth_per_minute",
+        &[
+            ("target", &name),
+            ("top_function", "main.leakyHandler.func1"),
+        ],
+    )
+    .expect("growth series");
+    assert!(growth > 100.0, "{growth}");
+    assert_eq!(agent.get("/api/v1/targets/nope/leaks", &[]).0, 404);
+    demo.stop();
+}

@@ -29,6 +29,9 @@ use crate::fetch::ErrorKind;
 /// Longest `top_function` / `created_by` label value.
 pub const MAX_LABEL_CHARS: usize = 128;
 
+/// Leak suspects exported per target, largest score first.
+pub const MAX_LEAK_SERIES: usize = 10;
+
 /// Depth buckets of the census (`1-3, 4-8, 9-16, 17+` and `0` for a stack
 /// not printed).
 const DEPTH_BUCKETS: usize = 5;
@@ -62,6 +65,8 @@ pub const fn max_series_per_target(top_k: usize) -> usize {
         + ErrorKind::ALL.len()
         // collections_total{mode, reason}
         + kinds * Reason::ALL.len()
+        // leak_suspects, and score and growth of the top suspects
+        + 1 + 2 * MAX_LEAK_SERIES
 }
 
 /// [`max_series_per_target`] with the default top-K.
@@ -142,6 +147,8 @@ struct Snapshot {
     waits: Vec<(BlockClass, super::target::WaitHistogram)>,
     latest: Option<Arc<super::target::Latest>>,
     top_k: usize,
+    verdicts: Arc<Vec<goroscope_core::leak::Verdict>>,
+    interval: f64,
 }
 
 impl Snapshot {
@@ -167,6 +174,8 @@ impl Snapshot {
             waits: s.waits.iter().map(|(k, v)| (*k, v.clone())).collect(),
             latest: s.latest.clone(),
             top_k: config.top_k,
+            verdicts: s.verdicts.clone(),
+            interval: config.interval.as_secs_f64(),
         }
     }
 
@@ -314,6 +323,61 @@ impl Collector for AgentCollector {
 
         family(
             &mut enc,
+            "goroscope_leak_suspects",
+            "Stack signatures the leak rule flags now (README \"Leak detection\").",
+            None,
+            g,
+            &targets,
+            |m, t| {
+                gauge(
+                    m,
+                    &t.labels,
+                    t.verdicts.iter().filter(|v| v.suspect).count() as f64,
+                )
+            },
+        )?;
+        let suspects = |t: &Snapshot| -> Vec<(Labels, f64, f64)> {
+            t.verdicts
+                .iter()
+                .filter(|v| v.suspect)
+                .take(MAX_LEAK_SERIES)
+                .map(|v| {
+                    let (top, class) = v.group.as_ref().map_or((String::new(), "unknown"), |g| {
+                        (cut(&g.top_function), g.block_class.as_str())
+                    });
+                    let labels = t.with(&[
+                        ("signature", &v.signature),
+                        ("top_function", &top),
+                        ("block_class", class),
+                    ]);
+                    (labels, v.score, v.slope_per_snapshot * 60.0 / t.interval)
+                })
+                .collect()
+        };
+        family(
+            &mut enc,
+            "goroscope_leak_suspect_score",
+            "Score (0 to 1) of the top leak suspects.",
+            None,
+            g,
+            &targets,
+            |m, t| {
+                for (labels, score, _) in suspects(t) {
+                    gauge(m, &labels, score)?;
+                }
+                Ok(())
+            },
+        )?;
+        family(&mut enc, "goroscope_leak_suspect_growth_per_minute",
+            "Growth of the top leak suspects, goroutines per minute (Theil-Sen slope of their counts).",
+            None, g, &targets, |m, t| {
+                for (labels, _, growth) in suspects(t) {
+                    gauge(m, &labels, growth)?;
+                }
+                Ok(())
+            })?;
+        family(
+            &mut enc,
             "goroscope_target_up",
             "1 when the target's last scrape succeeded.",
             None,
@@ -428,8 +492,8 @@ mod tests {
     /// The bound README "Metrics" states, family by family.
     #[test]
     fn the_documented_series_bound() {
-        assert_eq!(MAX_SERIES_PER_TARGET, 419);
-        assert_eq!(max_series_per_target(super::super::config::MAX_TOP_K), 449);
+        assert_eq!(MAX_SERIES_PER_TARGET, 440);
+        assert_eq!(max_series_per_target(super::super::config::MAX_TOP_K), 470);
     }
 
     #[test]

@@ -94,6 +94,10 @@ pub struct Status {
     /// Signatures folded into `other`, summed over scrapes.
     pub folded_total: u64,
     pub restarts: u64,
+    /// Leak scoring over this target's scrapes (README "Leak detection").
+    pub leaks: goroscope_core::leak::Tracker,
+    /// The tracker's judgement after the last scrape, best first.
+    pub verdicts: Arc<Vec<goroscope_core::leak::Verdict>>,
     /// Largest goroutine id of the last dump.
     last_max_id: Option<u64>,
     /// How long the last profile request took (the round trip a dump pays
@@ -233,6 +237,12 @@ impl TargetState {
                 status.first_done = true;
                 status.up = true;
                 status.last_error = None;
+                // One point per scrape, from what was read last (the dump
+                // when one was taken: it adds wait times and creators).
+                if let Some(latest) = status.latest.clone() {
+                    status.leaks.observe(&latest.report);
+                    status.verdicts = Arc::new(status.leaks.verdicts());
+                }
             }
             Err(e) => self.failed(t, e),
         }
@@ -309,6 +319,9 @@ impl TargetState {
             if let (Some(now), Some(before)) = (analysed.max_id, status.last_max_id) {
                 if now < before {
                     status.restarts += 1;
+                    // A new process: its counts are neither a leak nor an
+                    // un-leak of the old one's.
+                    status.leaks.reset();
                     log(
                         &t.name,
                         "level=info msg=\"goroutine ids went back: the target restarted\"",
