@@ -359,15 +359,7 @@ fn prometheus_scrapes_what_the_demo_created() {
         return;
     }
     let dir = scratch_dir("serve-prometheus");
-    let demo = Demo::start(bin, "127.0.0.1:0", &["-leak-every", "200ms"]);
-    let agent = Agent::start(&[
-        "--target",
-        &demo.url(),
-        "--interval",
-        "1s",
-        "--dump-min-interval",
-        "2s",
-    ]);
+    let (demo, agent) = leaking_demo_watched(bin);
     let prom = Prometheus::start(&dir, &agent.addr);
     let log = || agent.log();
     let expected = demo.expected();
@@ -508,6 +500,21 @@ fn prometheus_scrapes_what_the_demo_created() {
     assert_eq!(agent.get("/healthz", &[]).0, 200);
     assert_eq!(agent.get("/readyz", &[]).0, 200);
     demo.stop();
+}
+
+/// The demo leaking five goroutines a second, watched every second by the
+/// agent in `auto` mode with a dump at most every 2 s.
+fn leaking_demo_watched(bin: &Path) -> (Demo, Agent) {
+    let demo = Demo::start(bin, "127.0.0.1:0", &["-leak-every", "200ms"]);
+    let agent = Agent::start(&[
+        "--target",
+        &demo.url(),
+        "--interval",
+        "1s",
+        "--dump-min-interval",
+        "2s",
+    ]);
+    (demo, agent)
 }
 
 /// A socket that accepts and never answers.
@@ -956,15 +963,7 @@ fn the_demo_command_shows_live_metrics() {
 #[test]
 fn the_agent_flags_the_demo_leak_and_only_it() {
     let Some(bin) = demo_bin() else { return };
-    let demo = Demo::start(bin, "127.0.0.1:0", &["-leak-every", "200ms"]);
-    let agent = Agent::start(&[
-        "--target",
-        &demo.url(),
-        "--interval",
-        "1s",
-        "--dump-min-interval",
-        "2s",
-    ]);
+    let (demo, agent) = leaking_demo_watched(bin);
     let name = demo.addr.clone();
     let path = format!("/api/v1/targets/{name}/leaks");
     let leaks = wait_for(
