@@ -42,6 +42,13 @@ pub enum Command {
     /// first: new and vanished signatures included.
     Diff(DiffArgs),
 
+    /// Leak scoring for one service, in the terminal.
+    ///
+    /// Scrapes URL like the agent does (its collection policy and leak
+    /// rule), prints a line per scrape, and on Ctrl-C the leak suspects
+    /// explained: where they block, who creates them, how fast they grow.
+    Watch(WatchArgs),
+
     /// See it work: a Go demo service and the agent watching it.
     ///
     /// Starts the Go demo service shipped with goroscope (built with your
@@ -224,6 +231,37 @@ pub struct DiffArgs {
     /// Group by file:line too, not only by function names.
     #[arg(long)]
     pub by_location: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WatchArgs {
+    /// Base URL of a Go service serving net/http/pprof.
+    #[arg(value_name = "URL")]
+    pub url: String,
+
+    /// Time between two scrapes.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = crate::serve::config::flag::<crate::serve::config::Dur>)]
+    pub interval: crate::serve::config::Dur,
+
+    /// Give up on a fetch after this long [default: the interval, at most 10s].
+    #[arg(long, value_name = "DURATION", value_parser = crate::serve::config::flag::<crate::serve::config::Dur>)]
+    pub timeout: Option<crate::serve::config::Dur>,
+
+    /// auto: profiles plus dumps within the pause budget; profile; dump.
+    #[arg(long, value_enum, default_value_t = crate::serve::config::Mode::Auto)]
+    pub mode: crate::serve::config::Mode,
+
+    /// Send `Authorization: Bearer TOKEN`.
+    #[arg(long, value_name = "TOKEN")]
+    pub bearer_token: Option<String>,
+
+    /// Trust the certificates in this PEM file for an https URL.
+    #[arg(long, value_name = "PEM")]
+    pub ca_cert: Option<std::path::PathBuf>,
+
+    /// The final report: human, or json (as /api/v1/targets/{name}/leaks).
+    #[arg(long, short = 'f', value_enum, default_value_t = DiffFormat::Human)]
+    pub format: DiffFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

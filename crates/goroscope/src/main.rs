@@ -12,6 +12,7 @@ mod fetch;
 mod human;
 mod serve;
 mod source;
+mod watch;
 
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
@@ -46,6 +47,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve_command(&args),
         Command::Demo(args) => demo::run(args.listen, args.replay),
         Command::Diff(args) => diff_command(&args),
+        Command::Watch(args) => watch_command(&args),
     };
     match result {
         Ok(code) => code,
@@ -154,6 +156,24 @@ fn diff_side(
         human::diagnostics(&mut io::stderr(), &analysis.report.diagnostics, &name)?;
     }
     Ok((name, analysis.report))
+}
+
+fn watch_command(args: &cli::WatchArgs) -> anyhow::Result<ExitCode> {
+    use serve::config;
+    let flags = config::Settings {
+        interval: Some(args.interval),
+        timeout: Some(
+            args.timeout
+                .unwrap_or(config::Dur(args.interval.0.min(Duration::from_secs(10)))),
+        ),
+        mode: Some(args.mode),
+        bearer_token: args.bearer_token.clone(),
+        ca_cert: args.ca_cert.clone(),
+        ..config::Settings::default()
+    };
+    let mut c = config::from_flags(std::slice::from_ref(&args.url), None, &flags)
+        .map_err(|e| UsageError(e.to_string()))?;
+    watch::run(c.targets.remove(0), args.format == cli::DiffFormat::Json)
 }
 
 fn diff_command(args: &cli::DiffArgs) -> anyhow::Result<ExitCode> {

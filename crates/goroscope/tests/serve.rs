@@ -1018,3 +1018,66 @@ fn the_agent_flags_the_demo_leak_and_only_it() {
     assert_eq!(agent.get("/api/v1/targets/nope/leaks", &[]).0, 404);
     demo.stop();
 }
+
+/// `goroscope watch`: a line per scrape, and on Ctrl-C the demo's leak
+/// explained down to its code.
+#[test]
+fn watch_reports_the_leak_on_ctrl_c() {
+    let Some(bin) = demo_bin() else { return };
+    let demo = Demo::start(bin, "127.0.0.1:0", &["-leak-every", "200ms"]);
+    let mut cmd = goroscope(["watch", &demo.url(), "--interval", "1s"]);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut guard = ChildGuard(Some(cmd.spawn().expect("start goroscope watch")));
+    let stdout = guard.child().stdout.take().expect("stdout");
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink = lines.clone();
+    let reader = thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            sink.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+        }
+    });
+    let text = || lines.lock().unwrap_or_else(|e| e.into_inner()).join("\n");
+    wait_for(
+        "a leak suspect in the scrape lines",
+        Duration::from_secs(60),
+        text,
+        || {
+            text()
+                .contains("leak suspects: main.leakyHandler.func1")
+                .then_some(())
+        },
+    );
+    let pid = guard.child().id().to_string();
+    assert!(run_cmd_quiet(Command::new("kill").args(["-INT", &pid])));
+    let status = wait_bounded(
+        guard.child(),
+        Duration::from_secs(20),
+        "goroscope watch after SIGINT",
+    );
+    let _ = reader.join();
+    let out = text();
+    assert!(status.success(), "{status:?}\n{out}");
+    let report = out
+        .split("leak suspect(s) after")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        report.contains("main.leakyHandler.func1  chan_send"),
+        "{report}"
+    );
+    assert!(
+        report.contains("created by main.leakyHandler at "),
+        "{report}"
+    );
+    assert!(
+        report.contains("blocked in main.leakyHandler.func1 at "),
+        "{report}"
+    );
+    assert!(
+        out.lines().filter(|l| l.contains(" goroutines (")).count() >= 8,
+        "{out}"
+    );
+    demo.stop();
+}

@@ -114,7 +114,7 @@ fn route(req: &Request, agent: &Agent, registry: &Registry) -> Answer {
                 return error(404, &format!("no target named {name:?}: see /api/v1/targets"));
             };
             if page == "leaks" {
-                return json(200, &leaks(&t));
+                return json(200, &super::leaks::explain(&t));
             }
             let latest = lock(&t.status).latest.clone();
             match latest {
@@ -122,95 +122,6 @@ fn route(req: &Request, agent: &Agent, registry: &Registry) -> Answer {
                 None => error(503, &format!("target {name:?} has not been collected yet")),
             }
         }
-    }
-}
-
-/// One leak suspect explained: from the metric to the code to the request.
-#[derive(Serialize)]
-struct Suspect {
-    signature: String,
-    score: f64,
-    /// Goroutines per minute (Theil-Sen slope of the counts).
-    growth_per_minute: f64,
-    /// Counts at the last scrapes, oldest first.
-    counts: Vec<u64>,
-    goroutines: u64,
-    block_class: &'static str,
-    top_function: String,
-    /// The innermost frame of the program's code: where they block.
-    blocked_in: Option<goroscope_core::analyze::FrameOut>,
-    /// The `go` statement that creates them (from dumps).
-    created_by: Option<goroscope_core::analyze::FrameOut>,
-    /// Evidence of age: how long it has been tracked, and the longest wait
-    /// a dump printed.
-    tracked_seconds: f64,
-    wait_minutes_max: Option<u32>,
-    /// Why the rule flags it.
-    trend_z: f64,
-    min_rising: bool,
-    wait_rising: bool,
-    proven_leaked: u64,
-    sample_ids: Vec<u64>,
-    trace_ids: Vec<goroscope_core::analyze::TraceId>,
-    frames: Vec<goroscope_core::analyze::FrameOut>,
-}
-
-#[derive(Serialize)]
-struct Leaks {
-    target: String,
-    /// Scrapes scored since the agent started or the target restarted.
-    scrapes: u64,
-    interval_seconds: f64,
-    suspects: Vec<Suspect>,
-}
-
-fn leaks(t: &super::target::TargetState) -> Leaks {
-    let c = t.config();
-    let interval = c.interval.as_secs_f64();
-    let (verdicts, scrapes) = {
-        let s = lock(&t.status);
-        (s.verdicts.clone(), s.leaks.snapshots())
-    };
-    let suspects = verdicts
-        .iter()
-        .filter(|v| v.suspect)
-        .map(|v| {
-            let g = v.group.as_ref();
-            Suspect {
-                signature: v.signature.clone(),
-                score: v.score,
-                growth_per_minute: v.slope_per_snapshot * 60.0 / interval,
-                counts: v.counts.clone(),
-                goroutines: v.counts.last().copied().unwrap_or(0),
-                block_class: g.map_or("unknown", |g| g.block_class.as_str()),
-                top_function: g.map_or(String::new(), |g| g.top_function.clone()),
-                // The innermost frame of code a dump would show: where the
-                // program blocks (not runtime.gopark).
-                blocked_in: g.and_then(|g| {
-                    g.frames
-                        .iter()
-                        .find(|f| !goroscope_core::analyze::hidden_in_dumps(&f.function))
-                        .or(g.frames.first())
-                        .cloned()
-                }),
-                created_by: g.and_then(|g| g.created_by.clone()),
-                tracked_seconds: v.age_snapshots as f64 * interval,
-                wait_minutes_max: g.and_then(|g| g.wait_minutes_max),
-                trend_z: v.trend_z,
-                min_rising: v.min_rising,
-                wait_rising: v.wait_rising,
-                proven_leaked: v.proven_leaked,
-                sample_ids: g.map_or(Vec::new(), |g| g.sample_ids.clone()),
-                trace_ids: g.map_or(Vec::new(), |g| g.trace_ids.clone()),
-                frames: g.map_or(Vec::new(), |g| g.frames.clone()),
-            }
-        })
-        .collect();
-    Leaks {
-        target: c.name,
-        scrapes,
-        interval_seconds: interval,
-        suspects,
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod http;
+pub mod leaks;
 pub mod metrics;
 pub mod policy;
 pub mod target;
