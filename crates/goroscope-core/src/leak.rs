@@ -38,7 +38,7 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::analyze::{Group, Report};
 use crate::model::BlockClass;
@@ -139,6 +139,46 @@ pub struct Verdict {
     pub group: Option<Group>,
 }
 
+/// A tracker's history as saved to disk (README "Leak detection"): the
+/// counts only; each signature's group comes back at the next snapshot.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Saved {
+    /// [`SAVED_FORMAT`]: tells a goroscope state file from anything else.
+    pub format: String,
+    /// [`SAVED_VERSION`].
+    pub version: u32,
+    /// Snapshots seen.
+    pub snapshots: u64,
+    /// Per signature.
+    pub signatures: Vec<SavedHistory>,
+}
+
+/// One signature's saved history.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SavedHistory {
+    /// The stack signature.
+    pub signature: String,
+    /// Ring counts, oldest first.
+    pub ring: Vec<u64>,
+    /// Their snapshot numbers.
+    pub at: Vec<u64>,
+    /// Long-window minima.
+    pub long: Vec<u64>,
+    /// The long-window point being built: its minimum so far, and count.
+    pub long_min: u64,
+    /// Snapshots in the point being built.
+    pub long_n: usize,
+    /// Snapshot number it was first seen at.
+    pub first_seen: u64,
+    /// Longest waits of the last dumps.
+    pub waits: Vec<u32>,
+}
+
+/// [`Saved::format`].
+pub const SAVED_FORMAT: &str = "goroscope-leak-state";
+/// [`Saved::version`].
+pub const SAVED_VERSION: u32 = 1;
+
 /// Per-process leak scoring.
 #[derive(Debug, Default)]
 pub struct Tracker {
@@ -155,6 +195,87 @@ impl Tracker {
     /// Snapshots seen since the last reset.
     pub fn snapshots(&self) -> u64 {
         self.snapshots
+    }
+
+    /// The history to save.
+    pub fn save(&self) -> Saved {
+        let mut signatures: Vec<SavedHistory> = self
+            .histories
+            .iter()
+            .map(|(sig, h)| SavedHistory {
+                signature: sig.clone(),
+                ring: h.ring.clone(),
+                at: h.at.clone(),
+                long: h.long.clone(),
+                long_min: h.long_min,
+                long_n: h.long_n,
+                first_seen: h.first_seen,
+                waits: h.waits.clone(),
+            })
+            .collect();
+        signatures.sort_by(|a, b| a.signature.cmp(&b.signature));
+        Saved {
+            format: SAVED_FORMAT.to_string(),
+            version: SAVED_VERSION,
+            snapshots: self.snapshots,
+            signatures,
+        }
+    }
+
+    /// A tracker resumed from saved history; an error names what is wrong
+    /// with it (another format or version, sizes beyond the bounds, a
+    /// history from the future).
+    pub fn restore(saved: Saved) -> Result<Tracker, String> {
+        if saved.format != SAVED_FORMAT {
+            return Err(format!(
+                "not a goroscope leak state (format {:?})",
+                saved.format
+            ));
+        }
+        if saved.version != SAVED_VERSION {
+            return Err(format!(
+                "leak state version {} (this goroscope reads {SAVED_VERSION})",
+                saved.version
+            ));
+        }
+        if saved.signatures.len() > MAX_TRACKED {
+            return Err(format!(
+                "{} signatures, more than {MAX_TRACKED}",
+                saved.signatures.len()
+            ));
+        }
+        let mut histories = HashMap::new();
+        for h in saved.signatures {
+            let ok = h.ring.len() == h.at.len()
+                && h.ring.len() <= RING
+                && h.long.len() <= LONG
+                && h.long_n < LONG_STEP
+                && h.waits.len() <= RING
+                && h.at.windows(2).all(|w| w[0] < w[1])
+                && h.at.last().is_none_or(|&a| a <= saved.snapshots)
+                && h.first_seen <= saved.snapshots.max(1);
+            if !ok {
+                return Err(format!("the history of {} is inconsistent", h.signature));
+            }
+            histories.insert(
+                h.signature,
+                History {
+                    ring: h.ring,
+                    at: h.at,
+                    long: h.long,
+                    long_min: h.long_min,
+                    long_n: h.long_n,
+                    first_seen: h.first_seen,
+                    group: None,
+                    waits: h.waits,
+                    proven: 0,
+                },
+            );
+        }
+        Ok(Tracker {
+            histories,
+            snapshots: saved.snapshots,
+        })
     }
 
     /// Forgets everything (the process restarted).
@@ -495,6 +616,50 @@ mod tests {
         assert!(h.ring.len() <= RING && h.long.len() <= LONG);
         t.reset();
         assert!(t.verdicts().is_empty() && t.snapshots() == 0);
+    }
+
+    #[test]
+    fn saved_history_resumes_the_same_verdicts() {
+        let mut t = Tracker::new();
+        for i in 0..20 {
+            t.observe(&report(vec![
+                group("leak", 3 + i, BlockClass::ChanSend),
+                group("pool", 8, BlockClass::ChanReceive),
+            ]));
+        }
+        let json = serde_json::to_string(&t.save()).expect("serialize");
+        let mut back =
+            Tracker::restore(serde_json::from_str(&json).expect("parse")).expect("valid");
+        assert_eq!(back.snapshots(), 20);
+        // The groups come back with the next snapshot; the verdicts match.
+        let next = report(vec![
+            group("leak", 23, BlockClass::ChanSend),
+            group("pool", 8, BlockClass::ChanReceive),
+        ]);
+        back.observe(&next);
+        t.observe(&next);
+        let key = |v: Vec<Verdict>| {
+            v.iter()
+                .map(|v| (v.signature.clone(), v.suspect, v.counts.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(key(back.verdicts()), key(t.verdicts()));
+        assert!(back.verdicts()[0].suspect);
+
+        let mut bad = t.save();
+        bad.format = "something else".into();
+        assert!(Tracker::restore(bad).is_err());
+        let mut bad = t.save();
+        bad.version = 99;
+        assert!(Tracker::restore(bad)
+            .expect_err("version")
+            .contains("version 99"));
+        let mut bad = t.save();
+        bad.signatures[0].at.pop();
+        assert!(Tracker::restore(bad).is_err());
+        let mut bad = t.save();
+        bad.snapshots = 1;
+        assert!(Tracker::restore(bad).is_err(), "a history from the future");
     }
 
     #[test]

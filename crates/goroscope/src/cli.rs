@@ -127,6 +127,11 @@ pub struct ServeArgs {
     /// Trust the certificates in this PEM file for https targets.
     #[arg(long, value_name = "PEM")]
     pub ca_cert: Option<std::path::PathBuf>,
+
+    /// Keep each target's leak history in this directory, so that a
+    /// restarted agent resumes its baselines.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -84,6 +84,7 @@ fn serve_command(args: &cli::ServeArgs) -> anyhow::Result<ExitCode> {
         bearer_token: args.bearer_token.clone(),
         bearer_token_file: args.bearer_token_file.clone(),
         ca_cert: args.ca_cert.clone(),
+        state_dir: args.state_dir.clone(),
         ..config::Settings::default()
     };
     let source = match &args.config {

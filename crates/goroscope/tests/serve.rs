@@ -1081,3 +1081,92 @@ fn watch_reports_the_leak_on_ctrl_c() {
     );
     demo.stop();
 }
+
+/// With `--state-dir`, a restarted agent resumes the leak history (the
+/// suspect is back at its first scrape); a corrupt state file is set
+/// aside with a warning and the agent starts afresh.
+#[test]
+fn leak_history_survives_an_agent_restart() {
+    let Some(bin) = demo_bin() else { return };
+    let dir = scratch_dir("serve-state");
+    let demo = Demo::start(bin, "127.0.0.1:0", &["-leak-every", "200ms"]);
+    let state = dir.to_str().expect("UTF-8 path").to_string();
+    let args = [
+        "--target",
+        &demo.url(),
+        "--interval",
+        "1s",
+        "--state-dir",
+        &state,
+    ];
+    let name = demo.addr.clone();
+    let path = format!("/api/v1/targets/{name}/leaks");
+    let leaks = |agent: &Agent| -> (u64, usize) {
+        let (_, _, body) = agent.get(&path, &[]);
+        let v: Value = serde_json::from_slice(&body).expect("leaks JSON");
+        (
+            v["scrapes"].as_u64().unwrap_or(0),
+            v["suspects"].as_array().map_or(0, Vec::len),
+        )
+    };
+    let mut first = Agent::start(&args);
+    let (before, _) = wait_for(
+        "a suspect",
+        Duration::from_secs(60),
+        || first.log(),
+        || {
+            let (scrapes, suspects) = leaks(&first);
+            (suspects == 1 && scrapes >= 10).then_some((scrapes, suspects))
+        },
+    );
+    first.signal("-TERM");
+    let status = wait_bounded(
+        first.guard.child(),
+        Duration::from_secs(20),
+        "the agent after SIGTERM",
+    );
+    assert!(status.success());
+    let file = dir.join(format!("{}.json", name.replace(':', "_")));
+    assert!(file.exists(), "no state file {}", file.display());
+
+    let second = Agent::start(&args);
+    let (after, suspects) = wait_for(
+        "the resumed history",
+        Duration::from_secs(10),
+        || second.log(),
+        || {
+            let (scrapes, suspects) = leaks(&second);
+            (scrapes > before).then_some((scrapes, suspects))
+        },
+    );
+    assert_eq!(after, before + 1, "one more scrape on the saved ones");
+    assert_eq!(suspects, 1, "the suspect is back at once");
+    assert!(
+        second.log().contains("leak history resumed"),
+        "{}",
+        second.log()
+    );
+    drop(second);
+
+    std::fs::write(&file, b"{ not json").expect("corrupt the state");
+    let third = Agent::start(&args);
+    wait_for(
+        "the corrupt state set aside",
+        Duration::from_secs(10),
+        || third.log(),
+        || third.log().contains("saved state refused").then_some(()),
+    );
+    let aside = std::fs::read_dir(&dir)
+        .expect("state dir")
+        .filter_map(Result::ok)
+        .any(|e| e.file_name().to_string_lossy().contains(".json.corrupt-"));
+    assert!(aside, "the corrupt file was set aside");
+    assert_eq!(third.get("/healthz", &[]).0, 200);
+    wait_for(
+        "a fresh history",
+        Duration::from_secs(10),
+        || third.log(),
+        || (leaks(&third).0 >= 1).then_some(()),
+    );
+    demo.stop();
+}

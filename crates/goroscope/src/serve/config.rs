@@ -93,6 +93,9 @@ pub struct Target {
     pub ca_cert: Option<PathBuf>,
     /// Largest answer accepted, bytes.
     pub max_body: u64,
+    /// Where the leak history is kept across agent restarts (none: not
+    /// kept).
+    pub state_dir: Option<PathBuf>,
 }
 
 /// The whole configuration.
@@ -130,6 +133,7 @@ pub struct Settings {
     pub headers: BTreeMap<HeaderName, String>,
     pub ca_cert: Option<PathBuf>,
     pub max_body_mib: Option<Mib>,
+    pub state_dir: Option<PathBuf>,
 }
 
 impl Settings {
@@ -157,6 +161,7 @@ impl Settings {
             headers,
             ca_cert: self.ca_cert.clone().or(base.ca_cert.clone()),
             max_body_mib: self.max_body_mib.or(base.max_body_mib),
+            state_dir: self.state_dir.clone().or(base.state_dir.clone()),
         }
     }
 }
@@ -387,6 +392,7 @@ fn target(
             .collect(),
         ca_cert: s.ca_cert.clone(),
         max_body: s.max_body_mib.map_or(256, |m| m.0) << 20,
+        state_dir: s.state_dir.clone(),
     })
 }
 

@@ -163,6 +163,8 @@ impl TargetState {
 
     /// The scrape loop: runs on its own thread until [`Self::stop`].
     pub fn run(self: Arc<Self>) {
+        self.load_state(&self.config());
+        let mut scrapes = 0u64;
         let mut rng = fastrand::Rng::new();
         // One HTTP client per target, kept while its TLS and timeout
         // settings stay: its connection is reused (no handshake per
@@ -184,9 +186,115 @@ impl TargetState {
             if let Some((_, c)) = &client {
                 self.scrape(&config, c, &mut rng);
             }
+            scrapes += 1;
+            if scrapes.is_multiple_of(SAVE_EVERY) {
+                self.save_state(&config);
+            }
             if self.sleep_until(started + config.interval) {
+                self.save_state(&config);
                 return;
             }
+        }
+    }
+
+    /// Resumes the leak history saved by an earlier agent. A file that is
+    /// not a goroscope state for this target (corrupt, foreign, another
+    /// version) is renamed aside with a warning, never fatal.
+    fn load_state(&self, t: &Target) {
+        let Some(path) = state_path(t) else { return };
+        let text = match std::fs::read(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+            Err(e) => {
+                log(
+                    &t.name,
+                    &format!(
+                        "level=warn msg=\"cannot read the saved state\" path={:?} error={:?}",
+                        path.display().to_string(),
+                        e.to_string()
+                    ),
+                );
+                return;
+            }
+        };
+        let resumed = serde_json::from_slice::<SavedTarget>(&text)
+            .map_err(|e| e.to_string())
+            .and_then(|s| {
+                if s.format != STATE_FORMAT {
+                    return Err(format!(
+                        "not a goroscope agent state (format {:?})",
+                        s.format
+                    ));
+                }
+                if s.target != t.name {
+                    return Err(format!("the state of another target ({:?})", s.target));
+                }
+                let tracker = goroscope_core::leak::Tracker::restore(s.leaks)?;
+                Ok((tracker, s.last_max_id))
+            });
+        match resumed {
+            Ok((tracker, last_max_id)) => {
+                let mut status = lock(&self.status);
+                log(
+                    &t.name,
+                    &format!(
+                        "level=info msg=\"leak history resumed\" scrapes={}",
+                        tracker.snapshots()
+                    ),
+                );
+                status.leaks = tracker;
+                status.last_max_id = last_max_id;
+            }
+            Err(why) => {
+                let stamp = SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                let aside = path.with_extension(format!("json.corrupt-{stamp}"));
+                let moved = std::fs::rename(&path, &aside).is_ok();
+                log(
+                    &t.name,
+                    &format!(
+                        "level=warn msg=\"saved state refused; starting afresh\" path={:?} reason={why:?} set_aside={:?}",
+                        path.display().to_string(),
+                        if moved { aside.display().to_string() } else { "no (rename failed)".into() }
+                    ),
+                );
+            }
+        }
+    }
+
+    /// Saves the leak history atomically (a temporary file renamed over the
+    /// old one): a crash leaves the old state or the new, never half.
+    fn save_state(&self, t: &Target) {
+        let Some(path) = state_path(t) else { return };
+        let saved = {
+            let status = lock(&self.status);
+            SavedTarget {
+                format: STATE_FORMAT.to_string(),
+                target: t.name.clone(),
+                last_max_id: status.last_max_id,
+                leaks: status.leaks.save(),
+            }
+        };
+        let tmp = path.with_extension("json.tmp");
+        let result = (|| -> std::io::Result<()> {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let mut f = std::fs::File::create(&tmp)?;
+            serde_json::to_writer(&mut f, &saved)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &path)
+        })();
+        if let Err(e) = result {
+            log(
+                &t.name,
+                &format!(
+                    "level=warn msg=\"cannot save the state\" path={:?} error={:?}",
+                    path.display().to_string(),
+                    e.to_string()
+                ),
+            );
         }
     }
 
@@ -358,6 +466,26 @@ impl TargetState {
             ),
         );
     }
+}
+
+/// Scrapes between two saves of a target's state (and one at stop).
+const SAVE_EVERY: u64 = 10;
+
+/// What a state file holds.
+const STATE_FORMAT: &str = "goroscope-agent-state";
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct SavedTarget {
+    format: String,
+    target: String,
+    last_max_id: Option<u64>,
+    leaks: goroscope_core::leak::Saved,
+}
+
+/// `{state_dir}/{name}.json` (target names are file-name safe).
+fn state_path(t: &Target) -> Option<std::path::PathBuf> {
+    let dir = t.state_dir.as_ref()?;
+    Some(dir.join(format!("{}.json", t.name.replace(':', "_"))))
 }
 
 /// Answers at most this large are analysed by the shared analysis thread;
