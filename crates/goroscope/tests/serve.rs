@@ -26,6 +26,21 @@ use common::{
 use serde_json::Value;
 
 static DEMO: OnceLock<Option<PathBuf>> = OnceLock::new();
+static DEMO_LEAK: OnceLock<Option<PathBuf>> = OnceLock::new();
+
+/// examples/demo built with GOEXPERIMENT=goroutineleakprofile (Go 1.26):
+/// it serves /debug/pprof/goroutineleak.
+fn demo_leak_bin() -> Option<&'static Path> {
+    DEMO_LEAK
+        .get_or_init(|| {
+            build_go(
+                &repo_root().join("examples/demo"),
+                "demo-leakprofile",
+                &[("GOEXPERIMENT", "goroutineleakprofile")],
+            )
+        })
+        .as_deref()
+}
 
 /// examples/demo, built once per test run.
 fn demo_bin() -> Option<&'static Path> {
@@ -1016,6 +1031,64 @@ fn the_agent_flags_the_demo_leak_and_only_it() {
     .expect("growth series");
     assert!(growth > 100.0, "{growth}");
     assert_eq!(agent.get("/api/v1/targets/nope/leaks", &[]).0, 404);
+    // This demo has no goroutineleak profile: asked once, then not again.
+    assert_eq!(
+        agent.log().matches("no goroutineleak profile").count(),
+        1,
+        "{}",
+        agent.log()
+    );
+    demo.stop();
+}
+
+/// On Go 1.26 with GOEXPERIMENT=goroutineleakprofile the agent reads the
+/// goroutineleak profile: the demo's leak is proven at once, before any
+/// trend could be seen.
+#[test]
+fn the_goroutineleak_profile_proves_the_leak_at_once() {
+    let Some(bin) = demo_leak_bin() else { return };
+    let demo = Demo::start(bin, "127.0.0.1:0", &["-leak-every", "200ms"]);
+    let dir = scratch_dir("serve-leakprofile");
+    let config = dir.join("agent.yaml");
+    let name = "leaky";
+    std::fs::write(
+        &config,
+        format!(
+            "targets:\n  - {{name: {name}, url: '{}', interval: 1s, mode: profile, leak_profile_interval: 2s}}\n",
+            demo.url()
+        ),
+    )
+    .expect("write config");
+    let agent = Agent::start(&["--config", config.to_str().expect("UTF-8 path")]);
+    let path = format!("/api/v1/targets/{name}/leaks");
+    let v = wait_for(
+        "a proven leak",
+        Duration::from_secs(30),
+        || agent.log(),
+        || {
+            let (_, _, body) = agent.get(&path, &[]);
+            let v: Value = serde_json::from_slice(&body).ok()?;
+            let proven = v["suspects"]
+                .as_array()?
+                .iter()
+                .any(|s| s["proven_leaked"].as_u64().unwrap_or(0) > 0);
+            proven.then_some(v)
+        },
+    );
+    let s = &v["suspects"][0];
+    assert_eq!(s["top_function"], "main.leakyHandler.func1", "{v:#}");
+    assert!(
+        v["scrapes"].as_u64().expect("scrapes") < 8,
+        "proven before a trend: {v:#}"
+    );
+    let text = agent.metrics(false);
+    let n = value(
+        &text,
+        "goroscope_leak_profile_goroutines",
+        &[("target", name)],
+    )
+    .expect("series");
+    assert!(n > 0.0, "{n}");
     demo.stop();
 }
 

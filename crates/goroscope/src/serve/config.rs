@@ -96,6 +96,11 @@ pub struct Target {
     /// Where the leak history is kept across agent restarts (none: not
     /// kept).
     pub state_dir: Option<PathBuf>,
+    /// Read the goroutineleak profile (Go 1.26 with the experiment) as
+    /// leak evidence.
+    pub leak_profile: bool,
+    /// Least time between two goroutineleak profiles (each costs a GC).
+    pub leak_profile_interval: Duration,
 }
 
 /// The whole configuration.
@@ -134,6 +139,8 @@ pub struct Settings {
     pub ca_cert: Option<PathBuf>,
     pub max_body_mib: Option<Mib>,
     pub state_dir: Option<PathBuf>,
+    pub leak_profile: Option<bool>,
+    pub leak_profile_interval: Option<Dur>,
 }
 
 impl Settings {
@@ -162,6 +169,8 @@ impl Settings {
             ca_cert: self.ca_cert.clone().or(base.ca_cert.clone()),
             max_body_mib: self.max_body_mib.or(base.max_body_mib),
             state_dir: self.state_dir.clone().or(base.state_dir.clone()),
+            leak_profile: self.leak_profile.or(base.leak_profile),
+            leak_profile_interval: self.leak_profile_interval.or(base.leak_profile_interval),
         }
     }
 }
@@ -393,6 +402,10 @@ fn target(
         ca_cert: s.ca_cert.clone(),
         max_body: s.max_body_mib.map_or(256, |m| m.0) << 20,
         state_dir: s.state_dir.clone(),
+        leak_profile: s.leak_profile.unwrap_or(true),
+        leak_profile_interval: s
+            .leak_profile_interval
+            .map_or(Duration::from_secs(300), |d| d.0),
     })
 }
 

@@ -65,8 +65,9 @@ pub const fn max_series_per_target(top_k: usize) -> usize {
         + ErrorKind::ALL.len()
         // collections_total{mode, reason}
         + kinds * Reason::ALL.len()
-        // leak_suspects, and score and growth of the top suspects
-        + 1 + 2 * MAX_LEAK_SERIES
+        // leak_suspects, leak_profile_goroutines, and score and growth of
+        // the top suspects
+        + 2 + 2 * MAX_LEAK_SERIES
 }
 
 /// [`max_series_per_target`] with the default top-K.
@@ -149,6 +150,7 @@ struct Snapshot {
     top_k: usize,
     verdicts: Arc<Vec<goroscope_core::leak::Verdict>>,
     interval: f64,
+    leak_profile: Option<u64>,
 }
 
 impl Snapshot {
@@ -175,6 +177,7 @@ impl Snapshot {
             latest: s.latest.clone(),
             top_k: config.top_k,
             verdicts: s.verdicts.clone(),
+            leak_profile: s.leak_profile_goroutines,
             interval: config.interval.as_secs_f64(),
         }
     }
@@ -336,6 +339,12 @@ impl Collector for AgentCollector {
                 )
             },
         )?;
+        family(&mut enc, "goroscope_leak_profile_goroutines",
+            "Goroutines in the target's last goroutineleak profile (Go 1.26 with GOEXPERIMENT=goroutineleakprofile): proven leaked.",
+            None, g, &targets, |m, t| match t.leak_profile {
+                Some(n) => gauge(m, &t.labels, n as f64),
+                None => Ok(()),
+            })?;
         let suspects = |t: &Snapshot| -> Vec<(Labels, f64, f64)> {
             t.verdicts
                 .iter()
@@ -492,8 +501,8 @@ mod tests {
     /// The bound README "Metrics" states, family by family.
     #[test]
     fn the_documented_series_bound() {
-        assert_eq!(MAX_SERIES_PER_TARGET, 440);
-        assert_eq!(max_series_per_target(super::super::config::MAX_TOP_K), 470);
+        assert_eq!(MAX_SERIES_PER_TARGET, 441);
+        assert_eq!(max_series_per_target(super::super::config::MAX_TOP_K), 471);
     }
 
     #[test]

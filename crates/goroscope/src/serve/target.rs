@@ -98,6 +98,12 @@ pub struct Status {
     pub leaks: goroscope_core::leak::Tracker,
     /// The tracker's judgement after the last scrape, best first.
     pub verdicts: Arc<Vec<goroscope_core::leak::Verdict>>,
+    /// Whether the target serves the goroutineleak profile (unknown until
+    /// asked).
+    pub leak_profile_supported: Option<bool>,
+    last_leak_profile: Option<Instant>,
+    /// Goroutines in the last goroutineleak profile.
+    pub leak_profile_goroutines: Option<u64>,
     /// Largest goroutine id of the last dump.
     last_max_id: Option<u64>,
     /// How long the last profile request took (the round trip a dump pays
@@ -349,8 +355,18 @@ impl TargetState {
                 // when one was taken: it adds wait times and creators).
                 if let Some(latest) = status.latest.clone() {
                     status.leaks.observe(&latest.report);
-                    status.verdicts = Arc::new(status.leaks.verdicts());
                 }
+                let due = t.leak_profile
+                    && status.leak_profile_supported != Some(false)
+                    && status
+                        .last_leak_profile
+                        .is_none_or(|at| at.elapsed() >= t.leak_profile_interval);
+                drop(status);
+                if due {
+                    self.leak_profile(client, t, &opts);
+                }
+                let mut status = lock(&self.status);
+                status.verdicts = Arc::new(status.leaks.verdicts());
             }
             Err(e) => self.failed(t, e),
         }
@@ -378,6 +394,39 @@ impl TargetState {
         let mut status = lock(&self.status);
         *status.errors.entry(e.kind).or_default() += 1;
         status.last_error = Some(e.message);
+    }
+
+    /// Reads the Go 1.26 goroutineleak profile (it costs the target a GC
+    /// cycle, hence its own, longer interval): its goroutines are proven
+    /// leaked. A target without it (404: not Go 1.26 with
+    /// GOEXPERIMENT=goroutineleakprofile) is not asked again.
+    fn leak_profile(&self, client: &ureq::Agent, t: &Target, opts: &fetch::Options) {
+        let url = fetch::endpoint(&t.url, fetch::Mode::Leak);
+        lock(&self.status).last_leak_profile = Some(Instant::now());
+        let census = CensusOptions {
+            group_by_creator: false,
+            ..CensusOptions::default()
+        };
+        let result = fetch::get(client, &url, opts).and_then(|body| {
+            analyze(body, census, t.max_body)
+                .map_err(|e| FetchError::new(ErrorKind::NotPprof, format!("{url}: {e}")))
+        });
+        match result {
+            Ok(a) => {
+                let mut status = lock(&self.status);
+                status.leak_profile_supported = Some(true);
+                status.leak_profile_goroutines = Some(a.goroutines);
+                status.leaks.observe_leak_profile(&a.report);
+            }
+            Err(e) if e.kind == ErrorKind::HttpStatus && e.message.contains(" 404") => {
+                lock(&self.status).leak_profile_supported = Some(false);
+                log(
+                    &t.name,
+                    "level=info msg=\"no goroutineleak profile (Go 1.26 with GOEXPERIMENT=goroutineleakprofile needed): not asked again\"",
+                );
+            }
+            Err(e) => self.count_error(t, e),
+        }
     }
 
     /// Fetches and analyses one kind; returns the goroutine count.
