@@ -8,8 +8,15 @@
 //     contended mutex, sleeps and selects on a timer;
 //   - idle keep-alive client connections (server goroutines in IO wait);
 //   - goroutines parked on a sync.Cond and on a sync.WaitGroup;
-//   - a leak: main.leakyHandler starts a goroutine per tick that blocks
-//     forever sending on a channel nobody reads (-leak-every, 0 = none);
+//   - leaks (-sites, one goroutine per site every -leak-every): a send
+//     nobody reads (main.leakyHandler.func1, the default), a receive
+//     nobody sends to (main.leakRecv.func1), a select on a context nobody
+//     cancels (main.leakSelect.func1), a mutex held forever
+//     (main.leakMutex.func1), a WaitGroup never done
+//     (main.leakWaitGroup.func1), and a slow leak on its own clock
+//     (main.slowLeak.func1, -slow-every);
+//   - known non-leaks: besides the pool, handlers and idle connections, a
+//     cache refresher loop and, with -bursts, bursts of 30 short jobs;
 //   - -park N: N more goroutines parked on a channel, for cost benchmarks;
 //   - -distinct N: N goroutines on N distinct stacks with random label
 //     values, the adversarial target of the cardinality test.
@@ -37,6 +44,7 @@ import (
 	"os/signal"
 	"runtime/metrics"
 	"runtime/pprof"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -109,6 +117,104 @@ func leakyHandler() {
 	leaked.Add(1)
 }
 
+// The other known leak sites (-sites), each a goroutine blocked forever.
+
+// leakRecv waits for a reply nobody will send.
+func leakRecv() {
+	reply := make(chan int)
+	go func() {
+		<-reply
+	}()
+	leaked.Add(1)
+}
+
+// leakSelect waits on a context nobody cancels (the cancel func dropped).
+func leakSelect() {
+	ctx, cancel := context.WithCancel(context.Background())
+	_ = cancel // the leak under test: never called
+	updates := make(chan int)
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-updates:
+		}
+	}()
+	leaked.Add(1)
+}
+
+// heldForever is locked at start and never unlocked.
+var heldForever sync.Mutex
+
+// leakMutex queues goroutines behind a lock that is never released.
+func leakMutex() {
+	go func() {
+		heldForever.Lock()
+	}()
+	leaked.Add(1)
+}
+
+// neverDone has a count no one brings to zero.
+var neverDone sync.WaitGroup
+
+// leakWaitGroup waits on a WaitGroup never done.
+func leakWaitGroup() {
+	go func() {
+		neverDone.Wait()
+	}()
+	leaked.Add(1)
+}
+
+// slowLeak leaks on its own, slower clock (-slow-every).
+func slowLeak() {
+	never := make(chan struct{})
+	go func() {
+		<-never
+	}()
+	leaked.Add(1)
+}
+
+// Known non-leaks besides the pool, the handlers and idle connections.
+
+// burstWorker is one of a burst of short jobs that all finish.
+func burstWorker(d time.Duration) { time.Sleep(d) }
+
+// cacheRefresher is a long-lived loop: one goroutine, forever, by design.
+func cacheRefresher(every time.Duration) {
+	tick := time.NewTicker(every)
+	for range tick.C {
+		shared.Lock()
+		shared.Unlock()
+	}
+}
+
+// leakSites are the leak sites -sites can switch on.
+var leakSites = map[string]func(){
+	"chansend":  leakyHandler,
+	"chanrecv":  leakRecv,
+	"selectctx": leakSelect,
+	"mutex":     leakMutex,
+	"waitgroup": leakWaitGroup,
+	"slow":      slowLeak,
+}
+
+// parseSites reads -sites.
+func parseSites(list string) ([]string, error) {
+	var enabled []string
+	for _, name := range strings.Split(list, ",") {
+		switch name = strings.TrimSpace(name); name {
+		case "", "none":
+		case "all":
+			enabled = append(enabled, "chansend", "chanrecv", "selectctx", "mutex", "waitgroup", "slow")
+		default:
+			if leakSites[name] == nil {
+				return nil, fmt.Errorf("unknown leak site %q", name)
+			}
+			enabled = append(enabled, name)
+		}
+	}
+	return enabled, nil
+}
+
 // distinctStack parks on a stack given by the bits of i (depth levels of
 // two functions), under random label values.
 func distinctStack(i, depth int, ready *sync.WaitGroup) {
@@ -133,12 +239,20 @@ func branchB(i, depth int, ready *sync.WaitGroup) { distinctStack(i, depth, read
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:6060", "listen `ADDR` (host:port; port 0 picks one)")
-	leakEvery := flag.Duration("leak-every", time.Second, "start one leaked goroutine this often (0: never)")
+	leakEvery := flag.Duration("leak-every", time.Second, "start one leaked goroutine per leak site this often (0: never)")
+	sites := flag.String("sites", "chansend", "leak sites: a comma list of chansend, chanrecv, selectctx, mutex, waitgroup, slow; all; or none")
+	slowEvery := flag.Duration("slow-every", time.Minute, "the slow leak site's period")
+	bursts := flag.Duration("bursts", 0, "every this often, 30 short jobs that finish (0: none)")
 	rps := flag.Int("rps", 50, "requests per second of the built-in load")
 	park := flag.Int("park", 0, "park `N` more goroutines on a channel")
 	distinctN := flag.Int("distinct", 0, "park `N` goroutines on N distinct stacks with random labels")
 	exitOnEOF := flag.Bool("exit-on-eof", false, "exit when stdin reaches EOF")
 	flag.Parse()
+	enabled, err := parseSites(*sites)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(2)
+	}
 
 	for i := 0; i < poolWorkers; i++ {
 		go poolWorker(i)
@@ -182,6 +296,7 @@ func main() {
 			"parked":          int64(*park),
 			"distinct":        distinct.Load(),
 			"leaked":          leaked.Load(),
+			"sites":           int64(len(enabled)),
 		})
 	})
 	// The stop-the-world pauses other than GC's (goroutine profiles and
@@ -224,10 +339,28 @@ func main() {
 			}
 		}()
 	}
-	if *leakEvery > 0 {
+	heldForever.Lock()
+	neverDone.Add(1)
+	for _, name := range enabled {
+		site, every := leakSites[name], *leakEvery
+		if name == "slow" {
+			every = *slowEvery
+		}
+		if every > 0 {
+			go func() {
+				for range time.Tick(every) {
+					site()
+				}
+			}()
+		}
+	}
+	go cacheRefresher(500 * time.Millisecond)
+	if *bursts > 0 {
 		go func() {
-			for range time.Tick(*leakEvery) {
-				leakyHandler()
+			for range time.Tick(*bursts) {
+				for i := 0; i < 30; i++ {
+					go burstWorker(300 * time.Millisecond)
+				}
 			}
 		}()
 	}
