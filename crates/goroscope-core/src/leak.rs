@@ -179,17 +179,48 @@ pub const SAVED_FORMAT: &str = "goroscope-leak-state";
 /// [`Saved::version`].
 pub const SAVED_VERSION: u32 = 1;
 
+/// The rule's thresholds (module docs); [`Rule::default`] is the
+/// documented rule.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rule {
+    /// Snapshots needed before a signature is judged (3 to [`RING`]).
+    pub min_points: usize,
+    /// Least Theil-Sen growth over the ring, goroutines.
+    pub min_growth: f64,
+    /// Mann-Kendall Z above which a trend counts.
+    pub z_threshold: f64,
+}
+
+impl Default for Rule {
+    fn default() -> Self {
+        Self {
+            min_points: MIN_POINTS,
+            min_growth: MIN_GROWTH,
+            z_threshold: Z_THRESHOLD,
+        }
+    }
+}
+
 /// Per-process leak scoring.
 #[derive(Debug, Default)]
 pub struct Tracker {
     histories: HashMap<String, History>,
     snapshots: u64,
+    rule: Rule,
 }
 
 impl Tracker {
     /// A tracker with no history.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Judges with `rule` from now on (the history is kept).
+    pub fn set_rule(&mut self, rule: Rule) {
+        self.rule = Rule {
+            min_points: rule.min_points.clamp(3, RING),
+            ..rule
+        };
     }
 
     /// Snapshots seen since the last reset.
@@ -275,6 +306,7 @@ impl Tracker {
         Ok(Tracker {
             histories,
             snapshots: saved.snapshots,
+            rule: Rule::default(),
         })
     }
 
@@ -364,7 +396,7 @@ impl Tracker {
         let mut v: Vec<Verdict> = self
             .histories
             .iter()
-            .map(|(sig, h)| judge(sig, h, self.snapshots))
+            .map(|(sig, h)| judge(sig, h, self.snapshots, &self.rule))
             .collect();
         v.sort_by(|a, b| {
             b.suspect
@@ -376,9 +408,9 @@ impl Tracker {
     }
 }
 
-fn judge(sig: &str, h: &History, now: u64) -> Verdict {
+fn judge(sig: &str, h: &History, now: u64, rule: &Rule) -> Verdict {
     let xs = &h.ring;
-    let enough = xs.len() >= MIN_POINTS;
+    let enough = xs.len() >= rule.min_points;
     let z = if enough { mann_kendall_z(xs) } else { 0.0 };
     let slope = if enough { theil_sen(&h.at, xs) } else { 0.0 };
     let half = xs.len() / 2;
@@ -395,7 +427,7 @@ fn judge(sig: &str, h: &History, now: u64) -> Verdict {
     };
     let span = h.at.last().copied().unwrap_or(0) - h.at.first().copied().unwrap_or(0);
     let growth = slope * span as f64;
-    let trend = z > Z_THRESHOLD && growth >= MIN_GROWTH;
+    let trend = z > rule.z_threshold && growth >= rule.min_growth;
     let suspect =
         h.proven > 0 || (trend && min_rising && blocked) || (blocked && wait_rising && trend);
     let score = 0.5 * (z / 5.0).clamp(0.0, 1.0)
@@ -578,6 +610,33 @@ mod tests {
         }
         assert_eq!(v[0].signature, "leak", "the strongest first");
         assert!((verdict(&v, "leak").slope_per_snapshot - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_rule_s_knobs_move_the_verdict() {
+        let mut t = Tracker::new();
+        for i in 0..6 {
+            t.observe(&report(vec![group(
+                "leak",
+                3 + 2 * i,
+                BlockClass::ChanSend,
+            )]));
+        }
+        assert!(!t.verdicts()[0].suspect, "6 points are too few by default");
+        t.set_rule(Rule {
+            min_points: 5,
+            ..Rule::default()
+        });
+        assert!(t.verdicts()[0].suspect, "{:?}", t.verdicts()[0]);
+        t.set_rule(Rule {
+            min_points: 5,
+            min_growth: 50.0,
+            ..Rule::default()
+        });
+        assert!(
+            !t.verdicts()[0].suspect,
+            "10 goroutines of growth are below 50"
+        );
     }
 
     #[test]

@@ -101,6 +101,8 @@ pub struct Target {
     pub leak_profile: bool,
     /// Least time between two goroutineleak profiles (each costs a GC).
     pub leak_profile_interval: Duration,
+    /// The leak rule's thresholds.
+    pub leak_rule: goroscope_core::leak::Rule,
 }
 
 /// The whole configuration.
@@ -141,6 +143,8 @@ pub struct Settings {
     pub state_dir: Option<PathBuf>,
     pub leak_profile: Option<bool>,
     pub leak_profile_interval: Option<Dur>,
+    pub leak_min_scrapes: Option<MinScrapes>,
+    pub leak_min_growth: Option<Growth>,
 }
 
 impl Settings {
@@ -171,6 +175,8 @@ impl Settings {
             state_dir: self.state_dir.clone().or(base.state_dir.clone()),
             leak_profile: self.leak_profile.or(base.leak_profile),
             leak_profile_interval: self.leak_profile_interval.or(base.leak_profile_interval),
+            leak_min_scrapes: self.leak_min_scrapes.or(base.leak_min_scrapes),
+            leak_min_growth: self.leak_min_growth.or(base.leak_min_growth),
         }
     }
 }
@@ -406,6 +412,15 @@ fn target(
         leak_profile_interval: s
             .leak_profile_interval
             .map_or(Duration::from_secs(300), |d| d.0),
+        leak_rule: goroscope_core::leak::Rule {
+            min_points: s
+                .leak_min_scrapes
+                .map_or(goroscope_core::leak::MIN_POINTS, |m| m.0),
+            min_growth: s
+                .leak_min_growth
+                .map_or(goroscope_core::leak::MIN_GROWTH, |g| g.0),
+            ..goroscope_core::leak::Rule::default()
+        },
     })
 }
 
@@ -576,6 +591,32 @@ checked!(Factor, f64, |f| {
     } else {
         Err(format!(
             "{f} is not a growth factor: give a number above 1, e.g. 2"
+        ))
+    }
+});
+
+/// Scrapes before the leak rule judges, 3 to the ring's length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MinScrapes(pub usize);
+checked!(MinScrapes, u64, |n| {
+    match usize::try_from(n) {
+        Ok(n) if (3..=goroscope_core::leak::RING).contains(&n) => Ok(MinScrapes(n)),
+        _ => Err(format!(
+            "leak_min_scrapes {n}: give 3 to {}",
+            goroscope_core::leak::RING
+        )),
+    }
+});
+
+/// Least leak growth, goroutines above zero.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Growth(pub f64);
+checked!(Growth, f64, |g| {
+    if g > 0.0 && g.is_finite() {
+        Ok(Growth(g))
+    } else {
+        Err(format!(
+            "leak_min_growth {g}: give a number of goroutines above 0"
         ))
     }
 });
@@ -796,6 +837,12 @@ targets:
             "{e}"
         );
 
+        let e = parse_err("targets:\n  - url: http://a:1\n    leak_min_scrapes: 2\n");
+        assert!(
+            e.starts_with("g.yaml:3:23: ") && e.contains("give 3 to 30"),
+            "{e}"
+        );
+
         let e = parse_err("targets: []\n");
         assert!(e.contains("no targets"), "{e}");
     }
@@ -824,6 +871,8 @@ targets:
         assert_eq!(b.interval, Duration::from_secs(30));
         assert_eq!(b.bearer_token.as_deref(), Some("example"));
         assert_eq!(b.headers, vec!["X-Debug-Client: goroscope".to_string()]);
+        assert_eq!(a.leak_rule, goroscope_core::leak::Rule::default());
+        assert_eq!(a.leak_profile_interval, Duration::from_secs(300));
         // As written, the missing token file is reported where it is named.
         let e = parse(
             &std::fs::read_to_string(path).expect("valid"),

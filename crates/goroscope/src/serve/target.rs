@@ -353,6 +353,7 @@ impl TargetState {
                 status.last_error = None;
                 // One point per scrape, from what was read last (the dump
                 // when one was taken: it adds wait times and creators).
+                status.leaks.set_rule(t.leak_rule);
                 if let Some(latest) = status.latest.clone() {
                     status.leaks.observe(&latest.report);
                 }
