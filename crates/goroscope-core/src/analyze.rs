@@ -47,6 +47,18 @@ pub struct CensusOptions {
     pub group_by_creator: bool,
 }
 
+impl CensusOptions {
+    /// The defaults, grouping without the creator: signatures that do not
+    /// depend on the form read (profiles have no creators), so that a dump
+    /// and a profile of the same code line up (`diff`, the agent).
+    pub fn portable() -> Self {
+        Self {
+            group_by_creator: false,
+            ..Self::default()
+        }
+    }
+}
+
 impl Default for CensusOptions {
     fn default() -> Self {
         Self {

@@ -146,10 +146,7 @@ fn diff_side(
     let data = read_bounded(input, limit, &name)?;
     let census = CensusOptions {
         by_location,
-        // Profiles have no creators: group as the agent does, so that a
-        // dump and a profile line up.
-        group_by_creator: false,
-        ..CensusOptions::default()
+        ..CensusOptions::portable()
     };
     let analysis = analysis::analyze(&data, census, limit, None)
         .map_err(|e| UsageError(format!("{name}: {e}")))?;

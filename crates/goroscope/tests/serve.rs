@@ -780,22 +780,27 @@ fn sighup_reloads_and_sigterm_stops() {
     ));
     let mut agent = Agent::start(&["--config", config.to_str().expect("UTF-8 path")]);
     let log = || agent.log();
-    let dumps = |agent: &Agent| {
+    // With the default 1 m dump interval, a kept state has one dump and
+    // a growing count of rate-limited profiles; a fresh one would dump
+    // again at once and count profiles from zero.
+    let count = |agent: &Agent, mode: &str, reason: &str| {
         let text = agent.metrics(false);
         value(
             &text,
             "goroscope_collections_total",
-            &[("target", "a"), ("mode", "dump")],
+            &[("target", "a"), ("mode", mode), ("reason", reason)],
         )
         .unwrap_or(0.0)
     };
+    let dumps = |agent: &Agent| count(agent, "dump", "dump_due");
+    let profiles = |agent: &Agent| count(agent, "profile", "rate_limited");
     wait_for(
-        "target a's first dump",
+        "target a's dump and four profiles",
         Duration::from_secs(30),
         log,
-        || (dumps(&agent) >= 1.0).then_some(()),
+        || (dumps(&agent) == 1.0 && profiles(&agent) >= 4.0).then_some(()),
     );
-    let before = dumps(&agent);
+    let before = profiles(&agent);
 
     write(&format!(
         "defaults: {{interval: 1s}}\ntargets:\n  - {{name: a, url: 'http://{}', labels: {{team: x}}}}\n  - {{name: new, url: 'http://{}'}}\n",
@@ -817,7 +822,12 @@ fn sighup_reloads_and_sigterm_stops() {
     );
     // a kept its counters (no reset) and took its new label.
     let text = agent.metrics(false);
-    assert!(dumps(&agent) >= before, "counters kept");
+    assert!(profiles(&agent) >= before, "counters kept");
+    assert_eq!(
+        dumps(&agent),
+        1.0,
+        "the learned policy kept: no new first dump"
+    );
     assert!(
         value(
             &text,

@@ -404,12 +404,8 @@ impl TargetState {
     fn leak_profile(&self, client: &ureq::Agent, t: &Target, opts: &fetch::Options) {
         let url = fetch::endpoint(&t.url, fetch::Mode::Leak);
         lock(&self.status).last_leak_profile = Some(Instant::now());
-        let census = CensusOptions {
-            group_by_creator: false,
-            ..CensusOptions::default()
-        };
         let result = fetch::get(client, &url, opts).and_then(|body| {
-            analyze(body, census, t.max_body)
+            analyze(body, CensusOptions::portable(), t.max_body)
                 .map_err(|e| FetchError::new(ErrorKind::NotPprof, format!("{url}: {e}")))
         });
         match result {
@@ -443,12 +439,8 @@ impl TargetState {
         let started = Instant::now();
         let body = fetch::get(client, &url, opts)?;
         let took = started.elapsed();
-        // Signatures must not depend on what was read (profiles have no
-        // creators): a stack keeps its series across dumps and profiles.
-        let census = CensusOptions {
-            group_by_creator: false,
-            ..CensusOptions::default()
-        };
+        // A stack keeps its series across dumps and profiles.
+        let census = CensusOptions::portable();
         let bytes = body.len() as u64;
         let analysed = analyze(body, census, t.max_body)
             .map_err(|e| FetchError::new(ErrorKind::NotPprof, format!("{url}: {e}")))?;
