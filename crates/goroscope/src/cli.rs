@@ -55,6 +55,28 @@ pub enum Command {
     /// Go; without Go a recording of it is replayed) and the agent watching
     /// it, then prints where to look. Ctrl-C stops both.
     Demo(DemoArgs),
+
+    /// Prometheus alerting and recording rules for the agent's metrics.
+    ///
+    /// Prints the rules of deploy/prometheus/ with every threshold a named
+    /// setting: `goroscope rules alerts --set leak_for=30m > alerts.yaml`.
+    /// `--list` names the settings and their defaults.
+    Rules(RulesArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RulesArgs {
+    /// Which rule file to print.
+    #[arg(required_unless_present = "list")]
+    pub which: Option<crate::rules::Which>,
+
+    /// Override a threshold: NAME=VALUE (repeatable).
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub set: Vec<String>,
+
+    /// List the settings, their defaults and what they mean.
+    #[arg(long)]
+    pub list: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -10,6 +10,7 @@ mod demo;
 mod diff;
 mod fetch;
 mod human;
+mod rules;
 mod serve;
 mod source;
 mod watch;
@@ -40,6 +41,21 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
+/// `goroscope rules`.
+fn rules_command(args: &cli::RulesArgs) -> anyhow::Result<ExitCode> {
+    if args.list {
+        print!("{}", rules::list());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut values = rules::Values::default();
+    for s in &args.set {
+        values.set(s).map_err(UsageError)?;
+    }
+    let which = args.which.unwrap_or(rules::Which::Alerts);
+    print!("{}", rules::render(which, &values));
+    Ok(ExitCode::SUCCESS)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -48,6 +64,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args.listen, args.replay),
         Command::Diff(args) => diff_command(&args),
         Command::Watch(args) => watch_command(&args),
+        Command::Rules(args) => rules_command(&args),
     };
     match result {
         Ok(code) => code,

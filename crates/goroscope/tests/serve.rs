@@ -265,16 +265,22 @@ struct Prometheus {
 
 impl Prometheus {
     fn start(dir: &Path, agent: &str) -> Prometheus {
-        let config = dir.join("prometheus.yml");
-        std::fs::write(
-            &config,
-            format!(
+        Prometheus::with_config(
+            dir,
+            &format!(
                 "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
                  scrape_configs:\n  - job_name: goroscope\n    honor_labels: true\n    \
                  static_configs:\n      - targets: ['{agent}']\n"
             ),
         )
-        .expect("write prometheus.yml");
+    }
+
+    /// A Prometheus server on loopback with this configuration, its data
+    /// and log under `dir`.
+    fn with_config(dir: &Path, config_text: &str) -> Prometheus {
+        std::fs::create_dir_all(dir).expect("prometheus dir");
+        let config = dir.join("prometheus.yml");
+        std::fs::write(&config, config_text).expect("write prometheus.yml");
         let addr = format!("127.0.0.1:{}", free_port());
         let log = std::fs::File::create(dir.join("prometheus.log")).expect("log file");
         let child = Command::new("prometheus")
@@ -738,9 +744,9 @@ fn an_adversarial_target_stays_under_the_series_bound() {
     );
     let series = series_of(&text, &name);
     eprintln!("adversarial target: {} series", series.len());
-    // README "Metrics": at most 419 series per target with the defaults.
+    // README "Metrics": at most 442 series per target with the defaults.
     assert!(
-        series.len() <= 419,
+        series.len() <= 442,
         "{} series:\n{}",
         series.len(),
         series.join("\n")
@@ -1327,5 +1333,183 @@ fn every_leak_site_is_flagged_and_no_load_is() {
         false_positives.is_empty(),
         "flagged non-leaks {false_positives:?}"
     );
+    demo.stop();
+}
+
+/// The shipped rules are `goroscope rules` with the defaults, pass
+/// `promtool check rules`, and pass their promtool unit tests (every alert
+/// firing and not firing, every recording rule's value).
+#[test]
+fn shipped_rules_are_generated_checked_and_unit_tested() {
+    let dir = repo_root().join("deploy/prometheus");
+    for (which, file) in [
+        ("alerts", "goroscope-alerts.yaml"),
+        ("recording", "goroscope-recording.yaml"),
+    ] {
+        let out = run(["rules", which]);
+        assert_eq!(out.code(), 0, "{}", out.stderr);
+        let shipped = std::fs::read_to_string(dir.join(file)).expect(file);
+        assert!(
+            shipped == out.stdout_str(),
+            "deploy/prometheus/{file} differs from `goroscope rules {which}`: regenerate it with \
+             `cargo run -p goroscope -- rules {which} > deploy/prometheus/{file}`"
+        );
+    }
+    if !prometheus_available() {
+        return;
+    }
+    let promtool = |args: &[&str]| {
+        let out = Command::new("promtool")
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .expect("run promtool");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "promtool {args:?}:\n{text}");
+        text
+    };
+    let checked = promtool(&[
+        "check",
+        "rules",
+        "goroscope-alerts.yaml",
+        "goroscope-recording.yaml",
+    ]);
+    assert!(checked.contains("SUCCESS: 10 rules found"), "{checked}");
+    assert!(checked.contains("SUCCESS: 17 rules found"), "{checked}");
+    let tested = promtool(&[
+        "test",
+        "rules",
+        "tests/alerts_test.yaml",
+        "tests/recording_test.yaml",
+    ]);
+    assert_eq!(tested.matches("SUCCESS").count(), 2, "{tested}");
+
+    // Overrides reach the rules, and bad ones are refused by name.
+    let out = run(["rules", "alerts", "--set", "leak_for=45m"]);
+    assert!(out.stdout_str().contains("for: 45m"));
+    let bad = run(["rules", "alerts", "--set", "leak_for=soon"]);
+    assert_eq!(bad.code(), 2);
+    assert!(bad.stderr.contains("leak_for=soon"), "{}", bad.stderr);
+}
+
+/// README "Federation": an edge Prometheus scrapes the agent watching the
+/// leaking demo and evaluates the shipped rules (the leak alert's `for`
+/// shortened with --set); a central Prometheus federates only the recorded
+/// series from it. The leak alert fires at the edge, the recorded series
+/// arrive at the centre, and the raw series stay at the edge.
+#[test]
+fn federation_edge_alerts_and_central_gets_recorded_series() {
+    let Some(bin) = demo_bin() else { return };
+    if !prometheus_available() {
+        return;
+    }
+    let dir = scratch_dir("federation");
+    let (demo, agent) = leaking_demo_watched(bin);
+    let alerts = run(["rules", "alerts", "--set", "leak_for=2s"]);
+    assert_eq!(alerts.code(), 0, "{}", alerts.stderr);
+    let recording = run(["rules", "recording"]);
+    std::fs::create_dir_all(dir.join("edge")).expect("edge dir");
+    std::fs::write(dir.join("edge/alerts.yaml"), alerts.stdout_str()).expect("alerts");
+    std::fs::write(dir.join("edge/recording.yaml"), recording.stdout_str()).expect("recording");
+    let edge = Prometheus::with_config(
+        &dir.join("edge"),
+        &format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n  \
+             external_labels:\n    edge: edge-1\n\
+             rule_files:\n  - alerts.yaml\n  - recording.yaml\n\
+             scrape_configs:\n  - job_name: goroscope\n    \
+             static_configs:\n      - targets: ['{}']\n",
+            agent.addr
+        ),
+    );
+    // The README's federation job, pointed at the edge.
+    let central = Prometheus::with_config(
+        &dir.join("central"),
+        &format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
+             scrape_configs:\n  - job_name: goroscope-federate\n    \
+             honor_labels: true\n    metrics_path: /federate\n    \
+             params:\n      'match[]':\n        \
+             - '{{__name__=~\"job(_[a-z_]+)?:goroscope_.+\"}}'\n        \
+             - '{{__name__=~\"instance(_[a-z_]+)?:goroscope_.+:.+_5m\"}}'\n    \
+             static_configs:\n      - targets: ['{}']\n",
+            edge.addr
+        ),
+    );
+    let log = || agent.log();
+
+    // The leak alert fires at the edge, naming the leaking function.
+    let firing = wait_for(
+        "GoroscopeLeakSuspect firing at the edge",
+        Duration::from_secs(120),
+        log,
+        || {
+            let r = edge.query("ALERTS{alertname=\"GoroscopeLeakSuspect\",alertstate=\"firing\"}");
+            (!r.is_empty()).then_some(r)
+        },
+    );
+    assert_eq!(firing.len(), 1, "{firing:?}");
+    let labels = &firing[0].0;
+    assert_eq!(
+        labels["top_function"], "main.leakyHandler.func1",
+        "{labels:?}"
+    );
+    assert_eq!(labels["block_class"], "chan_send");
+    assert_eq!(labels["severity"], "warning");
+    assert_eq!(labels["target"], demo.addr);
+    // Nothing else fires against a healthy, small target.
+    let others = edge.query("ALERTS{alertstate=\"firing\",alertname!=\"GoroscopeLeakSuspect\"}");
+    assert!(others.is_empty(), "unexpected alerts: {others:?}");
+
+    // The recorded series arrive at the centre with the edge's labels...
+    let total = wait_for(
+        "job:goroscope_goroutines:sum at the centre",
+        Duration::from_secs(60),
+        log,
+        || {
+            let r = central.query("job:goroscope_goroutines:sum");
+            (r.len() == 1).then(|| r[0].clone())
+        },
+    );
+    assert_eq!(total.0.get("job").map(String::as_str), Some("goroscope"));
+    assert_eq!(total.0.get("edge").map(String::as_str), Some("edge-1"));
+    assert!(total.1 > 20.0, "the demo runs more goroutines: {total:?}");
+    let by_class = wait_for(
+        "5m averages per block class at the centre",
+        Duration::from_secs(60),
+        log,
+        || {
+            let r = central
+                .query("instance_block_class:goroscope_goroutines:avg_over_time_5m{block_class=\"chan_send\"}");
+            (r.len() == 1).then(|| r[0].clone())
+        },
+    );
+    assert_eq!(by_class.0["target"], demo.addr, "{by_class:?}");
+    assert_eq!(by_class.0["instance"], agent.addr, "{by_class:?}");
+    for q in [
+        "instance_block_class:goroscope_goroutines:max_over_time_5m",
+        "instance_state:goroscope_goroutines:avg_over_time_5m",
+        "instance:goroscope_goroutines:max_over_time_5m",
+        "job_block_class:goroscope_goroutines:sum",
+        "job:goroscope_leak_suspects:sum",
+        "job:goroscope_targets:count",
+    ] {
+        wait_for(q, Duration::from_secs(30), log, || {
+            (!central.query(q).is_empty()).then_some(())
+        });
+    }
+    // ...and only those: the full detail stays at the edge.
+    for q in [
+        "goroscope_goroutines",
+        "goroscope_group_goroutines",
+        "instance_block_class:goroscope_goroutines:sum",
+    ] {
+        assert!(!edge.query(q).is_empty(), "{q} at the edge");
+        assert!(central.query(q).is_empty(), "{q} was federated");
+    }
     demo.stop();
 }

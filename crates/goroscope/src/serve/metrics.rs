@@ -56,8 +56,8 @@ pub const fn max_series_per_target(top_k: usize) -> usize {
         // group_signatures, group_signatures_folded_total
         + 2
         // target_up, last_success, restarts, pause estimate, cost per
-        // goroutine
-        + 5
+        // goroutine, pause budget
+        + 6
         // scrape_duration_seconds{mode}, scrape_bytes_total{mode},
         // collection_mode{mode}
         + 3 * kinds
@@ -139,6 +139,7 @@ struct Snapshot {
     restarts: u64,
     estimate: f64,
     cost: f64,
+    budget: f64,
     scrape_seconds: Vec<(Kind, f64)>,
     bytes: Vec<(Kind, u64)>,
     chosen: Option<Kind>,
@@ -167,6 +168,7 @@ impl Snapshot {
             restarts: s.restarts,
             estimate: s.policy.estimate(goroutines).as_secs_f64(),
             cost: s.policy.cost_per_goroutine().as_secs_f64(),
+            budget: config.pause_budget.as_secs_f64(),
             scrape_seconds: s.scrape_seconds.iter().map(|(k, v)| (*k, *v)).collect(),
             bytes: s.bytes.iter().map(|(k, v)| (*k, *v)).collect(),
             chosen: s.latest.as_ref().map(|l| l.kind),
@@ -490,6 +492,15 @@ impl Collector for AgentCollector {
             &targets,
             |m, t| gauge(m, &t.labels, t.cost),
         )?;
+        family(
+            &mut enc,
+            "goroscope_pause_budget",
+            "The target's pause_budget: the longest stop-the-world a full dump may cost it (alert rules compare dumps with it).",
+            Some(&secs),
+            g,
+            &targets,
+            |m, t| gauge(m, &t.labels, t.budget),
+        )?;
         Ok(())
     }
 }
@@ -501,8 +512,8 @@ mod tests {
     /// The bound README "Metrics" states, family by family.
     #[test]
     fn the_documented_series_bound() {
-        assert_eq!(MAX_SERIES_PER_TARGET, 441);
-        assert_eq!(max_series_per_target(super::super::config::MAX_TOP_K), 471);
+        assert_eq!(MAX_SERIES_PER_TARGET, 442);
+        assert_eq!(max_series_per_target(super::super::config::MAX_TOP_K), 472);
     }
 
     #[test]
