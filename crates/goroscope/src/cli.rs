@@ -104,6 +104,15 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
 
+    /// Also push the metrics over OTLP/HTTP (protobuf) to this collector,
+    /// e.g. http://127.0.0.1:4318 (README "OTLP export").
+    #[arg(long, value_name = "URL", value_parser = crate::serve::config::flag::<crate::serve::config::Url>)]
+    pub otlp_endpoint: Option<crate::serve::config::Url>,
+
+    /// Time between two OTLP pushes [default: the shortest target interval].
+    #[arg(long, value_name = "DURATION", value_parser = crate::serve::config::flag::<crate::serve::config::Dur>)]
+    pub otlp_interval: Option<crate::serve::config::Dur>,
+
     /// Time between two scrapes of a target [default: 15s].
     #[arg(long, value_name = "DURATION", value_parser = crate::serve::config::flag::<crate::serve::config::Dur>)]
     pub interval: Option<crate::serve::config::Dur>,

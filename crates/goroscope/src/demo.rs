@@ -223,6 +223,7 @@ pub fn run(listen: Option<String>, replay: bool) -> anyhow::Result<ExitCode> {
         "demo",
         listen.as_deref(),
         &config::Settings::default(),
+        &config::OtlpSettings::default(),
     )?;
     let what = if live {
         format!("the Go demo service (a worker pool, labelled handlers on a contended lock, idle connections and a goroutine leak) runs at {url}")

@@ -104,14 +104,20 @@ fn serve_command(args: &cli::ServeArgs) -> anyhow::Result<ExitCode> {
         state_dir: args.state_dir.clone(),
         ..config::Settings::default()
     };
+    let otlp = config::OtlpSettings {
+        endpoint: args.otlp_endpoint.clone(),
+        interval: args.otlp_interval,
+        ..config::OtlpSettings::default()
+    };
     let source = match &args.config {
         Some(path) => serve::Source::File {
             path: path.clone(),
             listen: args.listen.clone(),
             flags: Box::new(flags),
+            otlp: Box::new(otlp),
         },
         None => serve::Source::Flags(Box::new(
-            config::from_flags(&args.targets, args.listen.as_deref(), &flags)
+            config::from_flags(&args.targets, args.listen.as_deref(), &flags, &otlp)
                 .map_err(|e| UsageError(e.to_string()))?,
         )),
     };
@@ -120,9 +126,11 @@ fn serve_command(args: &cli::ServeArgs) -> anyhow::Result<ExitCode> {
         path,
         listen,
         flags,
+        otlp,
     } = &source
     {
-        config::load(path, listen.as_deref(), flags).map_err(|e| UsageError(e.to_string()))?;
+        config::load(path, listen.as_deref(), flags, otlp)
+            .map_err(|e| UsageError(e.to_string()))?;
     }
     serve::run(source, |_| {})
 }
@@ -186,8 +194,13 @@ fn watch_command(args: &cli::WatchArgs) -> anyhow::Result<ExitCode> {
         ca_cert: args.ca_cert.clone(),
         ..config::Settings::default()
     };
-    let mut c = config::from_flags(std::slice::from_ref(&args.url), None, &flags)
-        .map_err(|e| UsageError(e.to_string()))?;
+    let mut c = config::from_flags(
+        std::slice::from_ref(&args.url),
+        None,
+        &flags,
+        &config::OtlpSettings::default(),
+    )
+    .map_err(|e| UsageError(e.to_string()))?;
     watch::run(c.targets.remove(0), args.format == cli::DiffFormat::Json)
 }
 

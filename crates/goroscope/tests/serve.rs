@@ -27,6 +27,15 @@ use serde_json::Value;
 
 static DEMO: OnceLock<Option<PathBuf>> = OnceLock::new();
 static DEMO_LEAK: OnceLock<Option<PathBuf>> = OnceLock::new();
+static OTELCOL: OnceLock<Option<PathBuf>> = OnceLock::new();
+
+/// testdata/otelcol: a real OpenTelemetry Collector (OTLP receiver, file
+/// exporter) built from the Go module proxy.
+fn otelcol_bin() -> Option<&'static Path> {
+    OTELCOL
+        .get_or_init(|| build_go(&repo_root().join("testdata/otelcol"), "otelcol", &[]))
+        .as_deref()
+}
 
 /// examples/demo built with GOEXPERIMENT=goroutineleakprofile (Go 1.26):
 /// it serves /debug/pprof/goroutineleak.
@@ -102,7 +111,15 @@ struct Agent {
 
 impl Agent {
     fn start(args: &[&str]) -> Agent {
+        Agent::start_env(args, &[])
+    }
+
+    /// [`Agent::start`] with these environment variables set.
+    fn start_env(args: &[&str], env: &[(&str, &str)]) -> Agent {
         let mut cmd = goroscope(["serve", "--listen", "127.0.0.1:0"]);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         cmd.args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -1511,5 +1528,378 @@ fn federation_edge_alerts_and_central_gets_recorded_series() {
         assert!(!edge.query(q).is_empty(), "{q} at the edge");
         assert!(central.query(q).is_empty(), "{q} was federated");
     }
+    demo.stop();
+}
+
+/// The rows of the README table between `<!-- marker -->` and
+/// `<!-- /marker -->`: each cell's first `code` span.
+fn readme_table(marker: &str) -> Vec<Vec<String>> {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("README");
+    let open = format!("<!-- {marker} -->");
+    let start = readme
+        .find(&open)
+        .unwrap_or_else(|| panic!("README has no {open}"));
+    let end = start
+        + readme[start..]
+            .find(&format!("<!-- /{marker} -->"))
+            .unwrap_or_else(|| panic!("README: {marker} is not closed"));
+    readme[start..end]
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .map(|l| {
+            l.split('|')
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(|c| c.split('`').nth(1).unwrap_or(c).to_string())
+                .collect()
+        })
+        .collect()
+}
+
+type SeriesKey = (String, BTreeMap<String, String>);
+
+/// Every series of a Prometheus text page: name, labels, value; `le`
+/// normalised to the number it denotes.
+fn prom_series(text: &str) -> BTreeMap<SeriesKey, f64> {
+    let mut out = BTreeMap::new();
+    for line in text
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        let (name, mut rest) = match line.find(['{', ' ']) {
+            Some(i) => (&line[..i], &line[i..]),
+            None => panic!("no value: {line}"),
+        };
+        let mut labels = BTreeMap::new();
+        if let Some(r) = rest.strip_prefix('{') {
+            let mut r = r;
+            while !r.starts_with('}') {
+                let eq = r.find('=').expect("label =");
+                let key = r[..eq].trim_start_matches(',').to_string();
+                let mut chars = r[eq + 2..].char_indices();
+                let mut value = String::new();
+                let end = loop {
+                    match chars.next().expect("closing quote") {
+                        (i, '"') => break i,
+                        (_, '\\') => match chars.next().expect("escape").1 {
+                            'n' => value.push('\n'),
+                            c => value.push(c),
+                        },
+                        (_, c) => value.push(c),
+                    }
+                };
+                r = r[eq + 2 + end + 1..].trim_start_matches(',');
+                labels.insert(key, value);
+            }
+            rest = &r[1..];
+        }
+        if let Some(le) = labels.get_mut("le") {
+            *le = norm_le(le);
+        }
+        let value = rest.split_whitespace().next().expect("value");
+        let value: f64 = value.parse().unwrap_or_else(|_| panic!("value of {line}"));
+        out.insert((name.to_string(), labels), value);
+    }
+    out
+}
+
+fn norm_le(le: &str) -> String {
+    match le.parse::<f64>() {
+        Ok(v) if v.is_finite() => format!("{v}"),
+        _ => "+Inf".to_string(),
+    }
+}
+
+/// README "OTLP export": a push the real collector received and wrote out
+/// is the same as `/metrics` at the same state: the target is scraped once
+/// (interval 1h, a full dump so that the wait histogram has data) and the
+/// agent pushes every second, so nothing changes between the two.
+#[test]
+fn otlp_export_reaches_a_real_collector_and_agrees_with_metrics() {
+    let Some(demo_bin) = demo_bin() else { return };
+    let Some(otelcol) = otelcol_bin() else { return };
+    let dir = scratch_dir("otlp");
+    let out = dir.join("received.jsonl");
+    let port = free_port();
+    let config = dir.join("otelcol.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: 127.0.0.1:{port}\n\
+             exporters:\n  file:\n    path: {}\n    format: json\n    flush_interval: 100ms\n\
+             service:\n  telemetry:\n    metrics:\n      level: none\n  \
+             pipelines:\n    metrics:\n      receivers: [otlp]\n      exporters: [file]\n",
+            out.display()
+        ),
+    )
+    .expect("collector config");
+    let log = std::fs::File::create(dir.join("otelcol.log")).expect("log");
+    let mut collector = ChildGuard(Some(
+        Command::new(otelcol)
+            .arg(format!("--config=file:{}", config.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start the collector"),
+    ));
+    let collector_log = || std::fs::read_to_string(dir.join("otelcol.log")).unwrap_or_default();
+    wait_for(
+        "the collector to listen",
+        CHILD_TIMEOUT,
+        collector_log,
+        || {
+            // Ours, not a leftover on the same port: it must still run.
+            assert!(
+                collector.child().try_wait().expect("wait").is_none(),
+                "the collector exited:\n{}",
+                collector_log()
+            );
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        },
+    );
+
+    // -distinct: parked goroutines under trace_id labels, so the one dump
+    // surely has exemplars.
+    let demo = Demo::start(
+        demo_bin,
+        "127.0.0.1:0",
+        &["-leak-every", "0", "-distinct", "20"],
+    );
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let agent = Agent::start_env(
+        &[
+            "--target",
+            &demo.url(),
+            "--interval",
+            "1h",
+            "--timeout",
+            "30s",
+            "--mode",
+            "dump",
+            "--otlp-endpoint",
+            &endpoint,
+            "--otlp-interval",
+            "1s",
+        ],
+        &[
+            ("K8S_POD_NAME", "checkout-7d9f"),
+            ("K8S_NAMESPACE_NAME", "shop"),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "deployment.environment=test,team=pay%20ments",
+            ),
+        ],
+    );
+    let name = demo.addr.clone();
+    wait_for(
+        "the first scrape",
+        Duration::from_secs(60),
+        || agent.log(),
+        || (agent.get("/readyz", &[]).0 == 200).then_some(()),
+    );
+    // Two pushes after the scrape: the last one is complete and current.
+    let push: Value = wait_for(
+        "two pushes at the collector",
+        Duration::from_secs(60),
+        || format!("{}\ncollector:\n{}", agent.log(), collector_log()),
+        || {
+            let text = std::fs::read_to_string(&out).ok()?;
+            let lines: Vec<&str> = text.lines().collect();
+            (lines.len() >= 2)
+                .then(|| serde_json::from_str(lines[lines.len() - 1]).expect("a JSON line"))
+        },
+    );
+    let page = agent.metrics(false);
+    let openmetrics = agent.metrics(true);
+
+    let names: BTreeMap<String, (String, String, String)> = readme_table("otlp-names")
+        .into_iter()
+        .map(|r| (r[1].clone(), (r[0].clone(), r[2].clone(), r[3].clone())))
+        .collect();
+    assert_eq!(names.len(), 22, "README lists every family");
+    let attributes: BTreeMap<String, String> = readme_table("otlp-attributes")
+        .into_iter()
+        .map(|r| (r[1].clone(), r[0].clone()))
+        .collect();
+
+    let resources = push["resourceMetrics"].as_array().expect("resourceMetrics");
+    assert_eq!(resources.len(), 1, "one target, one resource");
+    let rm = &resources[0];
+    let attr = |list: &Value| -> BTreeMap<String, String> {
+        list.as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|kv| {
+                        let v = &kv["value"]["stringValue"];
+                        (
+                            kv["key"].as_str().expect("key").to_string(),
+                            v.as_str().expect("string").to_string(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let resource = attr(&rm["resource"]["attributes"]);
+    for (k, v) in [
+        ("goroscope.target", name.as_str()),
+        ("service.name", name.as_str()),
+        ("service.instance.id", name.as_str()),
+        ("k8s.pod.name", "checkout-7d9f"),
+        ("k8s.namespace.name", "shop"),
+        ("deployment.environment", "test"),
+        ("team", "pay ments"),
+    ] {
+        assert_eq!(
+            resource.get(k).map(String::as_str),
+            Some(v),
+            "{k} in {resource:?}"
+        );
+    }
+    let scope = &rm["scopeMetrics"][0];
+    assert_eq!(scope["scope"]["name"], "goroscope");
+
+    // The push as Prometheus series, through the README's tables.
+    let mut pushed: BTreeMap<SeriesKey, f64> = BTreeMap::new();
+    let mut trace_ids = std::collections::BTreeSet::new();
+    let num = |v: &Value| -> f64 {
+        v.as_f64()
+            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            .unwrap_or_else(|| panic!("a number: {v}"))
+    };
+    for m in scope["metrics"].as_array().expect("metrics") {
+        let otel = m["name"].as_str().expect("name");
+        let (prom, unit, ty) = names
+            .get(otel)
+            .unwrap_or_else(|| panic!("{otel} is not in README's table"));
+        assert_eq!(m["unit"].as_str(), Some(unit.as_str()), "{otel} unit");
+        assert!(m.get(ty.as_str()).is_some(), "{otel} is a {ty}: {m}");
+        let labels_of = |dp: &Value| -> BTreeMap<String, String> {
+            let mut l: BTreeMap<String, String> = attr(&dp["attributes"])
+                .into_iter()
+                .map(|(k, v)| {
+                    let label = attributes
+                        .get(&k)
+                        .unwrap_or_else(|| panic!("attribute {k} of {otel} is not in README"));
+                    (label.clone(), v)
+                })
+                .collect();
+            l.insert("target".into(), name.clone());
+            l
+        };
+        let data = &m[ty.as_str()];
+        if ty != "gauge" {
+            assert_eq!(data["aggregationTemporality"], 2, "{otel} is cumulative");
+        }
+        if ty == "sum" {
+            assert_eq!(data["isMonotonic"], true, "{otel}");
+        }
+        for dp in data["dataPoints"].as_array().expect("dataPoints") {
+            let labels = labels_of(dp);
+            if ty != "gauge" {
+                let (start, at) = (num(&dp["startTimeUnixNano"]), num(&dp["timeUnixNano"]));
+                assert!(
+                    start > 0.0 && start < at,
+                    "{otel}: start {start}, time {at}"
+                );
+            }
+            match ty.as_str() {
+                "gauge" => {
+                    pushed.insert((prom.clone(), labels), num(&dp["asDouble"]));
+                }
+                "sum" => {
+                    pushed.insert((prom.clone(), labels), num(&dp["asInt"]));
+                }
+                _ => {
+                    let bounds: Vec<f64> = dp["explicitBounds"]
+                        .as_array()
+                        .expect("bounds")
+                        .iter()
+                        .map(num)
+                        .collect();
+                    let counts: Vec<f64> = dp["bucketCounts"]
+                        .as_array()
+                        .expect("counts")
+                        .iter()
+                        .map(num)
+                        .collect();
+                    assert_eq!(counts.len(), bounds.len() + 1);
+                    let mut cumulative = 0.0;
+                    for (i, c) in counts.iter().enumerate() {
+                        cumulative += c;
+                        let mut l = labels.clone();
+                        let le = bounds.get(i).map_or("+Inf".to_string(), |b| format!("{b}"));
+                        l.insert("le".into(), le);
+                        pushed.insert((format!("{prom}_bucket"), l), cumulative);
+                    }
+                    assert_eq!(cumulative, num(&dp["count"]), "{otel}: count");
+                    pushed.insert((format!("{prom}_count"), labels.clone()), num(&dp["count"]));
+                    pushed.insert((format!("{prom}_sum"), labels), num(&dp["sum"]));
+                    for e in dp["exemplars"].as_array().into_iter().flatten() {
+                        let id = e["traceId"].as_str().expect("exemplar trace id");
+                        assert_eq!(id.len(), 32, "{e}");
+                        trace_ids.insert(id.to_string());
+                    }
+                }
+            }
+        }
+    }
+    let scraped: BTreeMap<SeriesKey, f64> = prom_series(&page)
+        .into_iter()
+        .filter(|((_, l), _)| l.get("target") == Some(&name))
+        .collect();
+    assert!(scraped.len() > 50, "{page}");
+    let only_pushed: Vec<_> = pushed
+        .iter()
+        .filter(|(k, _)| !scraped.contains_key(*k))
+        .collect();
+    let only_scraped: Vec<_> = scraped
+        .iter()
+        .filter(|(k, _)| !pushed.contains_key(*k))
+        .collect();
+    assert!(
+        only_pushed.is_empty() && only_scraped.is_empty(),
+        "series differ:\nonly in OTLP: {only_pushed:#?}\nonly in /metrics: {only_scraped:#?}"
+    );
+    let differ: Vec<_> = pushed
+        .iter()
+        .filter(|(k, v)| scraped[*k] != **v)
+        .map(|(k, v)| (k, v, scraped[k]))
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "values differ (series, OTLP, /metrics): {differ:#?}"
+    );
+    // The families that matter most are there, with real values.
+    let dumped = pushed
+        .keys()
+        .filter(|(n, _)| n == "goroscope_goroutine_wait_seconds_count")
+        .count();
+    assert!(dumped > 0, "no wait histogram: was the scrape a dump?");
+    let pool = pushed
+        .iter()
+        .find(|((n, l), _)| {
+            n == "goroscope_group_goroutines"
+                && l.get("top_function").map(String::as_str) == Some("main.poolWorker")
+        })
+        .map(|(_, v)| *v);
+    assert_eq!(pool, demo.expected()["main.poolWorker"].as_f64());
+
+    // The exemplars: the same trace ids as OpenMetrics shows.
+    let shown: std::collections::BTreeSet<String> = openmetrics
+        .lines()
+        .filter(|l| l.starts_with("goroscope_goroutine_wait_seconds_bucket"))
+        .filter_map(|l| l.split("trace_id=\"").nth(1)?.split('"').next())
+        .map(str::to_string)
+        .collect();
+    assert!(!shown.is_empty(), "no exemplars in /metrics: {openmetrics}");
+    assert_eq!(trace_ids, shown);
+
+    let exports = prom_series(&page)
+        .into_iter()
+        .find(|((n, l), _)| n == "goroscope_otlp_exports_total" && l["result"] == "ok")
+        .map(|(_, v)| v);
+    assert!(exports.is_some_and(|n| n >= 2.0), "{page}");
     demo.stop();
 }

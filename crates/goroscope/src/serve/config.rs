@@ -111,6 +111,105 @@ pub struct Config {
     /// Where the agent serves /metrics and its API.
     pub listen: String,
     pub targets: Vec<Target>,
+    /// OTLP export, when an endpoint is given.
+    pub otlp: Option<Otlp>,
+}
+
+/// OTLP export, every default filled in (README "OTLP export").
+#[derive(Debug, Clone, PartialEq)]
+pub struct Otlp {
+    /// The URL requests go to (`.../v1/metrics`).
+    pub endpoint: String,
+    /// Between two pushes.
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub headers: Vec<(String, String)>,
+    /// Resource attributes of every target (beside the environment's).
+    pub resource_attributes: Vec<(String, String)>,
+}
+
+/// What the file (under `otlp:`) or the flags say of OTLP export.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtlpSettings {
+    pub endpoint: Option<Url>,
+    pub interval: Option<Dur>,
+    pub timeout: Option<Dur>,
+    #[serde(default)]
+    pub headers: BTreeMap<HeaderName, String>,
+    #[serde(default)]
+    pub resource_attributes: BTreeMap<String, String>,
+}
+
+impl OtlpSettings {
+    /// `self` where set, else `base`.
+    fn or(&self, base: &OtlpSettings) -> OtlpSettings {
+        let mut headers = base.headers.clone();
+        headers.extend(self.headers.clone());
+        let mut resource_attributes = base.resource_attributes.clone();
+        resource_attributes.extend(self.resource_attributes.clone());
+        OtlpSettings {
+            endpoint: self.endpoint.clone().or(base.endpoint.clone()),
+            interval: self.interval.or(base.interval),
+            timeout: self.timeout.or(base.timeout),
+            headers,
+            resource_attributes,
+        }
+    }
+}
+
+/// The OTLP export these settings ask for; pushes every `interval`, by
+/// default the shortest target interval (each push then carries a fresh
+/// collection of the busiest target).
+fn otlp(s: &OtlpSettings, targets: &[Target]) -> Result<Option<Otlp>, String> {
+    let Some(endpoint) = &s.endpoint else {
+        if s.interval.is_some() || s.timeout.is_some() || !s.headers.is_empty() {
+            return Err("otlp: give its `endpoint` (e.g. http://127.0.0.1:4318)".into());
+        }
+        return Ok(None);
+    };
+    // OTLP/HTTP: a base URL gets the signal's path; a URL that already
+    // names it is used as it is.
+    let endpoint = if endpoint.0.trim_end_matches('/').ends_with("/v1/metrics") {
+        endpoint.0.clone()
+    } else {
+        format!("{}/v1/metrics", endpoint.0.trim_end_matches('/'))
+    };
+    let interval = s.interval.map_or_else(
+        || {
+            targets
+                .iter()
+                .map(|t| t.interval)
+                .min()
+                .unwrap_or(Duration::from_secs(15))
+        },
+        |d| d.0,
+    );
+    let timeout = s
+        .timeout
+        .map_or(Duration::from_secs(10).min(interval), |d| d.0);
+    for k in s.resource_attributes.keys() {
+        if k.is_empty() || k.len() > 255 {
+            return Err(format!(
+                "otlp: resource attribute name {k:?}: give 1 to 255 characters"
+            ));
+        }
+    }
+    Ok(Some(Otlp {
+        endpoint,
+        interval,
+        timeout,
+        headers: s
+            .headers
+            .iter()
+            .map(|(k, v)| (k.0.clone(), v.clone()))
+            .collect(),
+        resource_attributes: s
+            .resource_attributes
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    }))
 }
 
 /// Default listen address: loopback only; other addresses are explicit.
@@ -186,6 +285,8 @@ impl Settings {
 struct File {
     listen: Option<String>,
     #[serde(default)]
+    otlp: OtlpSettings,
+    #[serde(default)]
     defaults: Settings,
     targets: Vec<Settings>,
 }
@@ -204,6 +305,7 @@ pub fn from_flags(
     urls: &[String],
     listen: Option<&str>,
     flags: &Settings,
+    otlp_flags: &OtlpSettings,
 ) -> Result<Config, ConfigError> {
     if urls.is_empty() {
         return Err(ConfigError::Flags(
@@ -219,18 +321,24 @@ pub fn from_flags(
                 .map_err(|e| ConfigError::Flags(format!("--target {u}: {e}")))?,
         );
     }
-    finish(listen.map(str::to_string), targets).map_err(ConfigError::Flags)
+    let otlp = otlp(otlp_flags, &targets).map_err(ConfigError::Flags)?;
+    finish(listen.map(str::to_string), targets, otlp).map_err(ConfigError::Flags)
 }
 
 /// Reads a YAML configuration file; flags given on the command line win
 /// over the file's defaults.
-pub fn load(path: &Path, listen: Option<&str>, flags: &Settings) -> Result<Config, ConfigError> {
+pub fn load(
+    path: &Path,
+    listen: Option<&str>,
+    flags: &Settings,
+    otlp_flags: &OtlpSettings,
+) -> Result<Config, ConfigError> {
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError::At {
         path: shown.clone(),
         message: format!("{e}: give a readable YAML file"),
     })?;
-    parse(&text, &shown, listen, flags)
+    parse(&text, &shown, listen, flags, otlp_flags)
 }
 
 /// [`load`] on text already read; `path` names it in errors.
@@ -239,6 +347,7 @@ pub fn parse(
     path: &str,
     listen: Option<&str>,
     flags: &Settings,
+    otlp_flags: &OtlpSettings,
 ) -> Result<Config, ConfigError> {
     let at = |line: usize, column: usize, message: String| ConfigError::At {
         path: format!("{path}:{line}:{column}"),
@@ -322,7 +431,11 @@ pub fn parse(
         targets
             .push(target(url.0.clone(), name, labels, &settings).map_err(|m| at(line, column, m))?);
     }
-    finish(listen.map(str::to_string).or(file.listen), targets).map_err(|m| {
+    let otlp = otlp(&otlp_flags.or(&file.otlp), &targets).map_err(|m| {
+        let (line, column) = locate(text, "otlp:");
+        at(line, column, m)
+    })?;
+    finish(listen.map(str::to_string).or(file.listen), targets, otlp).map_err(|m| {
         // Duplicate names: point at the second one.
         let (line, column) = m
             .split('"')
@@ -424,7 +537,11 @@ fn target(
     })
 }
 
-fn finish(listen: Option<String>, targets: Vec<Target>) -> Result<Config, String> {
+fn finish(
+    listen: Option<String>,
+    targets: Vec<Target>,
+    otlp: Option<Otlp>,
+) -> Result<Config, String> {
     let mut seen = std::collections::BTreeSet::new();
     for t in &targets {
         if !seen.insert(t.name.as_str()) {
@@ -437,6 +554,7 @@ fn finish(listen: Option<String>, targets: Vec<Target>) -> Result<Config, String
     Ok(Config {
         listen: listen.unwrap_or_else(|| DEFAULT_LISTEN.to_string()),
         targets,
+        otlp,
     })
 }
 
@@ -729,9 +847,15 @@ mod tests {
     use super::*;
 
     fn parse_err(text: &str) -> String {
-        parse(text, "g.yaml", None, &Settings::default())
-            .expect_err("must be refused")
-            .to_string()
+        parse(
+            text,
+            "g.yaml",
+            None,
+            &Settings::default(),
+            &OtlpSettings::default(),
+        )
+        .expect_err("must be refused")
+        .to_string()
     }
 
     #[test]
@@ -761,6 +885,7 @@ mod tests {
             "g.yaml",
             None,
             &Settings::default(),
+            &OtlpSettings::default(),
         )
         .expect("valid");
         assert_eq!(c.listen, DEFAULT_LISTEN);
@@ -790,7 +915,14 @@ targets:
             mode: Some(Mode::Dump),
             ..Settings::default()
         };
-        let c = parse(text, "g.yaml", Some("0.0.0.0:9999"), &flags).expect("valid");
+        let c = parse(
+            text,
+            "g.yaml",
+            Some("0.0.0.0:9999"),
+            &flags,
+            &OtlpSettings::default(),
+        )
+        .expect("valid");
         assert_eq!(c.listen, "0.0.0.0:9999");
         assert_eq!(c.targets[0].interval, Duration::from_secs(30));
         assert_eq!(c.targets[0].mode, Mode::Dump);
@@ -860,7 +992,14 @@ targets:
             "bearer_token_file: /var/run/secrets/goroscope/token",
             "bearer_token: example",
         );
-        let c = parse(&text, path, None, &Settings::default()).expect("valid");
+        let c = parse(
+            &text,
+            path,
+            None,
+            &Settings::default(),
+            &OtlpSettings::default(),
+        )
+        .expect("valid");
         assert_eq!(c.listen, DEFAULT_LISTEN);
         assert_eq!(c.targets.len(), 2);
         let (a, b) = (&c.targets[0], &c.targets[1]);
@@ -873,12 +1012,27 @@ targets:
         assert_eq!(b.headers, vec!["X-Debug-Client: goroscope".to_string()]);
         assert_eq!(a.leak_rule, goroscope_core::leak::Rule::default());
         assert_eq!(a.leak_profile_interval, Duration::from_secs(300));
+        let o = c.otlp.as_ref().expect("otlp");
+        assert_eq!(o.endpoint, "http://127.0.0.1:4318/v1/metrics");
+        assert_eq!(o.interval, Duration::from_secs(15));
+        assert_eq!(
+            o.headers,
+            [("X-Scope-OrgID".to_string(), "shop".to_string())]
+        );
+        assert_eq!(
+            o.resource_attributes,
+            [(
+                "deployment.environment".to_string(),
+                "production".to_string()
+            )]
+        );
         // As written, the missing token file is reported where it is named.
         let e = parse(
             &std::fs::read_to_string(path).expect("valid"),
             "x.yaml",
             None,
             &Settings::default(),
+            &OtlpSettings::default(),
         )
         .expect_err("must be refused")
         .to_string();
@@ -897,6 +1051,7 @@ targets:
             ],
             None,
             &Settings::default(),
+            &OtlpSettings::default(),
         )
         .expect("valid");
         assert_eq!(c.targets.len(), 2);
@@ -905,9 +1060,54 @@ targets:
             &["http://x:1".into(), "http://x:1".into()],
             None,
             &Settings::default(),
+            &OtlpSettings::default(),
         )
         .expect_err("must be refused");
         assert!(e.to_string().contains("unique"), "{e}");
-        assert!(from_flags(&[], None, &Settings::default()).is_err());
+        assert!(from_flags(&[], None, &Settings::default(), &OtlpSettings::default()).is_err());
+    }
+
+    #[test]
+    fn otlp_flags_beat_the_file_and_need_an_endpoint() {
+        let file = "otlp:\n  endpoint: http://collector:4318/\n  interval: 30s\ntargets:\n  - url: http://a:1\n    interval: 5s\n";
+        let c = parse(
+            file,
+            "g.yaml",
+            None,
+            &Settings::default(),
+            &OtlpSettings::default(),
+        )
+        .expect("valid");
+        let o = c.otlp.expect("otlp");
+        assert_eq!(o.endpoint, "http://collector:4318/v1/metrics");
+        assert_eq!(o.interval, Duration::from_secs(30));
+        let flags = OtlpSettings {
+            endpoint: Some(Url("http://other:4318/v1/metrics".into())),
+            ..OtlpSettings::default()
+        };
+        let c = parse(file, "g.yaml", None, &Settings::default(), &flags).expect("valid");
+        let o = c.otlp.expect("otlp");
+        assert_eq!(o.endpoint, "http://other:4318/v1/metrics");
+        assert_eq!(o.interval, Duration::from_secs(30));
+        // Flags only: the interval defaults to the shortest target's.
+        let c = from_flags(
+            &["http://a:1".into()],
+            None,
+            &Settings {
+                interval: Some(Dur(Duration::from_secs(3))),
+                ..Settings::default()
+            },
+            &flags,
+        )
+        .expect("valid");
+        assert_eq!(c.otlp.expect("otlp").interval, Duration::from_secs(3));
+        let e = parse_err("otlp:\n  interval: 5s\ntargets:\n  - url: http://a:1\n");
+        assert!(
+            e.starts_with("g.yaml:1:1: otlp: give its `endpoint`"),
+            "{e}"
+        );
+        let e = parse_err("otlp:\n  endpoint: collector:4318\ntargets:\n  - url: http://a:1\n");
+        assert!(e.contains("not an http:// or https:// URL"), "{e}");
+        assert!(e.starts_with("g.yaml:2:"), "{e}");
     }
 }

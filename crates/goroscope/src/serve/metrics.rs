@@ -21,7 +21,7 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
 
 use super::policy::Reason;
-use super::target::{lock, Kind, TargetState};
+use super::target::{lock, Kind, TargetState, WaitHistogram};
 use super::Agent;
 use crate::analysis::WAIT_BUCKETS;
 use crate::fetch::ErrorKind;
@@ -132,8 +132,17 @@ fn unix_seconds(t: SystemTime) -> f64 {
 }
 
 /// One target's series, gathered under its lock, written after.
-struct Snapshot {
-    labels: Labels,
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// `target` and the target's extra labels, on every series.
+    pub labels: Labels,
+    /// The target's name and URL (OTLP resource attributes).
+    pub name: String,
+    pub url: String,
+    /// The extra labels alone.
+    pub extra: Labels,
+    /// When the agent began watching it.
+    pub since: SystemTime,
     up: bool,
     last_success: Option<f64>,
     restarts: u64,
@@ -146,7 +155,7 @@ struct Snapshot {
     errors: Vec<(ErrorKind, u64)>,
     collections: Vec<((Kind, Reason), u64)>,
     folded_total: u64,
-    waits: Vec<(BlockClass, super::target::WaitHistogram)>,
+    waits: Vec<(BlockClass, WaitHistogram)>,
     latest: Option<Arc<super::target::Latest>>,
     top_k: usize,
     verdicts: Arc<Vec<goroscope_core::leak::Verdict>>,
@@ -163,6 +172,14 @@ impl Snapshot {
         let goroutines = s.latest.as_ref().map_or(0, |l| l.report.total);
         Snapshot {
             labels,
+            name: config.name.clone(),
+            url: config.url.clone(),
+            extra: config
+                .labels
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            since: t.since,
             up: s.up,
             last_success: s.last_success.map(unix_seconds),
             restarts: s.restarts,
@@ -183,55 +200,372 @@ impl Snapshot {
             interval: config.interval.as_secs_f64(),
         }
     }
+}
 
-    fn with(&self, extra: &[(&str, &str)]) -> Labels {
-        let mut l = self.labels.clone();
-        l.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        l
+/// One series' value.
+#[derive(Debug, Clone)]
+pub enum Value {
+    Gauge(f64),
+    Counter(u64),
+    Histogram(Box<WaitHistogram>),
+}
+
+/// One series: which target (index into the snapshots) and the family's
+/// own labels; the target's labels are added when encoding.
+#[derive(Debug, Clone)]
+pub struct Point {
+    pub target: usize,
+    pub labels: Vec<(&'static str, String)>,
+    pub value: Value,
+}
+
+/// One metric family, independent of the wire format: `/metrics` and OTLP
+/// encode the same list, so the two exports cannot disagree.
+#[derive(Debug, Clone)]
+pub struct Family {
+    /// Prometheus name, without the unit and `_total` suffixes that
+    /// prometheus-client appends.
+    pub name: &'static str,
+    pub help: &'static str,
+    pub unit: Option<Unit>,
+    pub ty: MetricType,
+    /// OpenTelemetry name and unit (README "OTLP export").
+    pub otel_name: &'static str,
+    pub otel_unit: &'static str,
+    pub points: Vec<Point>,
+}
+
+/// OpenTelemetry attribute key of a Prometheus label the agent sets;
+/// configured extra labels keep their own names.
+pub fn otel_attribute(label: &str) -> &str {
+    match label {
+        "state" => "go.goroutine.state",
+        "block_class" => "go.goroutine.block_class",
+        "origin" => "go.goroutine.origin",
+        "depth" => "go.goroutine.stack_depth",
+        "signature" => "goroscope.signature",
+        "top_function" => "code.function.name",
+        "created_by" => "goroscope.created_by",
+        "mode" => "goroscope.collection.mode",
+        "reason" => "goroscope.collection.reason",
+        "kind" => "error.type",
+        "target" => "goroscope.target",
+        other => other,
     }
 }
 
-/// Writes one family: its descriptor, then a series per item.
-fn family<T>(
-    enc: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
-    unit: Option<&Unit>,
+fn fam(
+    name: &'static str,
+    otel_name: &'static str,
+    otel_unit: &'static str,
     ty: MetricType,
-    items: impl IntoIterator<Item = T>,
-    mut each: impl FnMut(&mut prometheus_client::encoding::MetricEncoder<'_>, T) -> std::fmt::Result,
-) -> std::fmt::Result {
-    let mut m = enc.encode_descriptor(name, help, unit, ty)?;
-    for item in items {
-        each(&mut m, item)?;
+    unit: Option<Unit>,
+    help: &'static str,
+) -> Family {
+    Family {
+        name,
+        help,
+        unit,
+        ty,
+        otel_name,
+        otel_unit,
+        points: Vec::new(),
     }
-    Ok(())
 }
 
-fn gauge(
-    m: &mut prometheus_client::encoding::MetricEncoder<'_>,
-    labels: &Labels,
-    v: f64,
-) -> std::fmt::Result {
-    m.encode_family(labels)?.encode_gauge(&v)
+impl Family {
+    fn push(&mut self, target: usize, labels: &[(&'static str, &str)], value: Value) {
+        self.points.push(Point {
+            target,
+            labels: labels.iter().map(|(k, v)| (*k, v.to_string())).collect(),
+            value,
+        });
+    }
 }
 
-fn counter(
-    m: &mut prometheus_client::encoding::MetricEncoder<'_>,
-    labels: &Labels,
-    v: u64,
-) -> std::fmt::Result {
-    m.encode_family(labels)?
-        .encode_counter::<NoLabelSet, _, u64>(&v, None)
+/// Every family of every target, in `/metrics` order.
+pub fn families(targets: &[Snapshot]) -> Vec<Family> {
+    use MetricType::{Counter, Gauge, Histogram};
+    let secs = || Some(Unit::Seconds);
+    let mut goroutines = fam("goroscope_goroutines", "go.goroutine.count", "{goroutine}", Gauge, None,
+        "Goroutines by state and block class in the target's latest profile or dump (profiles cannot tell running from runnable: on_cpu).");
+    let mut by_origin = fam("goroscope_goroutines_by_origin", "goroscope.goroutine.origin.count", "{goroutine}", Gauge, None,
+        "Goroutines of the program (user) and of the runtime's own services (runtime), latest collection.");
+    let mut by_depth = fam(
+        "goroscope_goroutines_by_depth",
+        "goroscope.goroutine.depth.count",
+        "{goroutine}",
+        Gauge,
+        None,
+        "Goroutines by stack depth bucket (frames), latest collection.",
+    );
+    let mut wait = fam("goroscope_goroutine_wait", "go.goroutine.wait.duration", "s", Histogram, secs(),
+        "How long blocked goroutines had waited, by block class: every full dump observes each blocked goroutine once (whole minutes as the dump prints them; under a minute counts as 0).");
+    let mut groups = fam("goroscope_group_goroutines", "goroscope.group.goroutine.count", "{goroutine}", Gauge, None,
+        "Goroutines per stack signature, largest top-K groups of the latest collection; the rest are summed in signature=\"other\".");
+    let mut signatures = fam(
+        "goroscope_group_signatures",
+        "goroscope.group.signature.count",
+        "{signature}",
+        Gauge,
+        None,
+        "Distinct stack signatures in the latest collection.",
+    );
+    let mut folded = fam(
+        "goroscope_group_signatures_folded",
+        "goroscope.group.signature.folded",
+        "{signature}",
+        Counter,
+        None,
+        "Signatures folded into signature=\"other\" (beyond top-K), summed over collections.",
+    );
+    let mut suspects = fam(
+        "goroscope_leak_suspects",
+        "goroscope.leak.suspect.count",
+        "{signature}",
+        Gauge,
+        None,
+        "Stack signatures the leak rule flags now (README \"Leak detection\").",
+    );
+    let mut leak_profile = fam("goroscope_leak_profile_goroutines", "goroscope.leak.profile.goroutine.count", "{goroutine}", Gauge, None,
+        "Goroutines in the target's last goroutineleak profile (Go 1.26 with GOEXPERIMENT=goroutineleakprofile): proven leaked.");
+    let mut score = fam(
+        "goroscope_leak_suspect_score",
+        "goroscope.leak.suspect.score",
+        "1",
+        Gauge,
+        None,
+        "Score (0 to 1) of the top leak suspects.",
+    );
+    let mut growth = fam(
+        "goroscope_leak_suspect_growth_per_minute",
+        "goroscope.leak.suspect.growth",
+        "{goroutine}/min",
+        Gauge,
+        None,
+        "Growth of the top leak suspects, goroutines per minute (Theil-Sen slope of their counts).",
+    );
+    let mut up = fam(
+        "goroscope_target_up",
+        "goroscope.target.up",
+        "1",
+        Gauge,
+        None,
+        "1 when the target's last scrape succeeded.",
+    );
+    let mut last_success = fam(
+        "goroscope_target_last_success_timestamp",
+        "goroscope.target.last_success.time",
+        "s",
+        Gauge,
+        secs(),
+        "When the target was last collected successfully (Unix time).",
+    );
+    let mut restarts = fam(
+        "goroscope_target_restarts",
+        "goroscope.target.restarts",
+        "{restart}",
+        Counter,
+        None,
+        "Target restarts seen (goroutine ids went back between two dumps).",
+    );
+    let mut scrape_duration = fam(
+        "goroscope_scrape_duration",
+        "goroscope.scrape.duration",
+        "s",
+        Gauge,
+        secs(),
+        "Duration of the target's last fetch and analysis, by what was collected.",
+    );
+    let mut scrape_bytes = fam(
+        "goroscope_scrape",
+        "goroscope.scrape.size",
+        "By",
+        Counter,
+        Some(Unit::Bytes),
+        "Bytes read from the target, by what was collected.",
+    );
+    let mut errors = fam("goroscope_scrape_errors", "goroscope.scrape.errors", "{error}", Counter, None,
+        "Failed fetches or analyses, by kind (connect, timeout, http_status, not_pprof, too_large, read, config).");
+    let mut collections = fam(
+        "goroscope_collections",
+        "goroscope.collections",
+        "{collection}",
+        Counter,
+        None,
+        "Collections by what ran (profile or dump) and why (README \"Collection policy\").",
+    );
+    let mut mode = fam("goroscope_collection_mode", "goroscope.collection.mode", "1", Gauge, None,
+        "1 for what the latest goroutine series come from: profile (states inferred) or dump (exact).");
+    let mut estimate = fam("goroscope_dump_pause_estimate", "goroscope.dump.pause.estimate", "s", Gauge, secs(),
+        "Estimated stop-the-world of a full dump of the target now: learned cost per goroutine times its goroutines.");
+    let mut cost = fam(
+        "goroscope_dump_cost_per_goroutine",
+        "goroscope.dump.cost_per_goroutine",
+        "s",
+        Gauge,
+        secs(),
+        "Learned cost of a full dump per goroutine (5 us until one was measured).",
+    );
+    let mut budget = fam("goroscope_pause_budget", "goroscope.dump.pause.budget", "s", Gauge, secs(),
+        "The target's pause_budget: the longest stop-the-world a full dump may cost it (alert rules compare dumps with it).");
+
+    for (i, t) in targets.iter().enumerate() {
+        if let Some(l) = &t.latest {
+            let mut by = std::collections::BTreeMap::new();
+            for s in &l.report.series {
+                *by.entry((s.state, s.block_class)).or_insert(0u64) += s.count;
+            }
+            for ((state, class), n) in by {
+                goroutines.push(
+                    i,
+                    &[("state", state.as_str()), ("block_class", class.as_str())],
+                    Value::Gauge(n as f64),
+                );
+            }
+            for (origin, n) in &l.report.origins {
+                by_origin.push(i, &[("origin", origin)], Value::Gauge(*n as f64));
+            }
+            for (depth, n) in &l.report.depth_buckets {
+                by_depth.push(i, &[("depth", depth)], Value::Gauge(*n as f64));
+            }
+        }
+        for (class, h) in &t.waits {
+            wait.push(
+                i,
+                &[("block_class", class.as_str())],
+                Value::Histogram(Box::new(h.clone())),
+            );
+        }
+        if let Some(l) = &t.latest {
+            let shown = &l.report.groups[..l.report.groups.len().min(t.top_k)];
+            for grp in shown {
+                let created_by = grp
+                    .created_by
+                    .as_ref()
+                    .map_or(String::new(), |f| cut(&f.function));
+                groups.push(
+                    i,
+                    &[
+                        ("signature", &grp.signature),
+                        ("top_function", &cut(&grp.top_function)),
+                        ("created_by", &created_by),
+                        ("block_class", grp.block_class.as_str()),
+                    ],
+                    Value::Gauge(grp.count as f64),
+                );
+            }
+            let other = l.report.total - shown.iter().map(|g| g.count).sum::<u64>();
+            groups.push(
+                i,
+                &[
+                    ("signature", "other"),
+                    ("top_function", ""),
+                    ("created_by", ""),
+                    ("block_class", "other"),
+                ],
+                Value::Gauge(other as f64),
+            );
+            signatures.push(i, &[], Value::Gauge(l.report.group_count as f64));
+        }
+        folded.push(i, &[], Value::Counter(t.folded_total));
+        suspects.push(
+            i,
+            &[],
+            Value::Gauge(t.verdicts.iter().filter(|v| v.suspect).count() as f64),
+        );
+        if let Some(n) = t.leak_profile {
+            leak_profile.push(i, &[], Value::Gauge(n as f64));
+        }
+        for v in t
+            .verdicts
+            .iter()
+            .filter(|v| v.suspect)
+            .take(MAX_LEAK_SERIES)
+        {
+            let (top, class) = v.group.as_ref().map_or((String::new(), "unknown"), |g| {
+                (cut(&g.top_function), g.block_class.as_str())
+            });
+            let labels = [
+                ("signature", v.signature.as_str()),
+                ("top_function", top.as_str()),
+                ("block_class", class),
+            ];
+            score.push(i, &labels, Value::Gauge(v.score));
+            growth.push(
+                i,
+                &labels,
+                Value::Gauge(v.slope_per_snapshot * 60.0 / t.interval),
+            );
+        }
+        up.push(i, &[], Value::Gauge(if t.up { 1.0 } else { 0.0 }));
+        if let Some(at) = t.last_success {
+            last_success.push(i, &[], Value::Gauge(at));
+        }
+        restarts.push(i, &[], Value::Counter(t.restarts));
+        for (k, v) in &t.scrape_seconds {
+            scrape_duration.push(i, &[("mode", k.as_str())], Value::Gauge(*v));
+        }
+        for (k, v) in &t.bytes {
+            scrape_bytes.push(i, &[("mode", k.as_str())], Value::Counter(*v));
+        }
+        for (k, v) in &t.errors {
+            errors.push(i, &[("kind", k.as_str())], Value::Counter(*v));
+        }
+        for ((k, r), v) in &t.collections {
+            collections.push(
+                i,
+                &[("mode", k.as_str()), ("reason", r.as_str())],
+                Value::Counter(*v),
+            );
+        }
+        if let Some(chosen) = t.chosen {
+            for k in Kind::ALL {
+                mode.push(
+                    i,
+                    &[("mode", k.as_str())],
+                    Value::Gauge(if k == chosen { 1.0 } else { 0.0 }),
+                );
+            }
+        }
+        estimate.push(i, &[], Value::Gauge(t.estimate));
+        cost.push(i, &[], Value::Gauge(t.cost));
+        budget.push(i, &[], Value::Gauge(t.budget));
+    }
+    vec![
+        goroutines,
+        by_origin,
+        by_depth,
+        wait,
+        groups,
+        signatures,
+        folded,
+        suspects,
+        leak_profile,
+        score,
+        growth,
+        up,
+        last_success,
+        restarts,
+        scrape_duration,
+        scrape_bytes,
+        errors,
+        collections,
+        mode,
+        estimate,
+        cost,
+        budget,
+    ]
+}
+
+/// Every target's state now.
+pub fn snapshots(agent: &Agent) -> Vec<Snapshot> {
+    agent.targets().iter().map(|t| Snapshot::of(t)).collect()
 }
 
 impl Collector for AgentCollector {
     fn encode(&self, mut enc: DescriptorEncoder) -> std::fmt::Result {
-        let targets: Vec<Snapshot> = self.0.targets().iter().map(|t| Snapshot::of(t)).collect();
-        let g = MetricType::Gauge;
-        let c = MetricType::Counter;
-        let secs = Unit::Seconds;
-
+        let targets = snapshots(&self.0);
         let mut m = enc.encode_descriptor(
             "goroscope_build",
             "goroscope's version.",
@@ -239,268 +573,33 @@ impl Collector for AgentCollector {
             MetricType::Info,
         )?;
         m.encode_info(&vec![("version", env!("CARGO_PKG_VERSION"))])?;
-
-        family(&mut enc, "goroscope_goroutines",
-            "Goroutines by state and block class in the target's latest profile or dump (profiles cannot tell running from runnable: on_cpu).",
-            None, g, &targets, |m, t| {
-                let Some(l) = &t.latest else { return Ok(()) };
-                let mut by = std::collections::BTreeMap::new();
-                for s in &l.report.series {
-                    *by.entry((s.state, s.block_class)).or_insert(0u64) += s.count;
+        // The agent's own, not a target's: only in /metrics.
+        if self.0.otlp().is_some() {
+            let (ok, failed) = self.0.otlp_exports();
+            let mut m = enc.encode_descriptor(
+                "goroscope_otlp_exports",
+                "OTLP pushes by result (README \"OTLP export\").",
+                None,
+                MetricType::Counter,
+            )?;
+            for (result, n) in [("ok", ok), ("error", failed)] {
+                m.encode_family(&vec![("result", result)])?
+                    .encode_counter::<NoLabelSet, _, u64>(&n, None)?;
+            }
+        }
+        for f in families(&targets) {
+            let mut m = enc.encode_descriptor(f.name, f.help, f.unit.as_ref(), f.ty)?;
+            for p in &f.points {
+                let mut labels = targets[p.target].labels.clone();
+                labels.extend(p.labels.iter().map(|(k, v)| (k.to_string(), v.clone())));
+                let mut family = m.encode_family(&labels)?;
+                match &p.value {
+                    Value::Gauge(v) => family.encode_gauge(v)?,
+                    Value::Counter(v) => family.encode_counter::<NoLabelSet, _, u64>(v, None)?,
+                    Value::Histogram(h) => h.prom.encode(family)?,
                 }
-                for ((state, class), n) in by {
-                    gauge(m, &t.with(&[("state", state.as_str()), ("block_class", class.as_str())]), n as f64)?;
-                }
-                Ok(())
-            })?;
-        family(&mut enc, "goroscope_goroutines_by_origin",
-            "Goroutines of the program (user) and of the runtime's own services (runtime), latest collection.",
-            None, g, &targets, |m, t| {
-                let Some(l) = &t.latest else { return Ok(()) };
-                for (origin, n) in &l.report.origins {
-                    gauge(m, &t.with(&[("origin", origin)]), *n as f64)?;
-                }
-                Ok(())
-            })?;
-        family(
-            &mut enc,
-            "goroscope_goroutines_by_depth",
-            "Goroutines by stack depth bucket (frames), latest collection.",
-            None,
-            g,
-            &targets,
-            |m, t| {
-                let Some(l) = &t.latest else { return Ok(()) };
-                for (depth, n) in &l.report.depth_buckets {
-                    gauge(m, &t.with(&[("depth", depth)]), *n as f64)?;
-                }
-                Ok(())
-            },
-        )?;
-        family(&mut enc, "goroscope_goroutine_wait",
-            "How long blocked goroutines had waited, by block class: every full dump observes each blocked goroutine once (whole minutes as the dump prints them; under a minute counts as 0).",
-            Some(&secs), MetricType::Histogram, &targets, |m, t| {
-                for (class, h) in &t.waits {
-                    h.encode(m.encode_family(&t.with(&[("block_class", class.as_str())]))?)?;
-                }
-                Ok(())
-            })?;
-        family(&mut enc, "goroscope_group_goroutines",
-            "Goroutines per stack signature, largest top-K groups of the latest collection; the rest are summed in signature=\"other\".",
-            None, g, &targets, |m, t| {
-                let Some(l) = &t.latest else { return Ok(()) };
-                let shown = &l.report.groups[..l.report.groups.len().min(t.top_k)];
-                for grp in shown {
-                    let created_by = grp.created_by.as_ref().map_or(String::new(), |f| cut(&f.function));
-                    let labels = t.with(&[
-                        ("signature", &grp.signature),
-                        ("top_function", &cut(&grp.top_function)),
-                        ("created_by", &created_by),
-                        ("block_class", grp.block_class.as_str()),
-                    ]);
-                    gauge(m, &labels, grp.count as f64)?;
-                }
-                let other = l.report.total - shown.iter().map(|g| g.count).sum::<u64>();
-                let labels = t.with(&[("signature", "other"), ("top_function", ""), ("created_by", ""), ("block_class", "other")]);
-                gauge(m, &labels, other as f64)
-            })?;
-        family(
-            &mut enc,
-            "goroscope_group_signatures",
-            "Distinct stack signatures in the latest collection.",
-            None,
-            g,
-            &targets,
-            |m, t| match &t.latest {
-                Some(l) => gauge(m, &t.labels, l.report.group_count as f64),
-                None => Ok(()),
-            },
-        )?;
-        family(
-            &mut enc,
-            "goroscope_group_signatures_folded",
-            "Signatures folded into signature=\"other\" (beyond top-K), summed over collections.",
-            None,
-            c,
-            &targets,
-            |m, t| counter(m, &t.labels, t.folded_total),
-        )?;
-
-        family(
-            &mut enc,
-            "goroscope_leak_suspects",
-            "Stack signatures the leak rule flags now (README \"Leak detection\").",
-            None,
-            g,
-            &targets,
-            |m, t| {
-                gauge(
-                    m,
-                    &t.labels,
-                    t.verdicts.iter().filter(|v| v.suspect).count() as f64,
-                )
-            },
-        )?;
-        family(&mut enc, "goroscope_leak_profile_goroutines",
-            "Goroutines in the target's last goroutineleak profile (Go 1.26 with GOEXPERIMENT=goroutineleakprofile): proven leaked.",
-            None, g, &targets, |m, t| match t.leak_profile {
-                Some(n) => gauge(m, &t.labels, n as f64),
-                None => Ok(()),
-            })?;
-        let suspects = |t: &Snapshot| -> Vec<(Labels, f64, f64)> {
-            t.verdicts
-                .iter()
-                .filter(|v| v.suspect)
-                .take(MAX_LEAK_SERIES)
-                .map(|v| {
-                    let (top, class) = v.group.as_ref().map_or((String::new(), "unknown"), |g| {
-                        (cut(&g.top_function), g.block_class.as_str())
-                    });
-                    let labels = t.with(&[
-                        ("signature", &v.signature),
-                        ("top_function", &top),
-                        ("block_class", class),
-                    ]);
-                    (labels, v.score, v.slope_per_snapshot * 60.0 / t.interval)
-                })
-                .collect()
-        };
-        family(
-            &mut enc,
-            "goroscope_leak_suspect_score",
-            "Score (0 to 1) of the top leak suspects.",
-            None,
-            g,
-            &targets,
-            |m, t| {
-                for (labels, score, _) in suspects(t) {
-                    gauge(m, &labels, score)?;
-                }
-                Ok(())
-            },
-        )?;
-        family(&mut enc, "goroscope_leak_suspect_growth_per_minute",
-            "Growth of the top leak suspects, goroutines per minute (Theil-Sen slope of their counts).",
-            None, g, &targets, |m, t| {
-                for (labels, _, growth) in suspects(t) {
-                    gauge(m, &labels, growth)?;
-                }
-                Ok(())
-            })?;
-        family(
-            &mut enc,
-            "goroscope_target_up",
-            "1 when the target's last scrape succeeded.",
-            None,
-            g,
-            &targets,
-            |m, t| gauge(m, &t.labels, if t.up { 1.0 } else { 0.0 }),
-        )?;
-        family(
-            &mut enc,
-            "goroscope_target_last_success_timestamp",
-            "When the target was last collected successfully (Unix time).",
-            Some(&secs),
-            g,
-            &targets,
-            |m, t| match t.last_success {
-                Some(at) => gauge(m, &t.labels, at),
-                None => Ok(()),
-            },
-        )?;
-        family(
-            &mut enc,
-            "goroscope_target_restarts",
-            "Target restarts seen (goroutine ids went back between two dumps).",
-            None,
-            c,
-            &targets,
-            |m, t| counter(m, &t.labels, t.restarts),
-        )?;
-        family(
-            &mut enc,
-            "goroscope_scrape_duration",
-            "Duration of the target's last fetch and analysis, by what was collected.",
-            Some(&secs),
-            g,
-            &targets,
-            |m, t| {
-                for (k, v) in &t.scrape_seconds {
-                    gauge(m, &t.with(&[("mode", k.as_str())]), *v)?;
-                }
-                Ok(())
-            },
-        )?;
-        family(
-            &mut enc,
-            "goroscope_scrape",
-            "Bytes read from the target, by what was collected.",
-            Some(&Unit::Bytes),
-            c,
-            &targets,
-            |m, t| {
-                for (k, v) in &t.bytes {
-                    counter(m, &t.with(&[("mode", k.as_str())]), *v)?;
-                }
-                Ok(())
-            },
-        )?;
-        family(&mut enc, "goroscope_scrape_errors",
-            "Failed fetches or analyses, by kind (connect, timeout, http_status, not_pprof, too_large, read, config).",
-            None, c, &targets, |m, t| {
-                for (k, v) in &t.errors {
-                    counter(m, &t.with(&[("kind", k.as_str())]), *v)?;
-                }
-                Ok(())
-            })?;
-        family(
-            &mut enc,
-            "goroscope_collections",
-            "Collections by what ran (profile or dump) and why (README \"Collection policy\").",
-            None,
-            c,
-            &targets,
-            |m, t| {
-                for ((k, r), v) in &t.collections {
-                    counter(
-                        m,
-                        &t.with(&[("mode", k.as_str()), ("reason", r.as_str())]),
-                        *v,
-                    )?;
-                }
-                Ok(())
-            },
-        )?;
-        family(&mut enc, "goroscope_collection_mode",
-            "1 for what the latest goroutine series come from: profile (states inferred) or dump (exact).",
-            None, g, &targets, |m, t| {
-                let Some(chosen) = t.chosen else { return Ok(()) };
-                for k in Kind::ALL {
-                    gauge(m, &t.with(&[("mode", k.as_str())]), if k == chosen { 1.0 } else { 0.0 })?;
-                }
-                Ok(())
-            })?;
-        family(&mut enc, "goroscope_dump_pause_estimate",
-            "Estimated stop-the-world of a full dump of the target now: learned cost per goroutine times its goroutines.",
-            Some(&secs), g, &targets, |m, t| gauge(m, &t.labels, t.estimate))?;
-        family(
-            &mut enc,
-            "goroscope_dump_cost_per_goroutine",
-            "Learned cost of a full dump per goroutine (5 us until one was measured).",
-            Some(&secs),
-            g,
-            &targets,
-            |m, t| gauge(m, &t.labels, t.cost),
-        )?;
-        family(
-            &mut enc,
-            "goroscope_pause_budget",
-            "The target's pause_budget: the longest stop-the-world a full dump may cost it (alert rules compare dumps with it).",
-            Some(&secs),
-            g,
-            &targets,
-            |m, t| gauge(m, &t.labels, t.budget),
-        )?;
+            }
+        }
         Ok(())
     }
 }

@@ -9,12 +9,15 @@ pub mod config;
 pub mod http;
 pub mod leaks;
 pub mod metrics;
+pub mod otlp;
 pub mod policy;
 pub mod target;
 
 use std::process::ExitCode;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
@@ -22,10 +25,15 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use config::Config;
 use target::{log, TargetState};
 
-/// The agent's shared state: its targets.
+/// The agent's shared state: its targets and its OTLP export.
 #[derive(Debug, Default)]
 pub struct Agent {
     targets: RwLock<Vec<Arc<TargetState>>>,
+    otlp: RwLock<Option<config::Otlp>>,
+    /// OTLP pushes that succeeded and failed.
+    otlp_exports: [AtomicU64; 2],
+    stopping: Mutex<bool>,
+    wake: Condvar,
 }
 
 impl Agent {
@@ -36,6 +44,55 @@ impl Agent {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
     }
+
+    /// The OTLP export now, if configured.
+    pub fn otlp(&self) -> Option<config::Otlp> {
+        self.otlp
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set_otlp(&self, otlp: Option<config::Otlp>) {
+        *self
+            .otlp
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = otlp;
+    }
+
+    /// Counts one OTLP push.
+    pub fn count_otlp(&self, ok: bool) {
+        self.otlp_exports[usize::from(!ok)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// OTLP pushes so far: (succeeded, failed).
+    pub fn otlp_exports(&self) -> (u64, u64) {
+        (
+            self.otlp_exports[0].load(Ordering::Relaxed),
+            self.otlp_exports[1].load(Ordering::Relaxed),
+        )
+    }
+
+    /// Sleeps `d` or until the agent stops; true when it stops.
+    pub fn wait_stop(&self, d: Duration) -> bool {
+        let stopping = self
+            .stopping
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (stopping, _) = self
+            .wake
+            .wait_timeout_while(stopping, d, |s| !*s)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *stopping
+    }
+
+    fn stop(&self) {
+        *self
+            .stopping
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = true;
+        self.wake.notify_all();
+    }
 }
 
 /// Where the configuration comes from, to reload it.
@@ -45,6 +102,7 @@ pub enum Source {
         path: std::path::PathBuf,
         listen: Option<String>,
         flags: Box<config::Settings>,
+        otlp: Box<config::OtlpSettings>,
     },
 }
 
@@ -56,7 +114,8 @@ impl Source {
                 path,
                 listen,
                 flags,
-            } => config::load(path, listen.as_deref(), flags),
+                otlp,
+            } => config::load(path, listen.as_deref(), flags, otlp),
         }
     }
 }
@@ -137,6 +196,17 @@ pub fn run(source: Source, on_ready: impl FnOnce(&str)) -> anyhow::Result<ExitCo
     }
     let mut running = Vec::new();
     apply(&agent, &mut running, &config);
+    // One exporter thread for the agent's life: a reload that adds or
+    // drops the endpoint is seen at its next wake-up.
+    agent.set_otlp(config.otlp.clone());
+    let exporter = {
+        let a = agent.clone();
+        std::thread::Builder::new()
+            .name("otlp".into())
+            .stack_size(256 << 10)
+            .spawn(move || otlp::run(a))
+            .context("cannot start the OTLP thread")?
+    };
     // The bound address: `--listen 127.0.0.1:0` picks a free port, and
     // whoever started the agent learns which from this line.
     let bound = server
@@ -160,6 +230,7 @@ pub fn run(source: Source, on_ready: impl FnOnce(&str)) -> anyhow::Result<ExitCo
                         log("", "level=warn msg=\"listen changed: restart the agent to move it\"");
                     }
                     apply(&agent, &mut running, &c);
+                    agent.set_otlp(c.otlp.clone());
                     log("", &format!("level=info msg=\"configuration reloaded\" targets={}", c.targets.len()));
                 }
                 Err(e) => log("", &format!("level=error msg=\"reload refused, keeping the running configuration\" error={:?}", e.to_string())),
@@ -168,6 +239,8 @@ pub fn run(source: Source, on_ready: impl FnOnce(&str)) -> anyhow::Result<ExitCo
         }
     }
     log("", "level=info msg=\"shutting down\"");
+    agent.stop();
+    let _ = exporter.join();
     for r in &running {
         r.state.stop();
     }

@@ -194,14 +194,20 @@ impl Policy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::serve::config::{parse, Settings};
+    use crate::serve::config::{parse, OtlpSettings, Settings};
 
     fn target(mode: &str) -> Target {
         let text = format!("targets:\n  - url: http://a:1\n    mode: {mode}\n");
-        parse(&text, "t", None, &Settings::default())
-            .expect("valid")
-            .targets
-            .remove(0)
+        parse(
+            &text,
+            "t",
+            None,
+            &Settings::default(),
+            &OtlpSettings::default(),
+        )
+        .expect("valid")
+        .targets
+        .remove(0)
     }
 
     #[test]

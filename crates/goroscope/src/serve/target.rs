@@ -53,15 +53,63 @@ impl Kind {
 /// A cumulative histogram of blocked goroutines' wait times (one block
 /// class): every dump observes every blocked goroutine once; the last one
 /// per bucket with trace labels is its exemplar.
-pub type WaitHistogram = HistogramWithExemplars<Vec<(String, String)>>;
+///
+/// prometheus-client encodes `prom` (exemplars included) but does not let
+/// its bucket counts be read, which OTLP needs: the same observations are
+/// kept beside it, updated together.
+#[derive(Debug, Clone)]
+pub struct WaitHistogram {
+    pub prom: HistogramWithExemplars<Vec<(String, String)>>,
+    /// Observations per bucket (not cumulative): `WAIT_BUCKETS`, then +Inf.
+    pub counts: [u64; WAIT_BUCKETS.len() + 1],
+    pub sum: f64,
+    pub count: u64,
+    /// The latest exemplar of each bucket: trace labels, value, when.
+    pub exemplars: [Option<WaitExemplar>; WAIT_BUCKETS.len() + 1],
+}
+
+/// One exemplar of [`WaitHistogram`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct WaitExemplar {
+    pub labels: Vec<(String, String)>,
+    pub seconds: f64,
+    pub at: SystemTime,
+}
+
+impl Default for WaitHistogram {
+    fn default() -> Self {
+        WaitHistogram {
+            prom: HistogramWithExemplars::new(WAIT_BUCKETS.into_iter()),
+            counts: [0; WAIT_BUCKETS.len() + 1],
+            sum: 0.0,
+            count: 0,
+            exemplars: Default::default(),
+        }
+    }
+}
 
 /// OpenMetrics allows 128 characters of exemplar labels.
 const MAX_EXEMPLAR_CHARS: usize = 128;
 
-fn observe(h: &WaitHistogram, seconds: f64, trace: &[(String, String)]) {
+fn observe(h: &mut WaitHistogram, seconds: f64, trace: &[(String, String)]) {
     let chars: usize = trace.iter().map(|(k, v)| k.len() + v.len()).sum();
     let exemplar = (!trace.is_empty() && chars <= MAX_EXEMPLAR_CHARS).then(|| trace.to_vec());
-    h.observe(seconds, exemplar, None);
+    // Prometheus' `le`: the first bucket whose bound is not below it.
+    let bucket = WAIT_BUCKETS
+        .iter()
+        .position(|&b| seconds <= b)
+        .unwrap_or(WAIT_BUCKETS.len());
+    h.counts[bucket] += 1;
+    h.sum += seconds;
+    h.count += 1;
+    if let Some(labels) = &exemplar {
+        h.exemplars[bucket] = Some(WaitExemplar {
+            labels: labels.clone(),
+            seconds,
+            at: SystemTime::now(),
+        });
+    }
+    h.prom.observe(seconds, exemplar, None);
 }
 
 /// The latest successful collection.
@@ -115,6 +163,9 @@ pub struct Status {
 /// reloads.
 #[derive(Debug)]
 pub struct TargetState {
+    /// When the agent began watching it: the start of its cumulative
+    /// series (OTLP's start_time_unix_nano).
+    pub since: SystemTime,
     config: Mutex<Target>,
     pub status: Mutex<Status>,
     stop: Mutex<bool>,
@@ -125,6 +176,7 @@ impl TargetState {
     /// A target not scraped yet.
     pub fn new(config: Target) -> Arc<Self> {
         Arc::new(Self {
+            since: SystemTime::now(),
             config: Mutex::new(config),
             status: Mutex::new(Status::default()),
             stop: Mutex::new(false),
@@ -459,10 +511,7 @@ impl TargetState {
                 .policy
                 .learned(Instant::now(), goroutines, took, baseline);
             for w in &analysed.waits {
-                let h = status
-                    .waits
-                    .entry(w.class)
-                    .or_insert_with(|| WaitHistogram::new(WAIT_BUCKETS.into_iter()));
+                let h = status.waits.entry(w.class).or_default();
                 observe(h, w.seconds, &w.trace);
             }
             // Goroutine ids only grow in a process: fewer means a new one.
