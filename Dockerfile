@@ -11,7 +11,7 @@
 FROM rust:1-bookworm AS build
 RUN rustup target add x86_64-unknown-linux-musl \
  && apt-get update \
- && apt-get install -y --no-install-recommends musl-tools \
+ && apt-get install -y --no-install-recommends musl-tools=1.2.3-1 \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

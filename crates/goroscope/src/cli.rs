@@ -163,6 +163,11 @@ pub struct ServeArgs {
     /// restarted agent resumes its baselines.
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<std::path::PathBuf>,
+
+    /// Check the configuration (file and flags) and exit: 0 and a summary
+    /// when it is valid, 2 and the error's file:line:column when not.
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Debug, clap::Args)]

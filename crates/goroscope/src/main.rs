@@ -132,6 +132,31 @@ fn serve_command(args: &cli::ServeArgs) -> anyhow::Result<ExitCode> {
         config::load(path, listen.as_deref(), flags, otlp)
             .map_err(|e| UsageError(e.to_string()))?;
     }
+    if args.check {
+        let c = source.load().map_err(|e| UsageError(e.to_string()))?;
+        println!(
+            "configuration OK: listen {}, {} target(s): {}; OTLP {}",
+            c.listen,
+            c.targets.len(),
+            c.targets
+                .iter()
+                .map(|t| format!(
+                    "{} ({}, {}, every {})",
+                    t.name,
+                    t.url,
+                    t.mode.as_str(),
+                    config::Dur(t.interval)
+                ))
+                .collect::<Vec<_>>()
+                .join(", "),
+            c.otlp.as_ref().map_or("off".to_string(), |o| format!(
+                "to {} every {}",
+                o.endpoint,
+                config::Dur(o.interval)
+            ))
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     serve::run(source, |_| {})
 }
 

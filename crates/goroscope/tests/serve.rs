@@ -1903,3 +1903,180 @@ fn otlp_export_reaches_a_real_collector_and_agrees_with_metrics() {
     assert!(exports.is_some_and(|n| n >= 2.0), "{page}");
     demo.stop();
 }
+
+/// Every PromQL expression of a Grafana dashboard: panel targets,
+/// variable queries (`label_values(...)` turned into the query it runs) and
+/// annotations; each with where it came from.
+fn dashboard_queries(dash: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for p in dash["panels"].as_array().expect("panels") {
+        for t in p["targets"].as_array().into_iter().flatten() {
+            let title = p["title"].as_str().unwrap_or("?");
+            out.push((
+                format!("panel {title:?} {}", t["refId"]),
+                t["expr"].as_str().expect("expr").to_string(),
+            ));
+        }
+    }
+    for v in dash["templating"]["list"].as_array().expect("templating") {
+        let Some(q) = v["query"]["query"].as_str() else {
+            continue;
+        };
+        // label_values(METRIC{...}, LABEL) asks for LABEL's values.
+        let inner = q
+            .strip_prefix("label_values(")
+            .and_then(|r| r.strip_suffix(')'))
+            .expect("label_values query");
+        let (metric, label) = inner.rsplit_once(',').expect("metric, label");
+        out.push((
+            format!("variable {}", v["name"]),
+            format!("group by ({}) ({})", label.trim(), metric.trim()),
+        ));
+    }
+    for a in dash["annotations"]["list"].as_array().into_iter().flatten() {
+        out.push((
+            format!("annotation {}", a["name"]),
+            a["expr"].as_str().expect("expr").to_string(),
+        ));
+    }
+    out
+}
+
+/// README "Dashboard": every query of deploy/grafana/goroscope-dashboard.json
+/// names only metrics and labels the agent exports, and run against a real
+/// Prometheus scraping the agent (watching the leaking demo, with dumps)
+/// each parses and the panels return data.
+#[test]
+fn dashboard_queries_use_only_exported_series_and_return_data() {
+    let Some(bin) = demo_bin() else { return };
+    if !prometheus_available() {
+        return;
+    }
+    let dash: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("deploy/grafana/goroscope-dashboard.json"))
+            .expect("dashboard"),
+    )
+    .expect("dashboard JSON");
+    let queries = dashboard_queries(&dash);
+    assert!(queries.len() >= 20, "{queries:?}");
+
+    let dir = scratch_dir("dashboard");
+    // The leaking demo, and a target with nothing listening: the error
+    // panels have data too.
+    let demo = Demo::start(bin, "127.0.0.1:0", &["-leak-every", "200ms"]);
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let agent = Agent::start(&[
+        "--target",
+        &demo.url(),
+        "--target",
+        &dead,
+        "--interval",
+        "1s",
+        "--dump-min-interval",
+        "2s",
+    ]);
+    let prom = Prometheus::start(&dir, &agent.addr);
+    let log = || agent.log();
+    // Data for every panel: a dump (wait histogram) and a leak suspect.
+    wait_for(
+        "a leak suspect in Prometheus",
+        Duration::from_secs(90),
+        log,
+        || {
+            (!prom.query("goroscope_leak_suspect_score").is_empty()
+                && !prom
+                    .query("goroscope_goroutine_wait_seconds_bucket")
+                    .is_empty())
+            .then_some(())
+        },
+    );
+
+    // What the agent exports: family names (with their sample suffixes)
+    // and label names.
+    let page = agent.metrics(false);
+    let mut names = std::collections::BTreeSet::new();
+    for l in page.lines().filter_map(|l| l.strip_prefix("# TYPE ")) {
+        let mut it = l.split_whitespace();
+        let (name, ty) = (it.next().expect("name"), it.next().expect("type"));
+        names.insert(name.to_string());
+        match ty {
+            "histogram" => {
+                for s in ["_bucket", "_sum", "_count"] {
+                    names.insert(format!("{name}{s}"));
+                }
+            }
+            "counter" => {
+                names.insert(format!("{name}_total"));
+            }
+            _ => {}
+        }
+    }
+    let mut labels: std::collections::BTreeSet<String> = prom_series(&page)
+        .keys()
+        .flat_map(|(_, l)| l.keys().cloned())
+        .collect();
+    // Added by the Prometheus scraping the agent, and by its alerting.
+    labels.extend(["job", "instance", "alertname", "alertstate"].map(String::from));
+    names.insert("ALERTS".into());
+
+    // Every panel query must have data with this workload but two: no
+    // goroutineleak profile (the demo is not built with the experiment)
+    // and no alert rules loaded here.
+    let may_be_empty =
+        |q: &str| q.contains("goroscope_leak_profile_goroutines") || q.starts_with("ALERTS");
+    for (what, q) in &queries {
+        // Identifiers followed by `{`, `(`... : metric names are the ones
+        // that are not PromQL functions or keywords.
+        let idents: Vec<&str> = q
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+            .filter(|w| w.starts_with("goroscope_") || *w == "ALERTS")
+            .collect();
+        assert!(!idents.is_empty(), "{what}: no metric in {q}");
+        for m in idents {
+            assert!(
+                names.contains(m),
+                "{what}: {m} is not exported by the agent ({q})"
+            );
+        }
+        // Label names: in matchers and in by (...) clauses.
+        let mut used = Vec::new();
+        for part in q.split('{').skip(1) {
+            let body = part.split('}').next().unwrap_or("");
+            for m in body.split(',') {
+                if let Some(i) = m.find(['=', '!']) {
+                    used.push(m[..i].trim().to_string());
+                }
+            }
+        }
+        for part in q.split("by (").skip(1) {
+            used.extend(
+                part.split(')')
+                    .next()
+                    .unwrap_or("")
+                    .split(',')
+                    .map(|l| l.trim().to_string()),
+            );
+        }
+        for l in used.iter().filter(|l| !l.is_empty()) {
+            assert!(
+                labels.contains(l),
+                "{what}: label {l} is not exported ({q})"
+            );
+        }
+        // Grafana's variables as Grafana would fill them with "All".
+        let concrete = q
+            .replace("$__rate_interval", "1m")
+            .replace("$job", ".*")
+            .replace("$instance", ".*")
+            .replace("$target", ".*");
+        let result = prom.query(&concrete);
+        if !may_be_empty(q) {
+            assert!(
+                !result.is_empty(),
+                "{what}: no data for {concrete}\n{}",
+                log()
+            );
+        }
+    }
+    demo.stop();
+}

@@ -107,7 +107,8 @@ pub enum Source {
 }
 
 impl Source {
-    fn load(&self) -> Result<Config, config::ConfigError> {
+    /// The configuration as it reads now.
+    pub fn load(&self) -> Result<Config, config::ConfigError> {
         match self {
             Source::Flags(c) => Ok((**c).clone()),
             Source::File {
