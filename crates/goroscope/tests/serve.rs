@@ -1353,6 +1353,18 @@ fn every_leak_site_is_flagged_and_no_load_is() {
     demo.stop();
 }
 
+/// The ```yaml block of README.md whose first line is `first`.
+fn readme_yaml(first: &str) -> String {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("README");
+    let open = format!("```yaml\n{first}\n");
+    let start = readme
+        .find(&open)
+        .unwrap_or_else(|| panic!("README has no block {first}"))
+        + 8;
+    let len = readme[start..].find("```").expect("closed block");
+    readme[start..start + len].to_string()
+}
+
 /// The shipped rules are `goroscope rules` with the defaults, pass
 /// `promtool check rules`, and pass their promtool unit tests (every alert
 /// firing and not firing, every recording rule's value).
@@ -1413,10 +1425,10 @@ fn shipped_rules_are_generated_checked_and_unit_tested() {
     assert!(bad.stderr.contains("leak_for=soon"), "{}", bad.stderr);
 }
 
-/// README "Federation": an edge Prometheus scrapes the agent watching the
-/// leaking demo and evaluates the shipped rules (the leak alert's `for`
-/// shortened with --set); a central Prometheus federates only the recorded
-/// series from it. The leak alert fires at the edge, the recorded series
+/// README "Federation", its configurations as written there: an edge
+/// Prometheus scrapes the agent watching the leaking demo and evaluates the
+/// shipped rules (the leak alert's `for` shortened with --set); a central
+/// Prometheus federates only the recorded series from it. The leak alert fires at the edge, the recorded series
 /// arrive at the centre, and the raw series stay at the edge.
 #[test]
 fn federation_edge_alerts_and_central_gets_recorded_series() {
@@ -1430,31 +1442,27 @@ fn federation_edge_alerts_and_central_gets_recorded_series() {
     assert_eq!(alerts.code(), 0, "{}", alerts.stderr);
     let recording = run(["rules", "recording"]);
     std::fs::create_dir_all(dir.join("edge")).expect("edge dir");
-    std::fs::write(dir.join("edge/alerts.yaml"), alerts.stdout_str()).expect("alerts");
-    std::fs::write(dir.join("edge/recording.yaml"), recording.stdout_str()).expect("recording");
-    let edge = Prometheus::with_config(
-        &dir.join("edge"),
-        &format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n  \
-             external_labels:\n    edge: edge-1\n\
-             rule_files:\n  - alerts.yaml\n  - recording.yaml\n\
-             scrape_configs:\n  - job_name: goroscope\n    \
-             static_configs:\n      - targets: ['{}']\n",
-            agent.addr
-        ),
-    );
-    // The README's federation job, pointed at the edge.
+    std::fs::write(dir.join("edge/goroscope-alerts.yaml"), alerts.stdout_str()).expect("alerts");
+    std::fs::write(
+        dir.join("edge/goroscope-recording.yaml"),
+        recording.stdout_str(),
+    )
+    .expect("recording");
+    // README's two configurations as they are, pointed at this agent and
+    // this edge, and scraping every second.
+    let fast = "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n";
+    let edge_config = readme_yaml("# edge prometheus.yml")
+        .replace("global:\n", fast)
+        .replace("127.0.0.1:9091", &agent.addr);
+    assert!(edge_config.contains(&agent.addr) && edge_config.contains("evaluation_interval"));
+    let edge = Prometheus::with_config(&dir.join("edge"), &edge_config);
+    let central_config = readme_yaml("# central prometheus.yml");
+    assert!(central_config.contains("edge-prometheus:9090") && !central_config.contains("global:"));
     let central = Prometheus::with_config(
         &dir.join("central"),
         &format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
-             scrape_configs:\n  - job_name: goroscope-federate\n    \
-             honor_labels: true\n    metrics_path: /federate\n    \
-             params:\n      'match[]':\n        \
-             - '{{__name__=~\"job(_[a-z_]+)?:goroscope_.+\"}}'\n        \
-             - '{{__name__=~\"instance(_[a-z_]+)?:goroscope_.+:.+_5m\"}}'\n    \
-             static_configs:\n      - targets: ['{}']\n",
-            edge.addr
+            "{fast}{}",
+            central_config.replace("edge-prometheus:9090", &edge.addr)
         ),
     );
     let log = || agent.log();
