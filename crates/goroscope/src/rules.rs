@@ -83,7 +83,7 @@ pub const SETTINGS: &[Setting] = &[
         "GoroscopeAgentDown: the agent's own scrape (`up{...}`), selected by these matchers..."),
     setting("agent_down_for", "5m", Kind::Duration, "...down for this long."),
     setting("pause_window", "15m", Kind::Duration,
-        "GoroscopeDumpPauseOverBudget: a dump in this window took longer than the target's pause budget."),
+        "GoroscopeDumpPauseOverBudget: dumps taken in this window while their estimated pause exceeds the budget."),
     setting("over_budget_for", "1h", Kind::Duration,
         "GoroscopeDumpsSkippedOverBudget: dumps refused for the budget throughout this long."),
 ];
@@ -280,18 +280,18 @@ const ALERTS: &str = r#"groups:
             for %agent_down_for%: no goroutine metrics or leak alerts come from its targets meanwhile.
       - alert: GoroscopeDumpPauseOverBudget
         expr: |
-          goroscope_scrape_duration_seconds{mode="dump"} > ignoring (mode) goroscope_pause_budget_seconds
-          and ignoring (mode)
-          sum without (reason) (increase(goroscope_collections_total{mode="dump"}[%pause_window%])) > 0
+          goroscope_dump_pause_estimate_seconds > goroscope_pause_budget_seconds
+          and
+          sum without (mode, reason) (increase(goroscope_collections_total{mode="dump"}[%pause_window%])) > 0
         labels:
           severity: warning
         annotations:
-          summary: '{{ $labels.target }} on {{ $labels.instance }}: a full dump took {{ $value | humanizeDuration }}, over its pause budget'
+          summary: '{{ $labels.target }} on {{ $labels.instance }}: full dumps stop it for about {{ $value | humanizeDuration }}, over its pause budget'
           description: >-
-            The last full goroutine dump of target {{ $labels.target }} (agent {{ $labels.instance }}) took
-            {{ $value | humanizeDuration }} to fetch, longer than the target's pause_budget; the dump stops the Go
-            program for most of that. With mode auto the agent learns from it and holds back; with mode dump,
-            switch to auto or profile.
+            Full goroutine dumps of target {{ $labels.target }} (agent {{ $labels.instance }}) were taken in the
+            last %pause_window% although each stops the Go program for about {{ $value | humanizeDuration }}
+            (the agent's estimate from measured dumps), more than the target's pause_budget.
+            With mode dump, switch to auto or profile; with mode auto this follows a jump in goroutines.
       - alert: GoroscopeDumpsSkippedOverBudget
         expr: |
           sum without (mode) (increase(goroscope_collections_total{reason="over_budget"}[%over_budget_for%])) > 0
