@@ -16,4 +16,5 @@ pub mod export;
 pub mod leak;
 pub mod model;
 pub mod parse;
+pub mod trace;
 pub mod vocab;

@@ -1,0 +1,636 @@
+//! Go execution traces (`runtime/trace`, `/debug/pprof/trace`): a reader
+//! for the format of Go 1.22 to 1.26 (headers `go 1.22 trace`, `go 1.23
+//! trace`, `go 1.25 trace`, `go 1.26 trace`) that returns the same events,
+//! in the same order and with the same timestamps, as Go's own reader
+//! (`internal/trace`, published as `golang.org/x/exp/trace`).
+//!
+//! It streams: one generation (about a second of the program) is in memory
+//! at a time, as in Go's reader. The layers: [`wire`] reads batches and a
+//! generation's tables, [`order`] merges the per-thread streams with Go's
+//! scheduler model, and [`Reader`] hands out events. [`summary`] turns
+//! them into time in each state and blocking latencies.
+
+mod order;
+pub mod spec;
+pub mod summary;
+mod wire;
+
+pub use order::GoState;
+
+use std::io::Read;
+
+use order::{Ordering, Step};
+use spec::{ev, Kind, SPECS};
+use wire::{Generation, Source};
+
+/// "No goroutine" (Go's `NoGoroutine`).
+pub const NO_G: i64 = -1;
+/// "No proc" (Go's `NoProc`).
+pub const NO_P: i64 = -1;
+
+/// Why a trace could not be read (further).
+#[derive(Debug, thiserror::Error)]
+pub enum TraceError {
+    /// Not an execution trace, or one of a version this reader does not know.
+    #[error("{0}")]
+    Header(String),
+    /// The input ends inside a batch or generation.
+    #[error(
+        "the trace ends early, at byte {offset} (a download cut short?): fetch or record it again"
+    )]
+    Truncated {
+        /// Bytes read.
+        offset: u64,
+    },
+    /// Bytes that do not follow the format.
+    #[error("corrupt trace near byte {offset}: {message}")]
+    Corrupt {
+        /// About where (0 when found in a generation already read).
+        offset: u64,
+        /// What is wrong.
+        message: String,
+    },
+    /// Events that cannot have happened in this order.
+    #[error("broken trace at {time} ns, event {event}: {message}")]
+    Broken {
+        /// The event's time.
+        time: i64,
+        /// The event's name.
+        event: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// Reading failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The execution context of an event: goroutine, P and thread, as Go
+/// reports them (the context before the event).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ctx {
+    /// Goroutine id, or [`NO_G`].
+    pub g: i64,
+    /// P id, or [`NO_P`].
+    pub p: i64,
+    /// OS thread id, or -1.
+    pub m: i64,
+}
+
+/// One event.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// The wire event type ([`spec::ev`]), or [`ev::SYNC_EVENT`].
+    pub typ: u8,
+    /// Nanoseconds, strictly increasing over the trace.
+    pub time: i64,
+    /// Where it happened.
+    pub ctx: Ctx,
+    /// The arguments after the timestamp, as Go's reader leaves them
+    /// (GoStatus' third is `old state << 32 | status`).
+    pub args: [u64; 4],
+    /// What the ordering added (a P's state before ProcStatus/ProcSteal,
+    /// a task's parent for UserTaskEnd).
+    pub extra: [u64; 2],
+    /// A task's name for UserTaskEnd (from its begin, maybe in an earlier
+    /// generation).
+    pub name: Option<String>,
+}
+
+impl Event {
+    /// An event the ordering makes up (the parts of a GoSwitch, the steal
+    /// before a GoDestroySyscall).
+    pub fn made(typ: u8, time: i64, args: &[u64]) -> Event {
+        let mut a = [0; 4];
+        a[..args.len()].copy_from_slice(args);
+        Event {
+            typ,
+            time,
+            ctx: Ctx {
+                g: NO_G,
+                p: NO_P,
+                m: wire::NO_THREAD,
+            },
+            args: a,
+            extra: [0; 2],
+            name: None,
+        }
+    }
+
+    /// What kind of event it is, in Go's API terms.
+    pub fn kind(&self) -> Kind {
+        SPECS[self.typ as usize].kind.unwrap_or(Kind::Sync)
+    }
+
+    /// The goroutine state change this event is, if it is one:
+    /// (goroutine, from, to). Same rules as Go's `Event.StateTransition`.
+    pub fn go_transition(&self) -> Option<(i64, GoState, GoState)> {
+        use GoState::*;
+        let a = |i: usize| self.args[i] as i64;
+        Some(match self.typ {
+            ev::GO_CREATE => (a(0), NotExist, Runnable),
+            ev::GO_CREATE_BLOCKED => (a(0), NotExist, Waiting),
+            ev::GO_CREATE_SYSCALL => (a(0), NotExist, Syscall),
+            ev::GO_START => (a(0), Runnable, Running),
+            ev::GO_DESTROY => (self.ctx.g, Running, NotExist),
+            ev::GO_DESTROY_SYSCALL => (self.ctx.g, Syscall, NotExist),
+            ev::GO_STOP => (self.ctx.g, Running, Runnable),
+            ev::GO_BLOCK => (self.ctx.g, Running, Waiting),
+            ev::GO_UNBLOCK | ev::GO_SWITCH | ev::GO_SWITCH_DESTROY => (a(0), Waiting, Runnable),
+            ev::GO_SYSCALL_BEGIN => (self.ctx.g, Running, Syscall),
+            ev::GO_SYSCALL_END => (self.ctx.g, Syscall, Running),
+            ev::GO_SYSCALL_END_BLOCKED => (self.ctx.g, Syscall, Runnable),
+            ev::GO_STATUS | ev::GO_STATUS_STACK => {
+                let packed = self.args[2];
+                (
+                    a(0),
+                    GoState::from_u64(packed >> 32),
+                    GoState::of_status(packed & 0xffff_ffff),
+                )
+            }
+            _ => return None,
+        })
+    }
+
+    /// The string id of a GoBlock/GoStop reason.
+    pub fn reason_id(&self) -> Option<u64> {
+        matches!(self.typ, ev::GO_BLOCK | ev::GO_STOP).then_some(self.args[0])
+    }
+
+    /// The event's own stack id (0: none).
+    pub fn stack_id(&self) -> u64 {
+        match SPECS[self.typ as usize].stacks.first() {
+            Some(&i) if self.typ != ev::SYNC_EVENT => self.args[i as usize - 1],
+            _ => 0,
+        }
+    }
+}
+
+/// The trace format version of a header, or why it is not one.
+pub fn read_header(header: &[u8]) -> Result<u32, TraceError> {
+    let not = || {
+        TraceError::Header(
+            "it is not a Go execution trace (no `go 1.NN trace` header): take one from /debug/pprof/trace?seconds=N".into(),
+        )
+    };
+    if header.len() < 16 || !header.starts_with(b"go 1.") || &header[13..16] != b"\0\0\0" {
+        return Err(not());
+    }
+    let text = std::str::from_utf8(&header[..13]).map_err(|_| not())?;
+    let minor: u32 = text
+        .strip_prefix("go 1.")
+        .and_then(|r| r.strip_suffix(" trace"))
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(not)?;
+    match minor {
+        22 | 23 | 25 | 26 => Ok(minor),
+        11 | 19 | 21 => Err(TraceError::Header(format!(
+            "it is a go 1.{minor} trace, written by Go before 1.22 in the old format this reader does not support: record it with Go 1.22 or later"
+        ))),
+        _ => Err(TraceError::Header(format!(
+            "unsupported trace version go 1.{minor} (supported: 1.22, 1.23, 1.25, 1.26; Go 1.24 writes 1.23)"
+        ))),
+    }
+}
+
+/// One thread's position in its batches.
+struct Cursor {
+    m: i64,
+    batch: usize,
+    off: usize,
+    last: i64,
+    ev: Event,
+}
+
+/// Reads events from a trace.
+pub struct Reader<R> {
+    src: Source<R>,
+    version: u32,
+    gen: Option<Box<Generation>>,
+    frontier: Vec<Cursor>,
+    cpu: std::collections::VecDeque<wire::CpuSample>,
+    order: Ordering,
+    last_ts: i64,
+    syncs: u64,
+    done: bool,
+    spill: Option<wire::Batch>,
+    /// An error found after a partial generation (old formats), reported
+    /// after that generation's events and a Sync.
+    late: Option<TraceError>,
+    late_synced: bool,
+    failed: Option<TraceError>,
+    /// The final Sync was returned.
+    finished: bool,
+    /// Generations read.
+    pub generations: u64,
+    /// The largest generation's event bytes (the reader's memory bound).
+    pub max_generation_bytes: usize,
+}
+
+impl<R: Read> Reader<R> {
+    /// Reads the header.
+    pub fn new(inner: R) -> Result<Self, TraceError> {
+        let mut src = Source::new(inner);
+        let mut header = Vec::new();
+        src.bytes(16, &mut header).map_err(|e| match e {
+            TraceError::Truncated { .. } => TraceError::Header(
+                "it is too short to be a Go execution trace (under 16 bytes)".into(),
+            ),
+            e => e,
+        })?;
+        let version = read_header(&header)?;
+        Ok(Reader {
+            src,
+            version,
+            gen: None,
+            frontier: Vec::new(),
+            cpu: Default::default(),
+            order: Ordering::default(),
+            last_ts: 0,
+            syncs: 0,
+            done: false,
+            spill: None,
+            late: None,
+            late_synced: false,
+            failed: None,
+            finished: false,
+            generations: 0,
+            max_generation_bytes: 0,
+        })
+    }
+
+    /// The trace's format version (22, 23, 25 or 26).
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+
+    /// A string of the current generation: valid for the event just
+    /// returned (a generation's events all come before the next one is
+    /// read).
+    pub fn string(&self, id: u64) -> Option<&str> {
+        self.gen.as_ref()?.string(id)
+    }
+
+    /// The frames of a stack of the current generation, innermost first:
+    /// (function, file, line).
+    pub fn stack(&self, id: u64) -> Vec<(&str, &str, u64)> {
+        let Some(g) = &self.gen else {
+            return Vec::new();
+        };
+        g.stacks
+            .get(&id)
+            .map(|pcs| {
+                pcs.iter()
+                    .filter_map(|pc| g.frames.get(pc))
+                    .map(|f| {
+                        (
+                            g.string(f.func).unwrap_or(""),
+                            g.string(f.file).unwrap_or(""),
+                            f.line,
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn sync(&mut self, time: i64) -> Event {
+        self.syncs += 1;
+        let mut e = Event::made(ev::SYNC_EVENT, time, &[self.syncs]);
+        e.ctx.m = wire::NO_THREAD;
+        e
+    }
+
+    /// The next event, `Ok(None)` at the end.
+    pub fn next_event(&mut self) -> Result<Option<Event>, TraceError> {
+        if self.done {
+            return Ok(None);
+        }
+        if let Some(e) = self.failed.take() {
+            self.done = true;
+            return Err(e);
+        }
+        let e = match self.next_raw() {
+            Ok(Some(e)) => e,
+            Ok(None) => {
+                self.done = true;
+                return Ok(None);
+            }
+            Err(e) => {
+                self.done = true;
+                return Err(e);
+            }
+        };
+        let mut e = e;
+        self.validate(&e)?;
+        if e.time <= self.last_ts {
+            e.time = self.last_ts + 1;
+        }
+        self.last_ts = e.time;
+        Ok(Some(e))
+    }
+
+    fn validate(&self, e: &Event) -> Result<(), TraceError> {
+        if e.typ == ev::SYNC_EVENT {
+            return Ok(());
+        }
+        let Some(g) = &self.gen else { return Ok(()) };
+        let spec = &SPECS[e.typ as usize];
+        for &i in spec.stacks {
+            let id = e.args[i as usize - 1];
+            if id != 0 && !g.stacks.contains_key(&id) {
+                return Err(TraceError::Corrupt {
+                    offset: self.src.offset,
+                    message: format!(
+                        "event {} names stack {id}, which is not in its generation",
+                        spec.name
+                    ),
+                });
+            }
+        }
+        for &i in spec.strings {
+            let id = e.args[i as usize - 1];
+            if g.string(id).is_none() {
+                return Err(TraceError::Corrupt {
+                    offset: self.src.offset,
+                    message: format!(
+                        "event {} names string {id}, which is not in its generation",
+                        spec.name
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn next_raw(&mut self) -> Result<Option<Event>, TraceError> {
+        if let Some(e) = self.order.queue.pop_front() {
+            return Ok(Some(e));
+        }
+        if self.finished {
+            return Ok(None);
+        }
+        if self.frontier.is_empty() && self.cpu.is_empty() {
+            return self.next_generation();
+        }
+        if let Some(s) = self.cpu.front() {
+            if self.frontier.is_empty() || s.time < self.frontier[0].ev.time {
+                let s = self.cpu.pop_front().expect("checked");
+                let mut e = Event::made(ev::CPU_SAMPLE, s.time, &[s.stack]);
+                e.ctx = Ctx {
+                    g: s.g,
+                    p: s.p,
+                    m: s.m,
+                };
+                return Ok(Some(e));
+            }
+        }
+        if self.frontier.is_empty() {
+            return Err(TraceError::Corrupt {
+                offset: self.src.offset,
+                message: "no thread has events left but the ordering waits for some".into(),
+            });
+        }
+        if !self.try_advance(0)? {
+            // Not ready: the others, earliest first (a stable sort, as
+            // Go's insertion sort is for the few threads a trace has).
+            self.frontier.sort_by_key(|c| c.ev.time);
+            let mut advanced = false;
+            for i in 1..self.frontier.len() {
+                if self.try_advance(i)? {
+                    advanced = true;
+                    break;
+                }
+            }
+            if !advanced {
+                let head = &self.frontier[0].ev;
+                return Err(TraceError::Broken {
+                    time: head.time,
+                    event: SPECS[head.typ as usize].name,
+                    message: format!(
+                        "no thread's next event can happen ({} threads waiting)",
+                        self.frontier.len()
+                    ),
+                });
+            }
+        }
+        Ok(self.order.queue.pop_front())
+    }
+
+    fn try_advance(&mut self, i: usize) -> Result<bool, TraceError> {
+        let gen = self.gen.as_ref().expect("a generation is installed");
+        let strings = |id: u64| gen.string(id).map(str::to_string);
+        let c = &self.frontier[i];
+        match self.order.advance(&c.ev, c.m, gen.gen, &strings)? {
+            Step::NotYet => return Ok(false),
+            Step::Done => {}
+        }
+        let more = next_in_batches(gen, &mut self.frontier[i])?;
+        if more {
+            heap_update(&mut self.frontier, i);
+        } else {
+            heap_remove(&mut self.frontier, i);
+        }
+        Ok(true)
+    }
+
+    fn next_generation(&mut self) -> Result<Option<Event>, TraceError> {
+        if self.version < 26 {
+            if let Some(e) = self.late.take() {
+                if !self.late_synced {
+                    self.late_synced = true;
+                    self.failed = Some(e);
+                    let t = self.last_ts;
+                    return Ok(Some(self.sync(t)));
+                }
+                return Err(e);
+            }
+            if self.gen.is_some() && self.spill.is_none() {
+                self.gen = None;
+                let t = self.last_ts;
+                self.done_after_sync();
+                return Ok(Some(self.sync(t)));
+            }
+            match wire::read_generation_spill(&mut self.src, &mut self.spill, self.version) {
+                Ok((Some(g), late)) => {
+                    if let Some(e) = late {
+                        self.late = Some(e);
+                    }
+                    Ok(Some(self.install(g)?))
+                }
+                Ok((None, late)) => {
+                    self.gen = None;
+                    self.failed = late;
+                    let t = self.last_ts;
+                    if self.failed.is_none() {
+                        self.done_after_sync();
+                    }
+                    Ok(Some(self.sync(t)))
+                }
+                Err(e) => {
+                    // What was read stays valid: a Sync closes it, then
+                    // the error.
+                    self.gen = None;
+                    self.failed = Some(e);
+                    let t = self.last_ts;
+                    Ok(Some(self.sync(t)))
+                }
+            }
+        } else {
+            match wire::read_generation(&mut self.src, self.version) {
+                Ok(wire::Read1::Gen(g)) => Ok(Some(self.install(g)?)),
+                Ok(wire::Read1::End) => {
+                    self.gen = None;
+                    let t = self.last_ts;
+                    self.done_after_sync();
+                    Ok(Some(self.sync(t)))
+                }
+                Err(e) => {
+                    self.gen = None;
+                    self.failed = Some(e);
+                    let t = self.last_ts;
+                    Ok(Some(self.sync(t)))
+                }
+            }
+        }
+    }
+
+    /// The Sync just returned is the last event.
+    fn done_after_sync(&mut self) {
+        self.failed = None;
+        self.late = None;
+        // `done` is set by the next call finding nothing.
+        self.frontier.clear();
+        self.cpu.clear();
+        self.spill = None;
+        self.finished = true;
+    }
+
+    fn install(&mut self, g: Box<Generation>) -> Result<Event, TraceError> {
+        self.generations += 1;
+        self.max_generation_bytes = self.max_generation_bytes.max(g.event_bytes);
+        self.cpu = g.cpu_samples.iter().copied().collect();
+        self.frontier.clear();
+        for &m in &g.ms {
+            let mut c = Cursor {
+                m,
+                batch: 0,
+                off: 0,
+                last: 0,
+                ev: Event::made(0, 0, &[]),
+            };
+            if next_in_batches(&g, &mut c)? {
+                heap_insert(&mut self.frontier, c);
+            }
+        }
+        let t = g.ns(g.min_ts);
+        self.gen = Some(g);
+        Ok(self.sync(t))
+    }
+}
+
+/// Reads the cursor's next event from its thread's batches; false when
+/// they are exhausted. Times as Go: per-batch base, then each delta
+/// converted and added.
+fn next_in_batches(g: &Generation, c: &mut Cursor) -> Result<bool, TraceError> {
+    let Some(batches) = g.batches.get(&c.m) else {
+        return Ok(false);
+    };
+    while c.batch < batches.len() && batches[c.batch].data.len() == c.off {
+        c.batch += 1;
+        c.off = 0;
+        c.last = 0;
+    }
+    let Some(b) = batches.get(c.batch) else {
+        return Ok(false);
+    };
+    if c.last == 0 {
+        c.last = g.ns(b.time);
+    }
+    let mut r = wire::Cursor::new(&b.data[c.off..]);
+    let typ = r.byte()?;
+    let spec = &SPECS[typ as usize];
+    if !spec.timed || spec.args == 0 {
+        return Err(TraceError::Corrupt {
+            offset: 0,
+            message: format!(
+                "event type {typ} in an event batch of thread {}: not a timed event",
+                c.m
+            ),
+        });
+    }
+    let dt = r.uvarint()?;
+    let mut args = [0u64; 4];
+    for a in args.iter_mut().take(spec.args as usize - 1) {
+        *a = r.uvarint()?;
+    }
+    c.off += r.pos();
+    let time = g.ns(dt) + c.last;
+    c.last = time;
+    c.ev = Event {
+        typ,
+        time,
+        ctx: Ctx {
+            g: NO_G,
+            p: NO_P,
+            m: c.m,
+        },
+        args,
+        extra: [0; 2],
+        name: None,
+    };
+    Ok(true)
+}
+
+// A binary min-heap on the cursors' next event times, with Go's sift
+// rules (strict comparisons), so that ties resolve the same way.
+
+fn heap_insert(h: &mut Vec<Cursor>, c: Cursor) {
+    h.push(c);
+    let i = h.len() - 1;
+    sift_up(h, i);
+}
+
+fn heap_update(h: &mut [Cursor], i: usize) {
+    if sift_up(h, i) != i {
+        return;
+    }
+    sift_down(h, i);
+}
+
+fn heap_remove(h: &mut Vec<Cursor>, mut i: usize) {
+    while i > 0 {
+        h.swap((i - 1) / 2, i);
+        i = (i - 1) / 2;
+    }
+    let last = h.len() - 1;
+    h.swap(0, last);
+    h.pop();
+    sift_down(h, 0);
+}
+
+fn sift_up(h: &mut [Cursor], mut i: usize) -> usize {
+    while i > 0 && h[(i - 1) / 2].ev.time > h[i].ev.time {
+        h.swap((i - 1) / 2, i);
+        i = (i - 1) / 2;
+    }
+    i
+}
+
+fn sift_down(h: &mut [Cursor], mut i: usize) {
+    loop {
+        let mut m = i;
+        let mut min = if i < h.len() { h[i].ev.time } else { i64::MAX };
+        for j in [2 * i + 1, 2 * i + 2] {
+            if j < h.len() && h[j].ev.time < min {
+                min = h[j].ev.time;
+                m = j;
+            }
+        }
+        if m == i {
+            return;
+        }
+        h.swap(i, m);
+        i = m;
+    }
+}

@@ -1,0 +1,929 @@
+//! Putting the per-thread event streams in one order, as Go's reader does
+//! (`internal/trace/order.go`): a model of the scheduler (goroutine, P and
+//! M states, the GC) decides whether an event can happen yet; sequence
+//! numbers carried by GoStart, GoUnblock, ProcStart... tie events of
+//! different threads together. An event that cannot happen yet waits for
+//! other threads' events; one that can never happen is a broken trace.
+
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap;
+
+use super::spec::{ev, SPECS};
+use super::{Ctx, Event, TraceError, NO_G, NO_P};
+
+/// Wire goroutine status (`tracev2.GoStatus`).
+pub mod gstatus {
+    pub const RUNNABLE: u64 = 1;
+    pub const RUNNING: u64 = 2;
+    pub const SYSCALL: u64 = 3;
+    pub const WAITING: u64 = 4;
+}
+
+/// Wire P status (`tracev2.ProcStatus`).
+pub mod pstatus {
+    pub const RUNNING: u64 = 1;
+    pub const IDLE: u64 = 2;
+    pub const SYSCALL: u64 = 3;
+    pub const SYSCALL_ABANDONED: u64 = 4;
+}
+
+/// Goroutine states of Go's API (`trace.GoState`), variant for variant.
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum GoState {
+    Undetermined = 0,
+    NotExist = 1,
+    Runnable = 2,
+    Running = 3,
+    Waiting = 4,
+    Syscall = 5,
+}
+
+impl GoState {
+    /// Go's `GoState.String()`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GoState::Undetermined => "Undetermined",
+            GoState::NotExist => "NotExist",
+            GoState::Runnable => "Runnable",
+            GoState::Running => "Running",
+            GoState::Waiting => "Waiting",
+            GoState::Syscall => "Syscall",
+        }
+    }
+
+    /// From a wire status (`tracev2GoStatus2GoState`).
+    pub(crate) fn of_status(s: u64) -> GoState {
+        match s {
+            gstatus::RUNNABLE => GoState::Runnable,
+            gstatus::RUNNING => GoState::Running,
+            gstatus::WAITING => GoState::Waiting,
+            gstatus::SYSCALL => GoState::Syscall,
+            _ => GoState::Undetermined,
+        }
+    }
+
+    pub(crate) fn from_u64(v: u64) -> GoState {
+        match v {
+            1 => GoState::NotExist,
+            2 => GoState::Runnable,
+            3 => GoState::Running,
+            4 => GoState::Waiting,
+            5 => GoState::Syscall,
+            _ => GoState::Undetermined,
+        }
+    }
+}
+
+/// P states of Go's API (`trace.ProcState`), for ProcStatus events.
+fn proc_state_of_status(s: u64) -> u64 {
+    // ProcUndetermined 0, NotExist 1, Running 2, Idle 3.
+    match s {
+        pstatus::RUNNING | pstatus::SYSCALL => 2,
+        pstatus::IDLE | pstatus::SYSCALL_ABANDONED => 3,
+        _ => 0,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Seq {
+    gen: u64,
+    n: u64,
+}
+
+impl Seq {
+    fn succeeds(self, prev: Seq) -> bool {
+        self.gen == prev.gen && self.n == prev.n.wrapping_add(1)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RangeType {
+    typ: u8,
+    desc: u64,
+}
+
+fn range_type(typ: u8, desc: u64) -> RangeType {
+    let start = SPECS[typ as usize].start;
+    RangeType {
+        typ: if start != 0 { start } else { typ },
+        desc,
+    }
+}
+
+#[derive(Debug, Default)]
+struct Ranges(Vec<RangeType>);
+
+impl Ranges {
+    fn begin(&mut self, r: RangeType) -> Result<(), String> {
+        if self.0.contains(&r) {
+            return Err(format!(
+                "{} begins while already in flight",
+                SPECS[r.typ as usize].name
+            ));
+        }
+        self.0.push(r);
+        Ok(())
+    }
+
+    fn active(&mut self, r: RangeType, initial: bool) -> Result<(), String> {
+        if initial {
+            if self.0.contains(&r) {
+                return Err(format!(
+                    "active range {} already in flight in the first generation",
+                    SPECS[r.typ as usize].name
+                ));
+            }
+            self.0.push(r);
+        } else if !self.0.contains(&r) {
+            return Err(format!(
+                "active range {} was never begun",
+                SPECS[r.typ as usize].name
+            ));
+        }
+        Ok(())
+    }
+
+    fn end(&mut self, typ: u8) -> Result<u64, String> {
+        let start = SPECS[typ as usize].start;
+        let i =
+            self.0.iter().position(|r| r.typ == start).ok_or_else(|| {
+                format!("{} ends but is not in flight", SPECS[start as usize].name)
+            })?;
+        Ok(self.0.swap_remove(i).desc)
+    }
+}
+
+#[derive(Debug)]
+struct GState {
+    status: u64,
+    seq: Seq,
+    regions: Vec<(u64, String)>,
+    ranges: Ranges,
+}
+
+#[derive(Debug)]
+struct PState {
+    status: u64,
+    seq: Seq,
+    ranges: Ranges,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct MState {
+    g: i64,
+    p: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Gc {
+    Undetermined,
+    NotRunning,
+    Running,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Need {
+    No,
+    May,
+    Must,
+}
+
+fn check_ctx(ctx: Ctx, m: Need, p: Need, g: Need) -> Result<(), String> {
+    let bad = |need: Need, has: bool, what: &str| match (need, has) {
+        (Need::Must, false) => Err(format!("expected a {what} but had none")),
+        (Need::No, true) => Err(format!("expected no {what} but had one")),
+        _ => Ok(()),
+    };
+    bad(m, ctx.m != super::wire::NO_THREAD, "thread")?;
+    bad(p, ctx.p != NO_P, "proc")?;
+    bad(g, ctx.g != NO_G, "goroutine")
+}
+
+fn user(ctx: Ctx) -> Result<(), String> {
+    check_ctx(ctx, Need::Must, Need::Must, Need::Must)
+}
+
+/// The scheduler model. It lives as long as the reader: states carry over
+/// from one generation to the next.
+#[derive(Debug)]
+pub struct Ordering {
+    g: FxHashMap<i64, GState>,
+    p: FxHashMap<i64, PState>,
+    m: FxHashMap<i64, MState>,
+    tasks: FxHashMap<u64, (String, u64)>,
+    gc_seq: u64,
+    gc: Gc,
+    initial_gen: u64,
+    /// Events ready to be returned, in order.
+    pub queue: VecDeque<Event>,
+}
+
+/// What `advance` decided.
+pub enum Step {
+    /// The event (and maybe others) went to the queue.
+    Done,
+    /// It cannot happen yet: try another thread's event.
+    NotYet,
+}
+
+impl Default for Ordering {
+    fn default() -> Self {
+        Ordering {
+            g: FxHashMap::default(),
+            p: FxHashMap::default(),
+            m: FxHashMap::default(),
+            tasks: FxHashMap::default(),
+            gc_seq: 0,
+            gc: Gc::Undetermined,
+            initial_gen: 0,
+            queue: VecDeque::new(),
+        }
+    }
+}
+
+impl Ordering {
+    /// Tries to advance `e` (from thread `m`, in generation `gen`);
+    /// `strings` resolves the generation's string ids (task and region
+    /// names).
+    pub fn advance(
+        &mut self,
+        e: &Event,
+        m: i64,
+        gen: u64,
+        strings: &dyn Fn(u64) -> Option<String>,
+    ) -> Result<Step, TraceError> {
+        if self.initial_gen == 0 {
+            self.initial_gen = gen;
+        }
+        let mut cur = Ctx {
+            g: NO_G,
+            p: NO_P,
+            m,
+        };
+        if m != super::wire::NO_THREAD {
+            let ms = self.m.entry(m).or_insert(MState { g: NO_G, p: NO_P });
+            cur.p = ms.p;
+            cur.g = ms.g;
+        }
+        let mut e = e.clone();
+        let result = self.dispatch(&mut e, &mut cur, gen, strings);
+        match result {
+            Ok(Some(new)) => {
+                if m != super::wire::NO_THREAD {
+                    if let Some(ms) = self.m.get_mut(&m) {
+                        ms.p = new.p;
+                        ms.g = new.g;
+                    }
+                }
+                Ok(Step::Done)
+            }
+            Ok(None) => Ok(Step::NotYet),
+            Err(message) => Err(TraceError::Broken {
+                time: e.time,
+                event: SPECS[e.typ as usize].name,
+                message,
+            }),
+        }
+    }
+
+    fn push(&mut self, mut e: Event, ctx: Ctx) {
+        e.ctx = ctx;
+        self.queue.push_back(e);
+    }
+
+    /// `Ok(Some(new context))` when advanced, `Ok(None)` when not yet.
+    fn dispatch(
+        &mut self,
+        e: &mut Event,
+        cur: &mut Ctx,
+        gen: u64,
+        strings: &dyn Fn(u64) -> Option<String>,
+    ) -> Result<Option<Ctx>, String> {
+        let c = *cur;
+        let initial = gen == self.initial_gen;
+        match e.typ {
+            ev::PROCS_CHANGE | ev::GO_LABEL | ev::USER_LOG => {
+                user(c)?;
+                self.push(e.clone(), c);
+                Ok(Some(c))
+            }
+            ev::PROC_STATUS => self.proc_status(e, cur, gen),
+            ev::PROC_START => {
+                let pid = e.args[0] as i64;
+                let seq = Seq { gen, n: e.args[1] };
+                match self.p.get(&pid) {
+                    Some(s) if s.status == pstatus::IDLE && seq.succeeds(s.seq) && c.p == NO_P => {}
+                    _ => return Ok(None),
+                }
+                check_ctx(c, Need::Must, Need::No, Need::May)?;
+                if let Some(s) = self.p.get_mut(&pid) {
+                    s.status = pstatus::RUNNING;
+                    s.seq = seq;
+                }
+                self.push(e.clone(), c);
+                Ok(Some(Ctx { p: pid, ..c }))
+            }
+            ev::PROC_STOP => {
+                let s = self
+                    .p
+                    .get_mut(&c.p)
+                    .ok_or_else(|| format!("ProcStop for proc {} that does not exist", c.p))?;
+                if s.status != pstatus::RUNNING && s.status != pstatus::SYSCALL {
+                    return Err("ProcStop for a proc that is not running".into());
+                }
+                check_ctx(c, Need::Must, Need::Must, Need::May)?;
+                s.status = pstatus::IDLE;
+                self.push(e.clone(), c);
+                Ok(Some(Ctx { p: NO_P, ..c }))
+            }
+            ev::PROC_STEAL => self.proc_steal(e, c, gen),
+            ev::GO_STATUS | ev::GO_STATUS_STACK => self.go_status(e, cur, gen),
+            ev::GO_CREATE | ev::GO_CREATE_BLOCKED => {
+                check_ctx(c, Need::Must, Need::Must, Need::May)?;
+                if let Some(s) = self.g.get(&c.g) {
+                    if s.status != gstatus::RUNNING {
+                        return Err("goroutine creation by a goroutine that is not running".into());
+                    }
+                }
+                let new = e.args[0] as i64;
+                if self.g.contains_key(&new) {
+                    return Err(format!("goroutine {new} created twice"));
+                }
+                let status = if e.typ == ev::GO_CREATE_BLOCKED {
+                    gstatus::WAITING
+                } else {
+                    gstatus::RUNNABLE
+                };
+                self.g.insert(new, new_g(status, gen));
+                self.push(e.clone(), c);
+                Ok(Some(c))
+            }
+            ev::GO_CREATE_SYSCALL => {
+                check_ctx(c, Need::Must, Need::May, Need::No)?;
+                let new = e.args[0] as i64;
+                if self.g.contains_key(&new) {
+                    return Err(format!("goroutine {new} created twice (in a syscall)"));
+                }
+                self.g.insert(new, new_g(gstatus::SYSCALL, gen));
+                self.push(e.clone(), c);
+                Ok(Some(Ctx { g: new, ..c }))
+            }
+            ev::GO_START => {
+                let gid = e.args[0] as i64;
+                let seq = Seq { gen, n: e.args[1] };
+                match self.g.get(&gid) {
+                    Some(s) if s.status == gstatus::RUNNABLE && seq.succeeds(s.seq) => {}
+                    _ => return Ok(None),
+                }
+                check_ctx(c, Need::Must, Need::Must, Need::No)?;
+                if let Some(s) = self.g.get_mut(&gid) {
+                    s.status = gstatus::RUNNING;
+                    s.seq = seq;
+                }
+                self.push(e.clone(), c);
+                Ok(Some(Ctx { g: gid, ..c }))
+            }
+            ev::GO_DESTROY | ev::GO_STOP | ev::GO_BLOCK => {
+                user(c)?;
+                let s = self.running_g(c.g, e.typ)?;
+                match e.typ {
+                    ev::GO_DESTROY => {
+                        self.g.remove(&c.g);
+                    }
+                    ev::GO_STOP => s.status = gstatus::RUNNABLE,
+                    _ => s.status = gstatus::WAITING,
+                }
+                self.push(e.clone(), c);
+                Ok(Some(Ctx { g: NO_G, ..c }))
+            }
+            ev::GO_UNBLOCK => {
+                let gid = e.args[0] as i64;
+                let seq = Seq { gen, n: e.args[1] };
+                match self.g.get_mut(&gid) {
+                    Some(s) if s.status == gstatus::WAITING && seq.succeeds(s.seq) => {
+                        s.status = gstatus::RUNNABLE;
+                        s.seq = seq;
+                    }
+                    _ => return Ok(None),
+                }
+                self.push(e.clone(), c);
+                Ok(Some(c))
+            }
+            ev::GO_SWITCH | ev::GO_SWITCH_DESTROY => {
+                user(c)?;
+                self.running_g(c.g, e.typ)?;
+                let next = e.args[0] as i64;
+                let seq = Seq { gen, n: e.args[1] };
+                match self.g.get(&next) {
+                    Some(s) if s.status == gstatus::WAITING && seq.succeeds(s.seq) => {}
+                    _ => return Ok(None),
+                }
+                self.push(e.clone(), c);
+                if e.typ == ev::GO_SWITCH {
+                    if let Some(s) = self.g.get_mut(&c.g) {
+                        s.status = gstatus::WAITING;
+                    }
+                    // Go gives the implied block no reason and no stack.
+                    self.push(Event::made(ev::GO_BLOCK, e.time, &[0, 0]), c);
+                } else {
+                    self.g.remove(&c.g);
+                    self.push(Event::made(ev::GO_DESTROY, e.time, &[]), c);
+                }
+                if let Some(s) = self.g.get_mut(&next) {
+                    s.status = gstatus::RUNNING;
+                    s.seq = seq;
+                }
+                self.push(
+                    Event::made(ev::GO_START, e.time, &[next as u64, e.args[1]]),
+                    Ctx { g: NO_G, ..c },
+                );
+                Ok(Some(Ctx { g: next, ..c }))
+            }
+            ev::GO_SYSCALL_BEGIN => {
+                user(c)?;
+                let s = self.running_g(c.g, e.typ)?;
+                s.status = gstatus::SYSCALL;
+                let p = self
+                    .p
+                    .get_mut(&c.p)
+                    .ok_or_else(|| format!("GoSyscallBegin on unknown proc {}", c.p))?;
+                p.status = pstatus::SYSCALL;
+                let seq = Seq { gen, n: e.args[0] };
+                if !seq.succeeds(p.seq) {
+                    return Err(format!(
+                        "GoSyscallBegin: proc sequence {} does not follow {}",
+                        seq.n, p.seq.n
+                    ));
+                }
+                p.seq = seq;
+                self.push(e.clone(), c);
+                Ok(Some(c))
+            }
+            ev::GO_SYSCALL_END => {
+                user(c)?;
+                let s = self
+                    .g
+                    .get_mut(&c.g)
+                    .ok_or_else(|| format!("GoSyscallEnd for unknown goroutine {}", c.g))?;
+                if s.status != gstatus::SYSCALL {
+                    return Err("GoSyscallEnd for a goroutine not in a syscall".into());
+                }
+                s.status = gstatus::RUNNING;
+                let p = self
+                    .p
+                    .get_mut(&c.p)
+                    .ok_or_else(|| format!("GoSyscallEnd on unknown proc {}", c.p))?;
+                if p.status != pstatus::SYSCALL {
+                    return Err(format!("GoSyscallEnd: proc {} not in a syscall", c.p));
+                }
+                p.status = pstatus::RUNNING;
+                self.push(e.clone(), c);
+                Ok(Some(c))
+            }
+            ev::GO_SYSCALL_END_BLOCKED => {
+                if c.p != NO_P {
+                    let p = self
+                        .p
+                        .get(&c.p)
+                        .ok_or_else(|| format!("GoSyscallEndBlocked on unknown proc {}", c.p))?;
+                    if p.status == pstatus::SYSCALL {
+                        return Ok(None);
+                    }
+                }
+                check_ctx(c, Need::Must, Need::May, Need::Must)?;
+                let s = self
+                    .g
+                    .get_mut(&c.g)
+                    .ok_or_else(|| format!("GoSyscallEndBlocked for unknown goroutine {}", c.g))?;
+                if s.status != gstatus::SYSCALL {
+                    return Err("GoSyscallEndBlocked for a goroutine not in a syscall".into());
+                }
+                s.status = gstatus::RUNNABLE;
+                self.push(e.clone(), c);
+                Ok(Some(Ctx { g: NO_G, ..c }))
+            }
+            ev::GO_DESTROY_SYSCALL => {
+                check_ctx(c, Need::Must, Need::May, Need::Must)?;
+                match self.g.get(&c.g) {
+                    Some(s) if s.status == gstatus::SYSCALL => {}
+                    Some(_) => {
+                        return Err("GoDestroySyscall for a goroutine not in a syscall".into())
+                    }
+                    None => return Err(format!("GoDestroySyscall for unknown goroutine {}", c.g)),
+                }
+                self.g.remove(&c.g);
+                let mut new = Ctx { g: NO_G, ..c };
+                if c.p != NO_P {
+                    let p = self
+                        .p
+                        .get_mut(&c.p)
+                        .ok_or_else(|| format!("GoDestroySyscall on unknown proc {}", c.p))?;
+                    if p.status != pstatus::SYSCALL {
+                        return Err(format!("GoDestroySyscall: proc {} not in a syscall", c.p));
+                    }
+                    p.status = pstatus::SYSCALL_ABANDONED;
+                    new.p = NO_P;
+                    let mut steal = Event::made(ev::PROC_STEAL, e.time, &[c.p as u64]);
+                    steal.extra[0] = pstatus::SYSCALL;
+                    self.push(steal, c);
+                }
+                self.push(e.clone(), c);
+                Ok(Some(new))
+            }
+            ev::USER_TASK_BEGIN => {
+                let id = e.args[0];
+                if self.tasks.contains_key(&id) {
+                    return Err(format!("task id {id} begun twice"));
+                }
+                let mut parent = e.args[1];
+                if parent == 0 {
+                    // 0 is "no parent" here, not the background task.
+                    parent = u64::MAX;
+                    e.args[1] = parent;
+                }
+                let name = strings(e.args[2]).ok_or("task name is not in the string table")?;
+                self.tasks.insert(id, (name, parent));
+                user(c)?;
+                self.push(e.clone(), c);
+                Ok(Some(c))
+            }
+            ev::USER_TASK_END => {
+                let id = e.args[0];
+                let (name, parent) = self.tasks.remove(&id).unwrap_or((String::new(), u64::MAX));
+                e.extra[0] = parent;
+                e.name = Some(name);
+                user(c)?;
+                self.push(e.clone(), c);
+                Ok(Some(c))
+            }
+            ev::USER_REGION_BEGIN | ev::USER_REGION_END => {
+                user(c)?;
+                let name = strings(e.args[1]).ok_or("region name is not in the string table")?;
+                let s = self
+                    .g
+                    .get_mut(&c.g)
+                    .ok_or_else(|| format!("region on unknown goroutine {}", c.g))?;
+                let r = (e.args[0], name);
+                if e.typ == ev::USER_REGION_BEGIN {
+                    s.regions.push(r);
+                } else if let Some(last) = s.regions.last() {
+                    if *last != r {
+                        return Err(format!("region {:?} ends inside region {:?}", r.1, last.1));
+                    }
+                    s.regions.pop();
+                }
+                self.push(e.clone(), c);
+                Ok(Some(c))
+            }
+            ev::GC_ACTIVE => {
+                let seq = e.args[0];
+                if initial {
+                    if self.gc != Gc::Undetermined {
+                        return Err(
+                            "GCActive in the first generation is not its first GC event".into()
+                        );
+                    }
+                    self.gc_seq = seq;
+                    self.gc = Gc::Running;
+                    self.push(e.clone(), c);
+                    return Ok(Some(c));
+                }
+                if seq != self.gc_seq.wrapping_add(1) {
+                    return Ok(None);
+                }
+                if self.gc != Gc::Running {
+                    return Err("GCActive while no GC runs".into());
+                }
+                self.gc_seq = seq;
+                user(c)?;
+                self.push(e.clone(), c);
+                Ok(Some(c))
+            }
+            ev::GC_BEGIN => {
+                let seq = e.args[0];
+                if self.gc == Gc::Undetermined {
+                    self.gc_seq = seq;
+                    self.gc = Gc::Running;
+                    self.push(e.clone(), c);
+                    return Ok(Some(c));
+                }
+                if seq != self.gc_seq.wrapping_add(1) {
+                    return Ok(None);
+                }
+                if self.gc == Gc::Running {
+                    return Err("GCBegin while a GC runs".into());
+                }
+                self.gc_seq = seq;
+                self.gc = Gc::Running;
+                user(c)?;
+                self.push(e.clone(), c);
+                Ok(Some(c))
+            }
+            ev::GC_END => {
+                let seq = e.args[0];
+                if seq != self.gc_seq.wrapping_add(1) {
+                    return Ok(None);
+                }
+                match self.gc {
+                    Gc::NotRunning => return Err("GCEnd while no GC runs".into()),
+                    Gc::Undetermined => return Err("GCEnd while the GC state is unknown".into()),
+                    Gc::Running => {}
+                }
+                self.gc_seq = seq;
+                self.gc = Gc::NotRunning;
+                user(c)?;
+                self.push(e.clone(), c);
+                Ok(Some(c))
+            }
+            ev::HEAP_ALLOC | ev::HEAP_GOAL => {
+                check_ctx(c, Need::Must, Need::Must, Need::May)?;
+                self.push(e.clone(), c);
+                Ok(Some(c))
+            }
+            ev::GC_SWEEP_BEGIN => {
+                check_ctx(c, Need::Must, Need::Must, Need::May)?;
+                let p = self
+                    .p
+                    .get_mut(&c.p)
+                    .ok_or_else(|| format!("GCSweepBegin on unknown proc {}", c.p))?;
+                p.ranges.begin(range_type(e.typ, 0))?;
+                self.push(e.clone(), c);
+                Ok(Some(c))
+            }
+            ev::GC_SWEEP_ACTIVE => {
+                let pid = e.args[0] as i64;
+                let p = self
+                    .p
+                    .get_mut(&pid)
+                    .ok_or_else(|| format!("GCSweepActive for unknown proc {pid}"))?;
+                p.ranges.active(range_type(e.typ, 0), initial)?;
+                self.push(e.clone(), c);
+                Ok(Some(c))
+            }
+            ev::GC_SWEEP_END => {
+                check_ctx(c, Need::Must, Need::Must, Need::May)?;
+                let p = self
+                    .p
+                    .get_mut(&c.p)
+                    .ok_or_else(|| format!("GCSweepEnd on unknown proc {}", c.p))?;
+                p.ranges.end(e.typ)?;
+                self.push(e.clone(), c);
+                Ok(Some(c))
+            }
+            ev::STW_BEGIN | ev::GC_MARK_ASSIST_BEGIN => {
+                user(c)?;
+                let desc = if e.typ == ev::STW_BEGIN { e.args[0] } else { 0 };
+                let s = self
+                    .g
+                    .get_mut(&c.g)
+                    .ok_or_else(|| format!("range begins on unknown goroutine {}", c.g))?;
+                s.ranges.begin(range_type(e.typ, desc))?;
+                self.push(e.clone(), c);
+                Ok(Some(c))
+            }
+            ev::GC_MARK_ASSIST_ACTIVE => {
+                let gid = e.args[0] as i64;
+                let s = self
+                    .g
+                    .get_mut(&gid)
+                    .ok_or_else(|| format!("GCMarkAssistActive for unknown goroutine {gid}"))?;
+                s.ranges.active(range_type(e.typ, 0), initial)?;
+                self.push(e.clone(), c);
+                Ok(Some(c))
+            }
+            ev::STW_END | ev::GC_MARK_ASSIST_END => {
+                user(c)?;
+                let s = self
+                    .g
+                    .get_mut(&c.g)
+                    .ok_or_else(|| format!("range ends on unknown goroutine {}", c.g))?;
+                let desc = s.ranges.end(e.typ)?;
+                if e.typ == ev::STW_END {
+                    // The kind is carried over from the begin, as Go does.
+                    e.args[0] = desc;
+                }
+                self.push(e.clone(), c);
+                Ok(Some(c))
+            }
+            t if (ev::SPAN..=ev::GOROUTINE_STACK_FREE).contains(&t) => {
+                check_ctx(c, Need::Must, Need::May, Need::May)?;
+                self.push(e.clone(), c);
+                Ok(Some(c))
+            }
+            t => Err(format!("event type {t} cannot be ordered")),
+        }
+    }
+
+    fn running_g(&mut self, g: i64, typ: u8) -> Result<&mut GState, String> {
+        let s = self.g.get_mut(&g).ok_or_else(|| {
+            format!(
+                "{} for goroutine {g} that does not exist",
+                SPECS[typ as usize].name
+            )
+        })?;
+        if s.status != gstatus::RUNNING {
+            return Err(format!(
+                "{} for goroutine {g} that is not running",
+                SPECS[typ as usize].name
+            ));
+        }
+        Ok(s)
+    }
+
+    fn proc_status(
+        &mut self,
+        e: &mut Event,
+        cur: &mut Ctx,
+        gen: u64,
+    ) -> Result<Option<Ctx>, String> {
+        let pid = e.args[0] as i64;
+        let status = e.args[1];
+        if !(1..=4).contains(&status) {
+            return Err(format!("invalid status {status} for proc {pid}"));
+        }
+        let mut old = proc_state_of_status(status);
+        match self.p.get_mut(&pid) {
+            Some(s) => {
+                if status == pstatus::SYSCALL_ABANDONED && s.status == pstatus::SYSCALL {
+                    old = 2; // ProcRunning: promoted, nothing lost.
+                    e.args[1] = pstatus::SYSCALL;
+                } else if status == pstatus::SYSCALL_ABANDONED
+                    && s.status == pstatus::SYSCALL_ABANDONED
+                {
+                    old = 3; // ProcIdle.
+                    e.args[1] = pstatus::SYSCALL_ABANDONED;
+                } else if s.status != status {
+                    return Err(format!(
+                        "inconsistent status for proc {pid}: {} then {status}",
+                        s.status
+                    ));
+                }
+                s.seq = Seq { gen, n: 0 };
+            }
+            None => {
+                self.p.insert(
+                    pid,
+                    PState {
+                        status,
+                        seq: Seq { gen, n: 0 },
+                        ranges: Ranges::default(),
+                    },
+                );
+                old = if gen == self.initial_gen { 0 } else { 1 };
+            }
+        }
+        e.extra[0] = old;
+        let mut new = *cur;
+        if status == pstatus::RUNNING || status == pstatus::SYSCALL {
+            new.p = pid;
+        }
+        if status == pstatus::SYSCALL_ABANDONED && old == 2 {
+            // Emitted from the thread the P is bound to. Go takes the
+            // first match of a map walk; a P is bound to one M at most.
+            let found = self
+                .m
+                .iter()
+                .filter(|(_, ms)| ms.p == pid)
+                .map(|(&mid, ms)| (mid, *ms))
+                .max_by_key(|(mid, _)| *mid);
+            let Some((mid, ms)) = found else {
+                return Err(format!(
+                    "no thread holds proc {pid}, which is about to be stolen"
+                ));
+            };
+            cur.m = mid;
+            cur.p = pid;
+            cur.g = ms.g;
+        }
+        self.push(e.clone(), *cur);
+        Ok(Some(new))
+    }
+
+    fn proc_steal(&mut self, e: &mut Event, c: Ctx, gen: u64) -> Result<Option<Ctx>, String> {
+        let pid = e.args[0] as i64;
+        let seq = Seq { gen, n: e.args[1] };
+        let old = match self.p.get(&pid) {
+            Some(s)
+                if (s.status == pstatus::SYSCALL || s.status == pstatus::SYSCALL_ABANDONED)
+                    && seq.succeeds(s.seq) =>
+            {
+                s.status
+            }
+            _ => return Ok(None),
+        };
+        check_ctx(c, Need::Must, Need::May, Need::May)?;
+        e.extra[0] = old;
+        if let Some(s) = self.p.get_mut(&pid) {
+            s.status = pstatus::IDLE;
+            s.seq = seq;
+        }
+        if old == pstatus::SYSCALL_ABANDONED {
+            self.push(e.clone(), c);
+            return Ok(Some(c));
+        }
+        let mid = e.args[2] as i64;
+        if mid == c.m {
+            if c.p != pid {
+                return Err(format!(
+                    "thread {mid} steals proc {pid} from itself but holds proc {}",
+                    c.p
+                ));
+            }
+            self.push(e.clone(), c);
+            return Ok(Some(Ctx { p: NO_P, ..c }));
+        }
+        let ms = self
+            .m
+            .get_mut(&mid)
+            .ok_or_else(|| format!("proc {pid} stolen from unknown thread {mid}"))?;
+        if ms.p != pid {
+            return Err(format!(
+                "proc {pid} stolen from thread {mid}, which holds proc {}",
+                ms.p
+            ));
+        }
+        ms.p = NO_P;
+        self.push(e.clone(), c);
+        Ok(Some(c))
+    }
+
+    fn go_status(&mut self, e: &mut Event, cur: &mut Ctx, gen: u64) -> Result<Option<Ctx>, String> {
+        let gid = e.args[0] as i64;
+        let mid = e.args[1] as i64;
+        let status = e.args[2];
+        if !(1..=4).contains(&status) {
+            return Err(format!("invalid status {status} for goroutine {gid}"));
+        }
+        let mut old = GoState::of_status(status);
+        match self.g.get_mut(&gid) {
+            Some(s) => {
+                if s.status != status {
+                    return Err(format!(
+                        "inconsistent status for goroutine {gid}: {} then {status}",
+                        s.status
+                    ));
+                }
+                s.seq = Seq { gen, n: 0 };
+            }
+            None if gen == self.initial_gen => {
+                self.g.insert(gid, new_g(status, gen));
+                old = GoState::Undetermined;
+            }
+            None => {
+                return Err(format!(
+                    "status of goroutine {gid} never seen before, after the first generation"
+                ))
+            }
+        }
+        // Go packs the old state in the status argument.
+        e.args[2] = (old as u64) << 32 | status;
+        let mut new = *cur;
+        match status {
+            gstatus::RUNNING => new.g = gid,
+            gstatus::SYSCALL => {
+                if mid == super::wire::NO_THREAD {
+                    return Err(format!("goroutine {gid} in a syscall without a thread"));
+                }
+                if mid == cur.m {
+                    if gen != self.initial_gen && cur.g != gid {
+                        return Err(format!(
+                            "syscalling goroutine {gid} is not the one of its thread ({})",
+                            cur.g
+                        ));
+                    }
+                    new.g = gid;
+                } else {
+                    match self.m.get(&mid) {
+                        Some(ms) => {
+                            if ms.g != gid {
+                                return Err(format!(
+                                    "syscalling goroutine {gid} is not the one of thread {mid} ({})",
+                                    ms.g
+                                ));
+                            }
+                            cur.g = ms.g;
+                        }
+                        None => {
+                            self.m.insert(mid, MState { g: gid, p: NO_P });
+                        }
+                    }
+                    cur.m = mid;
+                }
+            }
+            _ => {}
+        }
+        self.push(e.clone(), *cur);
+        Ok(Some(new))
+    }
+}
+
+fn new_g(status: u64, gen: u64) -> GState {
+    GState {
+        status,
+        seq: Seq { gen, n: 0 },
+        regions: Vec::new(),
+        ranges: Ranges::default(),
+    }
+}
