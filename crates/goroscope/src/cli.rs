@@ -62,6 +62,56 @@ pub enum Command {
     /// setting: `goroscope rules alerts --set leak_for=30m > alerts.yaml`.
     /// `--list` names the settings and their defaults.
     Rules(RulesArgs),
+
+    /// Read a Go execution trace: time in each goroutine state, blocking
+    /// and scheduler latency, lifetimes, the stacks that block longest.
+    ///
+    /// Reads a trace file (runtime/trace, go test -trace, or saved from
+    /// /debug/pprof/trace), - for standard input, or takes one from a live
+    /// service: `goroscope trace http://host:6060 --seconds 5`. Go 1.22 to
+    /// 1.26 traces.
+    Trace(TraceArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TraceArgs {
+    /// Trace file, - for standard input, or the base URL of a Go service
+    /// serving net/http/pprof (or its full /debug/pprof/trace URL).
+    #[arg(value_name = "FILE|URL")]
+    pub input: std::path::PathBuf,
+
+    /// For a URL: how long to trace the service, in seconds (1-600). The
+    /// tracer costs a few percent of CPU while it runs.
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=600))]
+    pub seconds: u32,
+
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = DiffFormat::Human)]
+    pub format: DiffFormat,
+
+    /// With --format json: every goroutine's figures too.
+    #[arg(long)]
+    pub goroutines: bool,
+
+    /// Stacks listed by blocked time.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub top: usize,
+
+    /// For a URL: send `Authorization: Bearer TOKEN`.
+    #[arg(long, value_name = "TOKEN")]
+    pub bearer_token: Option<String>,
+
+    /// For a URL: send this header too (`Name: value`; repeatable).
+    #[arg(long = "header", value_name = "HEADER")]
+    pub headers: Vec<String>,
+
+    /// For an https URL: trust the certificates in this PEM file.
+    #[arg(long, value_name = "PEM")]
+    pub ca_cert: Option<std::path::PathBuf>,
+
+    /// For a URL: the largest trace accepted, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 2048)]
+    pub max_mib: u64,
 }
 
 #[derive(Debug, clap::Args)]

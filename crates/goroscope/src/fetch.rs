@@ -235,6 +235,84 @@ impl ureq::unversioned::resolver::Resolver for LiteralFirst {
     }
 }
 
+/// Opens `url` for reading as a stream (an execution trace can be far
+/// larger than anything worth holding in memory), after the same checks
+/// as [`get`]; the stream fails once it passes `opts.max_body`.
+pub fn open(url: &str, opts: &Options) -> Result<Box<dyn std::io::Read + Send>, FetchError> {
+    let agent = client(opts)?;
+    let mut req = agent.get(url);
+    if let Some(t) = &opts.bearer_token {
+        req = req.header("Authorization", format!("Bearer {t}"));
+    }
+    for h in &opts.headers {
+        if let Some((name, value)) = h.split_once(':') {
+            req = req.header(name.trim(), value.trim());
+        }
+    }
+    let resp = req.call().map_err(|e| explain(url, opts, e))?;
+    let status = resp.status();
+    let pprof_error = resp.headers().get("X-Go-Pprof").is_some();
+    let html = resp
+        .headers()
+        .get("Content-Type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if !status.is_success() || pprof_error || html {
+        let mut head = Vec::new();
+        let _ = std::io::Read::read_to_end(
+            &mut std::io::Read::take(resp.into_body().into_reader(), 200),
+            &mut head,
+        );
+        let first = String::from_utf8_lossy(&head)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string();
+        let (kind, what) = if !status.is_success() {
+            let hint = match status.as_u16() {
+                401 | 403 => "the endpoint is protected: pass --bearer-token or --header",
+                404 => "this server does not serve that pprof endpoint: is net/http/pprof imported (import _ \"net/http/pprof\") and is this its port?",
+                _ => "check the URL",
+            };
+            (
+                ErrorKind::HttpStatus,
+                format!("answered {status}: {first} ({hint})"),
+            )
+        } else if pprof_error {
+            (ErrorKind::NotPprof, format!("the pprof handler reported an error: {first} (is another trace being taken? Go allows one at a time)"))
+        } else {
+            (ErrorKind::NotPprof, "answered with an HTML page, not pprof data: give the service's base URL or its /debug/pprof/... URL".to_string())
+        };
+        return Err(FetchError::new(kind, format!("{url} {what}")));
+    }
+    Ok(Box::new(Capped {
+        inner: resp.into_body().into_reader(),
+        left: opts.max_body,
+        url: url.to_string(),
+    }))
+}
+
+/// A stream that fails, naming the URL, once it passes its cap.
+struct Capped<R> {
+    inner: R,
+    left: u64,
+    url: String,
+}
+
+impl<R: std::io::Read> std::io::Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n as u64 > self.left {
+            return Err(std::io::Error::other(format!(
+                "{} sent more than the cap: raise --max-mib if that is genuine",
+                self.url
+            )));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
 /// Fetches `url` with a one-off client.
 pub fn fetch(url: &str, opts: &Options) -> Result<Vec<u8>, FetchError> {
     get(&client(opts)?, url, opts)

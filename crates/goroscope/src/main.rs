@@ -13,6 +13,7 @@ mod human;
 mod rules;
 mod serve;
 mod source;
+mod tracecmd;
 mod watch;
 
 use std::io::{self, IsTerminal, Write};
@@ -65,6 +66,10 @@ fn main() -> ExitCode {
         Command::Diff(args) => diff_command(&args),
         Command::Watch(args) => watch_command(&args),
         Command::Rules(args) => rules_command(&args),
+        Command::Trace(args) => tracecmd::run(&args).map_err(|e| match e {
+            tracecmd::Failure::Usage(m) => anyhow::Error::new(UsageError(m)),
+            tracecmd::Failure::Other(e) => e,
+        }),
     };
     match result {
         Ok(code) => code,

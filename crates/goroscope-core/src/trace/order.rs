@@ -64,7 +64,8 @@ impl GoState {
         }
     }
 
-    pub(crate) fn from_u64(v: u64) -> GoState {
+    /// From Go's numeric value.
+    pub fn from_u64(v: u64) -> GoState {
         match v {
             1 => GoState::NotExist,
             2 => GoState::Runnable,

@@ -1,2 +1,464 @@
-//! Trace summaries: time in each goroutine state, blocking latency per
-//! reason. (Filled in by the analysis layer.)
+//! What a trace says about goroutines: how long they spend in each state,
+//! how long they wait per block class (blocking latency), how long they
+//! wait for a CPU once runnable (scheduler latency), how long they live,
+//! which stacks block the longest, and the stop-the-world pauses.
+//!
+//! Durations come from consecutive state transitions of one goroutine:
+//! the time between two is spent in the state the first one entered. Time
+//! before a goroutine's first transition in the trace, or after its last,
+//! is unknown and not counted (the same rule as the Go checker the tests
+//! compare with). Quantiles come from log-scale histograms (bounded
+//! memory whatever the trace's length), exact to within 4.4%; counts, sums
+//! and maxima are exact.
+
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+
+use super::spec::ev;
+use super::{Event, GoState, Reader, TraceError};
+use crate::model::BlockClass;
+
+/// Log-scale histogram of nanosecond durations: 16 buckets per power of
+/// two from 1 ns to 2^48 ns (about 3 days).
+#[derive(Debug, Clone, Default)]
+pub struct Durations {
+    counts: Vec<u64>,
+    /// Exact figures.
+    pub count: u64,
+    /// Sum of all durations (ns).
+    pub sum: i64,
+    /// Longest (ns).
+    pub max: i64,
+}
+
+const PER_OCTAVE: f64 = 16.0;
+const BUCKETS: usize = 48 * 16 + 1;
+
+impl Durations {
+    /// Adds one duration.
+    pub fn add(&mut self, ns: i64) {
+        let ns = ns.max(0);
+        if self.counts.is_empty() {
+            self.counts = vec![0; BUCKETS];
+        }
+        let i = if ns <= 1 {
+            0
+        } else {
+            ((ns as f64).log2() * PER_OCTAVE).ceil() as usize
+        };
+        self.counts[i.min(BUCKETS - 1)] += 1;
+        self.count += 1;
+        self.sum += ns;
+        self.max = self.max.max(ns);
+    }
+
+    /// The `q` quantile (0-1), as the upper bound of its bucket (never
+    /// above the maximum); 0 when empty.
+    pub fn quantile(&self, q: f64) -> i64 {
+        if self.count == 0 {
+            return 0;
+        }
+        let rank = ((q * self.count as f64).ceil() as u64).clamp(1, self.count);
+        let mut seen = 0;
+        for (i, &c) in self.counts.iter().enumerate() {
+            seen += c;
+            if seen >= rank {
+                let upper = 2f64.powf(i as f64 / PER_OCTAVE).round() as i64;
+                return upper.min(self.max);
+            }
+        }
+        self.max
+    }
+
+    /// Count, sum, p50, p90, p99, max.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            count: self.count,
+            total_ns: self.sum,
+            p50_ns: self.quantile(0.5),
+            p90_ns: self.quantile(0.9),
+            p99_ns: self.quantile(0.99),
+            max_ns: self.max,
+        }
+    }
+}
+
+/// A distribution's summary.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct Stats {
+    /// Intervals counted.
+    pub count: u64,
+    /// Their total length.
+    pub total_ns: i64,
+    /// Median.
+    pub p50_ns: i64,
+    /// 90th percentile.
+    pub p90_ns: i64,
+    /// 99th percentile.
+    pub p99_ns: i64,
+    /// Longest.
+    pub max_ns: i64,
+}
+
+/// The block class of a trace block reason (the strings of Go's
+/// `traceBlockReasonStrings`), refined by the blocking stack for "sync",
+/// which covers mutexes, wait groups and semaphores alike.
+pub fn block_class(reason: &str, stack: &[&str]) -> BlockClass {
+    match reason {
+        "chan receive" => BlockClass::ChanReceive,
+        "chan send" => BlockClass::ChanSend,
+        "select" => BlockClass::Select,
+        "sync.(*Cond).Wait" => BlockClass::Cond,
+        "network" => BlockClass::IoWait,
+        "sleep" => BlockClass::Sleep,
+        "forever" => BlockClass::NilOrForever,
+        "synctest" => BlockClass::Synctest,
+        "system goroutine wait"
+        | "GC mark assist wait for work"
+        | "GC background sweeper wait"
+        | "wait until GC ends"
+        | "GC weak to strong wait"
+        | "preempted" => BlockClass::GcRuntime,
+        "sync" => {
+            let has = |p: &str| stack.iter().any(|f| f.starts_with(p));
+            if has("sync.(*RWMutex)") {
+                BlockClass::Rwmutex
+            } else if has("sync.(*Mutex)") || has("internal/sync.(*Mutex)") {
+                BlockClass::Mutex
+            } else if has("sync.(*WaitGroup)") {
+                BlockClass::Waitgroup
+            } else {
+                BlockClass::Semaphore
+            }
+        }
+        "unspecified" | "wait for debug call" | "" => BlockClass::Other,
+        _ => BlockClass::Unknown,
+    }
+}
+
+/// One goroutine's figures, as the Go checker computes them.
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+pub struct GoStats {
+    /// Goroutine id.
+    pub id: i64,
+    /// State after its last transition.
+    pub final_state: String,
+    /// Time of its first transition.
+    pub first_ns: i64,
+    /// Time of its last transition.
+    pub last_ns: i64,
+    /// Transitions whose "from" is not the previous "to" (should be 0).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub mismatches: i64,
+    /// Time in each state (Go's state names), zeros left out.
+    pub state_ns: BTreeMap<String, i64>,
+    /// Its state transitions.
+    pub transitions: i64,
+    /// Waiting periods per reason of the transition that began them.
+    pub waiting_reason_count: BTreeMap<String, i64>,
+    /// Time waiting per reason.
+    pub waiting_reason_ns: BTreeMap<String, i64>,
+}
+
+fn is_zero(v: &i64) -> bool {
+    *v == 0
+}
+
+#[derive(Debug, Clone)]
+struct GoAcc {
+    first: i64,
+    last: i64,
+    cur: GoState,
+    seen: bool,
+    transitions: i64,
+    mismatches: i64,
+    state_ns: [i64; 6],
+    /// Reason index and block class of the current wait.
+    reason: u32,
+    class: BlockClass,
+    /// Signature index of the current wait's stack.
+    sig: u32,
+    /// When the current state began, and whether that is known (entered
+    /// by a transition in the trace, not reported by a status event).
+    entered: i64,
+    known: bool,
+    /// Created in the trace (for lifetimes).
+    created: Option<i64>,
+    waits: Vec<(u32, i64, i64)>,
+}
+
+/// Everything the summary gathers while events stream past.
+#[derive(Debug, Default)]
+pub struct Summary {
+    /// Events per kind (Go's names).
+    pub event_kinds: BTreeMap<&'static str, u64>,
+    /// Events read.
+    pub total_events: u64,
+    /// First and last event times.
+    pub first_ns: i64,
+    /// Last event time.
+    pub last_ns: i64,
+    /// Goroutine transitions per `From->To`.
+    pub transition_pairs: BTreeMap<String, u64>,
+    /// Entries into Waiting per reason.
+    pub waiting_reasons: BTreeMap<String, u64>,
+    /// Per (state, block class) durations.
+    pub state_durations: BTreeMap<(GoState, BlockClass), Durations>,
+    /// Scheduler latency: runnable to running.
+    pub sched_latency: Durations,
+    /// Lifetimes of goroutines created and ended inside the trace.
+    pub lifetimes: Durations,
+    /// Goroutines created and ended.
+    pub created: u64,
+    /// Goroutines that ended.
+    pub ended: u64,
+    /// Stop-the-world pauses per kind.
+    pub stw: BTreeMap<String, Durations>,
+    /// Blocked time per (stack signature, block class).
+    pub blocked_stacks: FxHashMap<(u32, BlockClass), (i64, u64)>,
+    /// Stack signatures: innermost few function names, joined.
+    pub signatures: Vec<String>,
+    sig_index: FxHashMap<String, u32>,
+    reasons: Vec<String>,
+    reason_index: FxHashMap<String, u32>,
+    goroutines: FxHashMap<i64, GoAcc>,
+    /// Generation-local stack id -> signature, reset each generation.
+    stack_sig: FxHashMap<u64, u32>,
+    stw_open: FxHashMap<i64, (i64, String)>,
+    keep_goroutines: bool,
+    seen_goroutines: u64,
+    /// Generations read and the largest one's event bytes.
+    pub generations: u64,
+    /// Bytes of the largest generation's event batches.
+    pub max_generation_bytes: usize,
+}
+
+/// Frames of a stack kept in its signature.
+const SIGNATURE_FRAMES: usize = 6;
+
+impl Summary {
+    /// A summary; `per_goroutine` keeps the per-goroutine waits needed by
+    /// [`Summary::goroutines`] (memory grows with the waits).
+    pub fn new(per_goroutine: bool) -> Self {
+        Summary {
+            keep_goroutines: per_goroutine,
+            ..Summary::default()
+        }
+    }
+
+    fn reason(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.reason_index.get(s) {
+            return i;
+        }
+        let i = self.reasons.len() as u32;
+        self.reasons.push(s.to_string());
+        self.reason_index.insert(s.to_string(), i);
+        i
+    }
+
+    /// Reads every event of `r`. A read error ends the summary where it
+    /// happened: what was read is kept, and the error returned.
+    pub fn read<R: std::io::Read>(&mut self, r: &mut Reader<R>) -> Result<(), TraceError> {
+        let result = loop {
+            match r.next_event() {
+                Ok(Some(e)) => self.add(&e, r),
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        self.generations = r.generations;
+        self.max_generation_bytes = r.max_generation_bytes;
+        result
+    }
+
+    /// Counts one event; `r` resolves its strings and stacks.
+    pub fn add<R: std::io::Read>(&mut self, e: &Event, r: &Reader<R>) {
+        let t = e.time;
+        if self.total_events == 0 {
+            self.first_ns = t;
+        }
+        self.last_ns = t;
+        self.total_events += 1;
+        *self.event_kinds.entry(e.kind().as_str()).or_default() += 1;
+        match e.typ {
+            ev::SYNC_EVENT => self.stack_sig.clear(),
+            ev::STW_BEGIN => {
+                let kind = r.string(e.args[0]).unwrap_or("").to_string();
+                self.stw_open.insert(e.ctx.g, (t, kind));
+            }
+            ev::STW_END => {
+                if let Some((start, kind)) = self.stw_open.remove(&e.ctx.g) {
+                    self.stw.entry(kind).or_default().add(t - start);
+                }
+            }
+            _ => {}
+        }
+        let Some((g, from, to)) = e.go_transition() else {
+            return;
+        };
+        *self
+            .transition_pairs
+            .entry(format!("{}->{}", from.as_str(), to.as_str()))
+            .or_default() += 1;
+        let reason = e.reason_id().and_then(|id| r.string(id)).unwrap_or("");
+        let (reason_i, class, sig) = if to == GoState::Waiting {
+            let sig = self.signature(e.stack_id(), r);
+            let reason_i = self.reason(reason);
+            let frames: Vec<&str> = self.signatures[sig as usize].split(" < ").collect();
+            (reason_i, block_class(reason, &frames), sig)
+        } else {
+            (0, BlockClass::None, 0)
+        };
+        if to == GoState::Waiting && from != GoState::Waiting {
+            *self.waiting_reasons.entry(reason.to_string()).or_default() += 1;
+        }
+        let keep = self.keep_goroutines;
+        if !self.goroutines.contains_key(&g) {
+            self.seen_goroutines += 1;
+        }
+        let acc = self.goroutines.entry(g).or_insert_with(|| GoAcc {
+            first: t,
+            last: t,
+            cur: GoState::Undetermined,
+            seen: false,
+            transitions: 0,
+            mismatches: 0,
+            state_ns: [0; 6],
+            reason: 0,
+            class: BlockClass::None,
+            sig: 0,
+            entered: t,
+            known: false,
+            created: None,
+            waits: Vec::new(),
+        });
+        acc.transitions += 1;
+        if acc.seen {
+            let d = t - acc.last;
+            acc.state_ns[acc.cur as usize] += d;
+            if from != acc.cur {
+                acc.mismatches += 1;
+            }
+            // A whole interval in one state ends here (a status event
+            // repeating the state does not end it). One that began before
+            // the trace is left out of the distributions: its length is
+            // unknown.
+            if to != acc.cur && acc.known {
+                let class = match acc.cur {
+                    GoState::Waiting => acc.class,
+                    GoState::Syscall => BlockClass::Syscall,
+                    _ => BlockClass::None,
+                };
+                self.state_durations
+                    .entry((acc.cur, class))
+                    .or_default()
+                    .add(t - acc.entered);
+                if acc.cur == GoState::Runnable && to == GoState::Running {
+                    self.sched_latency.add(t - acc.entered);
+                }
+                if acc.cur == GoState::Waiting {
+                    let slot = self.blocked_stacks.entry((acc.sig, acc.class)).or_default();
+                    slot.0 += t - acc.entered;
+                    slot.1 += 1;
+                }
+            }
+            if acc.cur == GoState::Waiting && keep {
+                if let Some(w) = acc.waits.last_mut() {
+                    w.2 += d;
+                }
+            }
+        }
+        if to == GoState::Waiting && !(acc.seen && acc.cur == GoState::Waiting) {
+            acc.reason = reason_i;
+            acc.class = class;
+            acc.sig = sig;
+            if keep {
+                acc.waits.push((reason_i, 1, 0));
+            }
+        }
+        if from == GoState::NotExist {
+            acc.created = Some(t);
+            self.created += 1;
+        }
+        if to == GoState::NotExist {
+            self.ended += 1;
+            if let Some(c) = acc.created {
+                self.lifetimes.add(t - c);
+            }
+        }
+        if to != acc.cur || !acc.seen {
+            acc.entered = t;
+            acc.known = from != GoState::Undetermined;
+        }
+        acc.seen = true;
+        acc.cur = to;
+        acc.last = t;
+        if to == GoState::NotExist && !keep {
+            self.goroutines.remove(&g);
+        }
+    }
+
+    fn signature<R: std::io::Read>(&mut self, stack: u64, r: &Reader<R>) -> u32 {
+        if let Some(&s) = self.stack_sig.get(&stack) {
+            return s;
+        }
+        let frames = r.stack(stack);
+        let text = frames
+            .iter()
+            .take(SIGNATURE_FRAMES)
+            .map(|(f, _, _)| *f)
+            .collect::<Vec<_>>()
+            .join(" < ");
+        let next = self.signatures.len() as u32;
+        let s = *self.sig_index.entry(text.clone()).or_insert(next);
+        if s == next {
+            self.signatures.push(text);
+        }
+        self.stack_sig.insert(stack, s);
+        s
+    }
+
+    /// Distinct goroutines seen (an id reused after its goroutine ended
+    /// counts again).
+    pub fn goroutine_count(&self) -> u64 {
+        self.seen_goroutines
+    }
+
+    /// Per-goroutine figures, by id (needs `per_goroutine`).
+    pub fn goroutines(&self) -> Vec<GoStats> {
+        let mut ids: Vec<i64> = self.goroutines.keys().copied().collect();
+        ids.sort_unstable();
+        ids.iter()
+            .map(|id| {
+                let a = &self.goroutines[id];
+                let mut state_ns = BTreeMap::new();
+                for (i, &ns) in a.state_ns.iter().enumerate() {
+                    if ns != 0 {
+                        state_ns.insert(GoState::from_u64(i as u64).as_str().to_string(), ns);
+                    }
+                }
+                let mut count = BTreeMap::new();
+                let mut ns = BTreeMap::new();
+                for &(r, c, d) in &a.waits {
+                    let name = self.reasons[r as usize].clone();
+                    *count.entry(name.clone()).or_default() += c;
+                    *ns.entry(name).or_default() += d;
+                }
+                // Go's checker lists reasons with waits; zero-time ones too.
+                GoStats {
+                    id: *id,
+                    final_state: a.cur.as_str().to_string(),
+                    first_ns: a.first,
+                    last_ns: a.last,
+                    mismatches: a.mismatches,
+                    state_ns,
+                    transitions: a.transitions,
+                    waiting_reason_count: count,
+                    waiting_reason_ns: ns,
+                }
+            })
+            .collect()
+    }
+}

@@ -375,9 +375,11 @@ impl Generation {
                         nsec: r.uvarint()?,
                     });
                 }
-                other => return Err(corrupt(&format!(
+                other => {
+                    return Err(corrupt(&format!(
                     "expected a frequency or clock snapshot in the sync batch, found event {other}"
-                ))),
+                )))
+                }
             }
         }
         Ok(())

@@ -1,0 +1,3 @@
+module goroscope.test/tracegen
+
+go 1.26.0
