@@ -1,47 +1,35 @@
-//! Prints event counts per kind and the first transitions of a trace, in
-//! the checker's JSON shape (a development aid).
-use std::collections::BTreeMap;
-
+//! Reads every event of a trace and prints how many there were per kind:
+//! the bare reader, for bench/trace.sh (Go's side: tracecheck -read-only).
 use goroscope_core::trace::Reader;
 
 fn main() {
-    let path = std::env::args().nth(1).expect("a trace file");
-    let f = std::fs::File::open(&path).expect("open");
-    let mut r = Reader::new(std::io::BufReader::new(f)).expect("header");
-    let mut kinds: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut first = Vec::new();
-    let (mut t0, mut t1) = (None, 0);
-    loop {
+    let path = std::env::args().nth(1).expect("usage: tracecount TRACE");
+    let f = std::fs::File::open(&path).expect("open the trace");
+    let mut r = Reader::new(f).expect("a Go execution trace");
+    let mut kinds = [0u64; 16];
+    let mut names = [""; 16];
+    let mut total = 0u64;
+    let result = loop {
         match r.next_event() {
             Ok(Some(e)) => {
-                t0.get_or_insert(e.time);
-                t1 = e.time;
-                *kinds.entry(e.kind().as_str()).or_default() += 1;
-                if let Some((g, from, to)) = e.go_transition() {
-                    if first.len() < 50 {
-                        let reason = e.reason_id().and_then(|id| r.string(id)).unwrap_or("");
-                        first.push(format!(
-                            "g={g} t={} {}->{} {reason:?} ctx=({},{},{})",
-                            e.time,
-                            from.as_str(),
-                            to.as_str(),
-                            e.ctx.g,
-                            e.ctx.p,
-                            e.ctx.m
-                        ));
-                    }
-                }
+                let k = e.kind();
+                kinds[k as usize] += 1;
+                names[k as usize] = k.as_str();
+                total += 1;
             }
-            Ok(None) => break,
-            Err(e) => {
-                println!("error: {e}");
-                break;
-            }
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
         }
-    }
-    println!("{kinds:?}");
-    println!("first={:?} last={t1}", t0);
-    for l in first.iter().take(12) {
-        println!("{l}");
+    };
+    let by_kind: Vec<String> = names
+        .iter()
+        .zip(kinds)
+        .filter(|(_, n)| *n > 0)
+        .map(|(k, n)| format!("{k}={n}"))
+        .collect();
+    println!("total_events={total} {}", by_kind.join(" "));
+    if let Err(e) = result {
+        eprintln!("error: {e}");
+        std::process::exit(1);
     }
 }

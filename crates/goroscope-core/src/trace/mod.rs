@@ -77,8 +77,8 @@ pub struct Ctx {
     pub m: i64,
 }
 
-/// One event.
-#[derive(Debug, Clone)]
+/// One event (plain data: it is copied, never shared).
+#[derive(Debug, Clone, Copy)]
 pub struct Event {
     /// The wire event type ([`spec::ev`]), or [`ev::SYNC_EVENT`].
     pub typ: u8,
@@ -89,12 +89,10 @@ pub struct Event {
     /// The arguments after the timestamp, as Go's reader leaves them
     /// (GoStatus' third is `old state << 32 | status`).
     pub args: [u64; 4],
-    /// What the ordering added (a P's state before ProcStatus/ProcSteal,
-    /// a task's parent for UserTaskEnd).
+    /// What the ordering added (a P's state before ProcStatus/ProcSteal;
+    /// for UserTaskEnd the task's parent and its name's index for
+    /// [`Reader::task_name`]).
     pub extra: [u64; 2],
-    /// A task's name for UserTaskEnd (from its begin, maybe in an earlier
-    /// generation).
-    pub name: Option<String>,
 }
 
 impl Event {
@@ -113,7 +111,6 @@ impl Event {
             },
             args: a,
             extra: [0; 2],
-            name: None,
         }
     }
 
@@ -196,6 +193,10 @@ pub fn read_header(header: &[u8]) -> Result<u32, TraceError> {
 /// One thread's position in its batches.
 struct Cursor {
     m: i64,
+    /// Index of the thread's batches in `Reader::threads`.
+    t: usize,
+    /// The thread's state slot in the ordering.
+    slot: Option<usize>,
     batch: usize,
     off: usize,
     last: i64,
@@ -207,6 +208,8 @@ pub struct Reader<R> {
     src: Source<R>,
     version: u32,
     gen: Option<Box<Generation>>,
+    /// The current generation's event batches, per thread.
+    threads: Vec<Vec<wire::Batch>>,
     frontier: Vec<Cursor>,
     cpu: std::collections::VecDeque<wire::CpuSample>,
     order: Ordering,
@@ -243,6 +246,7 @@ impl<R: Read> Reader<R> {
             src,
             version,
             gen: None,
+            threads: Vec::new(),
             frontier: Vec::new(),
             cpu: Default::default(),
             order: Ordering::default(),
@@ -257,6 +261,15 @@ impl<R: Read> Reader<R> {
             generations: 0,
             max_generation_bytes: 0,
         })
+    }
+
+    /// The name of the task a UserTaskEnd event ends (from its begin,
+    /// which may be generations earlier).
+    pub fn task_name(&self, e: &Event) -> &str {
+        if e.typ != ev::USER_TASK_END {
+            return "";
+        }
+        self.order.task_name(e.extra[1])
     }
 
     /// The trace's format version (22, 23, 25 or 26).
@@ -338,7 +351,7 @@ impl<R: Read> Reader<R> {
         let spec = &SPECS[e.typ as usize];
         for &i in spec.stacks {
             let id = e.args[i as usize - 1];
-            if id != 0 && !g.stacks.contains_key(&id) {
+            if id != 0 && !g.has_stack(id) {
                 return Err(TraceError::Corrupt {
                     offset: self.src.offset,
                     message: format!(
@@ -350,7 +363,7 @@ impl<R: Read> Reader<R> {
         }
         for &i in spec.strings {
             let id = e.args[i as usize - 1];
-            if g.string(id).is_none() {
+            if !g.has_string(id) {
                 return Err(TraceError::Corrupt {
                     offset: self.src.offset,
                     message: format!(
@@ -421,11 +434,12 @@ impl<R: Read> Reader<R> {
         let gen = self.gen.as_ref().expect("a generation is installed");
         let strings = |id: u64| gen.string(id).map(str::to_string);
         let c = &self.frontier[i];
-        match self.order.advance(&c.ev, c.m, gen.gen, &strings)? {
+        match self.order.advance(&c.ev, c.m, c.slot, gen.gen, &strings)? {
             Step::NotYet => return Ok(false),
             Step::Done => {}
         }
-        let more = next_in_batches(gen, &mut self.frontier[i])?;
+        let c = &mut self.frontier[i];
+        let more = next_in_batches(&self.threads[c.t], gen.freq, c)?;
         if more {
             heap_update(&mut self.frontier, i);
         } else {
@@ -506,20 +520,27 @@ impl<R: Read> Reader<R> {
         self.finished = true;
     }
 
-    fn install(&mut self, g: Box<Generation>) -> Result<Event, TraceError> {
+    fn install(&mut self, mut g: Box<Generation>) -> Result<Event, TraceError> {
         self.generations += 1;
         self.max_generation_bytes = self.max_generation_bytes.max(g.event_bytes);
         self.cpu = g.cpu_samples.iter().copied().collect();
         self.frontier.clear();
-        for &m in &g.ms {
+        let mut by_m = std::mem::take(&mut g.batches);
+        self.threads =
+            g.ms.iter()
+                .map(|m| by_m.remove(m).unwrap_or_default())
+                .collect();
+        for (t, &m) in g.ms.iter().enumerate() {
             let mut c = Cursor {
                 m,
+                t,
+                slot: self.order.slot(m),
                 batch: 0,
                 off: 0,
                 last: 0,
                 ev: Event::made(0, 0, &[]),
             };
-            if next_in_batches(&g, &mut c)? {
+            if next_in_batches(&self.threads[t], g.freq, &mut c)? {
                 heap_insert(&mut self.frontier, c);
             }
         }
@@ -532,10 +553,7 @@ impl<R: Read> Reader<R> {
 /// Reads the cursor's next event from its thread's batches; false when
 /// they are exhausted. Times as Go: per-batch base, then each delta
 /// converted and added.
-fn next_in_batches(g: &Generation, c: &mut Cursor) -> Result<bool, TraceError> {
-    let Some(batches) = g.batches.get(&c.m) else {
-        return Ok(false);
-    };
+fn next_in_batches(batches: &[wire::Batch], freq: f64, c: &mut Cursor) -> Result<bool, TraceError> {
     while c.batch < batches.len() && batches[c.batch].data.len() == c.off {
         c.batch += 1;
         c.off = 0;
@@ -545,7 +563,7 @@ fn next_in_batches(g: &Generation, c: &mut Cursor) -> Result<bool, TraceError> {
         return Ok(false);
     };
     if c.last == 0 {
-        c.last = g.ns(b.time);
+        c.last = wire::ns(freq, b.time);
     }
     let mut r = wire::Cursor::new(&b.data[c.off..]);
     let typ = r.byte()?;
@@ -565,7 +583,7 @@ fn next_in_batches(g: &Generation, c: &mut Cursor) -> Result<bool, TraceError> {
         *a = r.uvarint()?;
     }
     c.off += r.pos();
-    let time = g.ns(dt) + c.last;
+    let time = wire::ns(freq, dt) + c.last;
     c.last = time;
     c.ev = Event {
         typ,
@@ -577,7 +595,6 @@ fn next_in_batches(g: &Generation, c: &mut Cursor) -> Result<bool, TraceError> {
         },
         args,
         extra: [0; 2],
-        name: None,
     };
     Ok(true)
 }

@@ -212,8 +212,13 @@ fn user(ctx: Ctx) -> Result<(), String> {
 pub struct Ordering {
     g: FxHashMap<i64, GState>,
     p: FxHashMap<i64, PState>,
-    m: FxHashMap<i64, MState>,
+    /// Threads: id to slot in `ms` (threads are few and live long; the
+    /// reader's cursors keep their slot, so the hot path does no lookup).
+    m: FxHashMap<i64, usize>,
+    ms: Vec<MState>,
     tasks: FxHashMap<u64, (String, u64)>,
+    /// Names of ended tasks, for their end events.
+    task_names: Vec<String>,
     gc_seq: u64,
     gc: Gc,
     initial_gen: u64,
@@ -235,7 +240,9 @@ impl Default for Ordering {
             g: FxHashMap::default(),
             p: FxHashMap::default(),
             m: FxHashMap::default(),
+            ms: Vec::new(),
             tasks: FxHashMap::default(),
+            task_names: vec![String::new()],
             gc_seq: 0,
             gc: Gc::Undetermined,
             initial_gen: 0,
@@ -248,10 +255,28 @@ impl Ordering {
     /// Tries to advance `e` (from thread `m`, in generation `gen`);
     /// `strings` resolves the generation's string ids (task and region
     /// names).
+    /// The slot of thread `m`'s state (created idle), `None` for "no
+    /// thread".
+    pub fn slot(&mut self, m: i64) -> Option<usize> {
+        if m == super::wire::NO_THREAD {
+            return None;
+        }
+        let ms = &mut self.ms;
+        Some(*self.m.entry(m).or_insert_with(|| {
+            ms.push(MState { g: NO_G, p: NO_P });
+            ms.len() - 1
+        }))
+    }
+
+    /// Tries to advance `e` from thread `m` (whose state is in `slot`, from
+    /// [`Ordering::slot`]) in generation `gen`; `strings` resolves the
+    /// generation's string ids (task and region names).
+    #[inline]
     pub fn advance(
         &mut self,
         e: &Event,
         m: i64,
+        slot: Option<usize>,
         gen: u64,
         strings: &dyn Fn(u64) -> Option<String>,
     ) -> Result<Step, TraceError> {
@@ -263,20 +288,17 @@ impl Ordering {
             p: NO_P,
             m,
         };
-        if m != super::wire::NO_THREAD {
-            let ms = self.m.entry(m).or_insert(MState { g: NO_G, p: NO_P });
+        if let Some(i) = slot {
+            let ms = self.ms[i];
             cur.p = ms.p;
             cur.g = ms.g;
         }
-        let mut e = e.clone();
+        let mut e = *e;
         let result = self.dispatch(&mut e, &mut cur, gen, strings);
         match result {
             Ok(Some(new)) => {
-                if m != super::wire::NO_THREAD {
-                    if let Some(ms) = self.m.get_mut(&m) {
-                        ms.p = new.p;
-                        ms.g = new.g;
-                    }
+                if let Some(i) = slot {
+                    self.ms[i] = MState { g: new.g, p: new.p };
                 }
                 Ok(Step::Done)
             }
@@ -554,7 +576,12 @@ impl Ordering {
                 let id = e.args[0];
                 let (name, parent) = self.tasks.remove(&id).unwrap_or((String::new(), u64::MAX));
                 e.extra[0] = parent;
-                e.name = Some(name);
+                e.extra[1] = if name.is_empty() {
+                    0
+                } else {
+                    self.task_names.push(name);
+                    (self.task_names.len() - 1) as u64
+                };
                 user(c)?;
                 self.push(e.clone(), c);
                 Ok(Some(c))
@@ -717,6 +744,11 @@ impl Ordering {
         }
     }
 
+    /// A name kept for a UserTaskEnd.
+    pub fn task_name(&self, i: u64) -> &str {
+        self.task_names.get(i as usize).map_or("", String::as_str)
+    }
+
     fn running_g(&mut self, g: i64, typ: u8) -> Result<&mut GState, String> {
         let s = self.g.get_mut(&g).ok_or_else(|| {
             format!(
@@ -783,11 +815,12 @@ impl Ordering {
         if status == pstatus::SYSCALL_ABANDONED && old == 2 {
             // Emitted from the thread the P is bound to. Go takes the
             // first match of a map walk; a P is bound to one M at most.
+            let ms = &self.ms;
             let found = self
                 .m
                 .iter()
-                .filter(|(_, ms)| ms.p == pid)
-                .map(|(&mid, ms)| (mid, *ms))
+                .map(|(&mid, &i)| (mid, ms[i]))
+                .filter(|(_, s)| s.p == pid)
                 .max_by_key(|(mid, _)| *mid);
             let Some((mid, ms)) = found else {
                 return Err(format!(
@@ -835,10 +868,11 @@ impl Ordering {
             self.push(e.clone(), c);
             return Ok(Some(Ctx { p: NO_P, ..c }));
         }
-        let ms = self
+        let i = *self
             .m
-            .get_mut(&mid)
+            .get(&mid)
             .ok_or_else(|| format!("proc {pid} stolen from unknown thread {mid}"))?;
+        let ms = &mut self.ms[i];
         if ms.p != pid {
             return Err(format!(
                 "proc {pid} stolen from thread {mid}, which holds proc {}",
@@ -896,7 +930,7 @@ impl Ordering {
                     }
                     new.g = gid;
                 } else {
-                    match self.m.get(&mid) {
+                    match self.m.get(&mid).map(|&i| self.ms[i]) {
                         Some(ms) => {
                             if ms.g != gid {
                                 return Err(format!(
@@ -907,7 +941,9 @@ impl Ordering {
                             cur.g = ms.g;
                         }
                         None => {
-                            self.m.insert(mid, MState { g: gid, p: NO_P });
+                            if let Some(i) = self.slot(mid) {
+                                self.ms[i] = MState { g: gid, p: NO_P };
+                            }
                         }
                     }
                     cur.m = mid;

@@ -221,6 +221,10 @@ pub struct Generation {
     pub clock_snapshot: Option<ClockSnapshot>,
     /// Bytes of event batch data (for the reader's memory accounting).
     pub event_bytes: usize,
+    /// Which stack and string ids exist, by id (built once complete: the
+    /// ids are dense, and every event's are checked).
+    stack_ids: Vec<bool>,
+    string_ids: Vec<bool>,
 }
 
 /// A generation's trace, monotonic and wall clock readings.
@@ -246,6 +250,23 @@ impl Generation {
     /// multiply truncated toward zero.
     pub fn ns(&self, ticks: u64) -> i64 {
         ns(self.freq, ticks)
+    }
+
+    /// Whether the stack table has this id.
+    pub fn has_stack(&self, id: u64) -> bool {
+        match self.stack_ids.get(id as usize) {
+            Some(&b) => b,
+            None => self.stacks.contains_key(&id),
+        }
+    }
+
+    /// Whether the string table has this id (0 always: the empty string).
+    pub fn has_string(&self, id: u64) -> bool {
+        id == 0
+            || match self.string_ids.get(id as usize) {
+                Some(&b) => b,
+                None => self.strings.contains_key(&id),
+            }
     }
 
     fn add(&mut self, b: Batch, version: u32) -> Result<(), TraceError> {
@@ -407,6 +428,22 @@ impl Generation {
                 }
             }
         }
+        // Dense presence maps when the ids allow (at most twice the entries,
+        // as Go's compaction); lookups fall back to the maps otherwise.
+        let dense = |ids: &mut dyn Iterator<Item = u64>, n: usize| -> Vec<bool> {
+            let ids: Vec<u64> = ids.collect();
+            let max = ids.iter().copied().max().unwrap_or(0) as usize;
+            if max > 2 * n + 16 {
+                return Vec::new();
+            }
+            let mut v = vec![false; max + 1];
+            for id in ids {
+                v[id as usize] = true;
+            }
+            v
+        };
+        self.stack_ids = dense(&mut self.stacks.keys().copied(), self.stacks.len());
+        self.string_ids = dense(&mut self.strings.keys().copied(), self.strings.len());
         let freq = self.freq;
         for s in &mut self.cpu_samples {
             s.time = ns(freq, s.time as u64);
@@ -553,6 +590,13 @@ impl<'a> Cursor<'a> {
     /// A uvarint as Go's `binary.Uvarint` reads it.
     #[inline]
     pub fn uvarint(&mut self) -> Result<u64, TraceError> {
+        // Most arguments (deltas, small ids) fit one byte.
+        if let Some(&b) = self.data.get(self.pos) {
+            if b < 0x80 {
+                self.pos += 1;
+                return Ok(u64::from(b));
+            }
+        }
         let mut v = 0u64;
         for i in 0..10 {
             let b = self.byte()?;
