@@ -329,7 +329,7 @@ impl Ordering {
         match e.typ {
             ev::PROCS_CHANGE | ev::GO_LABEL | ev::USER_LOG => {
                 user(c)?;
-                self.push(e.clone(), c);
+                self.push(*e, c);
                 Ok(Some(c))
             }
             ev::PROC_STATUS => self.proc_status(e, cur, gen),
@@ -345,7 +345,7 @@ impl Ordering {
                     s.status = pstatus::RUNNING;
                     s.seq = seq;
                 }
-                self.push(e.clone(), c);
+                self.push(*e, c);
                 Ok(Some(Ctx { p: pid, ..c }))
             }
             ev::PROC_STOP => {
@@ -358,7 +358,7 @@ impl Ordering {
                 }
                 check_ctx(c, Need::Must, Need::Must, Need::May)?;
                 s.status = pstatus::IDLE;
-                self.push(e.clone(), c);
+                self.push(*e, c);
                 Ok(Some(Ctx { p: NO_P, ..c }))
             }
             ev::PROC_STEAL => self.proc_steal(e, c, gen),
@@ -380,7 +380,7 @@ impl Ordering {
                     gstatus::RUNNABLE
                 };
                 self.g.insert(new, new_g(status, gen));
-                self.push(e.clone(), c);
+                self.push(*e, c);
                 Ok(Some(c))
             }
             ev::GO_CREATE_SYSCALL => {
@@ -390,7 +390,7 @@ impl Ordering {
                     return Err(format!("goroutine {new} created twice (in a syscall)"));
                 }
                 self.g.insert(new, new_g(gstatus::SYSCALL, gen));
-                self.push(e.clone(), c);
+                self.push(*e, c);
                 Ok(Some(Ctx { g: new, ..c }))
             }
             ev::GO_START => {
@@ -405,7 +405,7 @@ impl Ordering {
                     s.status = gstatus::RUNNING;
                     s.seq = seq;
                 }
-                self.push(e.clone(), c);
+                self.push(*e, c);
                 Ok(Some(Ctx { g: gid, ..c }))
             }
             ev::GO_DESTROY | ev::GO_STOP | ev::GO_BLOCK => {
@@ -418,7 +418,7 @@ impl Ordering {
                     ev::GO_STOP => s.status = gstatus::RUNNABLE,
                     _ => s.status = gstatus::WAITING,
                 }
-                self.push(e.clone(), c);
+                self.push(*e, c);
                 Ok(Some(Ctx { g: NO_G, ..c }))
             }
             ev::GO_UNBLOCK => {
@@ -431,7 +431,7 @@ impl Ordering {
                     }
                     _ => return Ok(None),
                 }
-                self.push(e.clone(), c);
+                self.push(*e, c);
                 Ok(Some(c))
             }
             ev::GO_SWITCH | ev::GO_SWITCH_DESTROY => {
@@ -443,7 +443,7 @@ impl Ordering {
                     Some(s) if s.status == gstatus::WAITING && seq.succeeds(s.seq) => {}
                     _ => return Ok(None),
                 }
-                self.push(e.clone(), c);
+                self.push(*e, c);
                 if e.typ == ev::GO_SWITCH {
                     if let Some(s) = self.g.get_mut(&c.g) {
                         s.status = gstatus::WAITING;
@@ -481,7 +481,7 @@ impl Ordering {
                     ));
                 }
                 p.seq = seq;
-                self.push(e.clone(), c);
+                self.push(*e, c);
                 Ok(Some(c))
             }
             ev::GO_SYSCALL_END => {
@@ -502,7 +502,7 @@ impl Ordering {
                     return Err(format!("GoSyscallEnd: proc {} not in a syscall", c.p));
                 }
                 p.status = pstatus::RUNNING;
-                self.push(e.clone(), c);
+                self.push(*e, c);
                 Ok(Some(c))
             }
             ev::GO_SYSCALL_END_BLOCKED => {
@@ -524,7 +524,7 @@ impl Ordering {
                     return Err("GoSyscallEndBlocked for a goroutine not in a syscall".into());
                 }
                 s.status = gstatus::RUNNABLE;
-                self.push(e.clone(), c);
+                self.push(*e, c);
                 Ok(Some(Ctx { g: NO_G, ..c }))
             }
             ev::GO_DESTROY_SYSCALL => {
@@ -552,7 +552,7 @@ impl Ordering {
                     steal.extra[0] = pstatus::SYSCALL;
                     self.push(steal, c);
                 }
-                self.push(e.clone(), c);
+                self.push(*e, c);
                 Ok(Some(new))
             }
             ev::USER_TASK_BEGIN => {
@@ -569,7 +569,7 @@ impl Ordering {
                 let name = strings(e.args[2]).ok_or("task name is not in the string table")?;
                 self.tasks.insert(id, (name, parent));
                 user(c)?;
-                self.push(e.clone(), c);
+                self.push(*e, c);
                 Ok(Some(c))
             }
             ev::USER_TASK_END => {
@@ -583,7 +583,7 @@ impl Ordering {
                     (self.task_names.len() - 1) as u64
                 };
                 user(c)?;
-                self.push(e.clone(), c);
+                self.push(*e, c);
                 Ok(Some(c))
             }
             ev::USER_REGION_BEGIN | ev::USER_REGION_END => {
@@ -602,7 +602,7 @@ impl Ordering {
                     }
                     s.regions.pop();
                 }
-                self.push(e.clone(), c);
+                self.push(*e, c);
                 Ok(Some(c))
             }
             ev::GC_ACTIVE => {
@@ -615,7 +615,7 @@ impl Ordering {
                     }
                     self.gc_seq = seq;
                     self.gc = Gc::Running;
-                    self.push(e.clone(), c);
+                    self.push(*e, c);
                     return Ok(Some(c));
                 }
                 if seq != self.gc_seq.wrapping_add(1) {
@@ -626,7 +626,7 @@ impl Ordering {
                 }
                 self.gc_seq = seq;
                 user(c)?;
-                self.push(e.clone(), c);
+                self.push(*e, c);
                 Ok(Some(c))
             }
             ev::GC_BEGIN => {
@@ -634,7 +634,7 @@ impl Ordering {
                 if self.gc == Gc::Undetermined {
                     self.gc_seq = seq;
                     self.gc = Gc::Running;
-                    self.push(e.clone(), c);
+                    self.push(*e, c);
                     return Ok(Some(c));
                 }
                 if seq != self.gc_seq.wrapping_add(1) {
@@ -646,7 +646,7 @@ impl Ordering {
                 self.gc_seq = seq;
                 self.gc = Gc::Running;
                 user(c)?;
-                self.push(e.clone(), c);
+                self.push(*e, c);
                 Ok(Some(c))
             }
             ev::GC_END => {
@@ -662,12 +662,12 @@ impl Ordering {
                 self.gc_seq = seq;
                 self.gc = Gc::NotRunning;
                 user(c)?;
-                self.push(e.clone(), c);
+                self.push(*e, c);
                 Ok(Some(c))
             }
             ev::HEAP_ALLOC | ev::HEAP_GOAL => {
                 check_ctx(c, Need::Must, Need::Must, Need::May)?;
-                self.push(e.clone(), c);
+                self.push(*e, c);
                 Ok(Some(c))
             }
             ev::GC_SWEEP_BEGIN => {
@@ -677,7 +677,7 @@ impl Ordering {
                     .get_mut(&c.p)
                     .ok_or_else(|| format!("GCSweepBegin on unknown proc {}", c.p))?;
                 p.ranges.begin(range_type(e.typ, 0))?;
-                self.push(e.clone(), c);
+                self.push(*e, c);
                 Ok(Some(c))
             }
             ev::GC_SWEEP_ACTIVE => {
@@ -687,7 +687,7 @@ impl Ordering {
                     .get_mut(&pid)
                     .ok_or_else(|| format!("GCSweepActive for unknown proc {pid}"))?;
                 p.ranges.active(range_type(e.typ, 0), initial)?;
-                self.push(e.clone(), c);
+                self.push(*e, c);
                 Ok(Some(c))
             }
             ev::GC_SWEEP_END => {
@@ -697,7 +697,7 @@ impl Ordering {
                     .get_mut(&c.p)
                     .ok_or_else(|| format!("GCSweepEnd on unknown proc {}", c.p))?;
                 p.ranges.end(e.typ)?;
-                self.push(e.clone(), c);
+                self.push(*e, c);
                 Ok(Some(c))
             }
             ev::STW_BEGIN | ev::GC_MARK_ASSIST_BEGIN => {
@@ -708,7 +708,7 @@ impl Ordering {
                     .get_mut(&c.g)
                     .ok_or_else(|| format!("range begins on unknown goroutine {}", c.g))?;
                 s.ranges.begin(range_type(e.typ, desc))?;
-                self.push(e.clone(), c);
+                self.push(*e, c);
                 Ok(Some(c))
             }
             ev::GC_MARK_ASSIST_ACTIVE => {
@@ -718,7 +718,7 @@ impl Ordering {
                     .get_mut(&gid)
                     .ok_or_else(|| format!("GCMarkAssistActive for unknown goroutine {gid}"))?;
                 s.ranges.active(range_type(e.typ, 0), initial)?;
-                self.push(e.clone(), c);
+                self.push(*e, c);
                 Ok(Some(c))
             }
             ev::STW_END | ev::GC_MARK_ASSIST_END => {
@@ -732,12 +732,12 @@ impl Ordering {
                     // The kind is carried over from the begin, as Go does.
                     e.args[0] = desc;
                 }
-                self.push(e.clone(), c);
+                self.push(*e, c);
                 Ok(Some(c))
             }
             t if (ev::SPAN..=ev::GOROUTINE_STACK_FREE).contains(&t) => {
                 check_ctx(c, Need::Must, Need::May, Need::May)?;
-                self.push(e.clone(), c);
+                self.push(*e, c);
                 Ok(Some(c))
             }
             t => Err(format!("event type {t} cannot be ordered")),
@@ -831,7 +831,7 @@ impl Ordering {
             cur.p = pid;
             cur.g = ms.g;
         }
-        self.push(e.clone(), *cur);
+        self.push(*e, *cur);
         Ok(Some(new))
     }
 
@@ -854,7 +854,7 @@ impl Ordering {
             s.seq = seq;
         }
         if old == pstatus::SYSCALL_ABANDONED {
-            self.push(e.clone(), c);
+            self.push(*e, c);
             return Ok(Some(c));
         }
         let mid = e.args[2] as i64;
@@ -865,7 +865,7 @@ impl Ordering {
                     c.p
                 ));
             }
-            self.push(e.clone(), c);
+            self.push(*e, c);
             return Ok(Some(Ctx { p: NO_P, ..c }));
         }
         let i = *self
@@ -880,7 +880,7 @@ impl Ordering {
             ));
         }
         ms.p = NO_P;
-        self.push(e.clone(), c);
+        self.push(*e, c);
         Ok(Some(c))
     }
 
@@ -951,7 +951,7 @@ impl Ordering {
             }
             _ => {}
         }
-        self.push(e.clone(), *cur);
+        self.push(*e, *cur);
         Ok(Some(new))
     }
 }
