@@ -22,7 +22,7 @@ pub enum Failure {
 
 /// The JSON form (`schema`: goroscope-trace/1).
 #[derive(Serialize)]
-struct Output<'a> {
+struct Output {
     schema: &'static str,
     source: String,
     version: String,
@@ -37,9 +37,9 @@ struct Output<'a> {
     generations: u64,
     /// Bytes of the largest generation's event data: what the reader held.
     max_generation_bytes: usize,
-    event_kinds: &'a std::collections::BTreeMap<&'static str, u64>,
-    go_transition_pairs: &'a std::collections::BTreeMap<String, u64>,
-    waiting_reasons: &'a std::collections::BTreeMap<String, u64>,
+    event_kinds: std::collections::BTreeMap<&'static str, u64>,
+    go_transition_pairs: std::collections::BTreeMap<String, u64>,
+    waiting_reasons: std::collections::BTreeMap<String, u64>,
     num_goroutines: u64,
     goroutines_created: u64,
     goroutines_ended: u64,
@@ -166,13 +166,13 @@ fn trace_url(input: &str, seconds: u32) -> String {
     url
 }
 
-fn output<'a>(
-    s: &'a Summary,
+fn output(
+    s: &Summary,
     source: &str,
     version: u32,
     error: Option<String>,
     args: &TraceArgs,
-) -> Output<'a> {
+) -> Output {
     let duration = s.last_ns - s.first_ns;
     let per_second = |n: u64| {
         if duration > 0 {
@@ -182,10 +182,10 @@ fn output<'a>(
         }
     };
     let mut states: Vec<StateRow> = s
-        .state_durations
-        .iter()
+        .state_durations()
+        .into_iter()
         .map(|((state, class), d)| StateRow {
-            state: state_name(*state),
+            state: state_name(state),
             block_class: class.as_str(),
             stats: d.stats(),
         })
@@ -236,9 +236,9 @@ fn output<'a>(
         total_events: s.total_events,
         generations: s.generations,
         max_generation_bytes: s.max_generation_bytes,
-        event_kinds: &s.event_kinds,
-        go_transition_pairs: &s.transition_pairs,
-        waiting_reasons: &s.waiting_reasons,
+        event_kinds: s.event_kinds(),
+        go_transition_pairs: s.transition_pairs(),
+        waiting_reasons: s.waiting_reasons(),
         num_goroutines: s.goroutine_count(),
         goroutines_created: s.created,
         goroutines_ended: s.ended,
@@ -268,7 +268,7 @@ fn dur(ns: i64) -> String {
     }
 }
 
-fn human(w: &mut impl Write, o: &Output<'_>) -> io::Result<()> {
+fn human(w: &mut impl Write, o: &Output) -> io::Result<()> {
     writeln!(
         w,
         "{}: {} trace, {} over {} generations, {} events, {} goroutines ({} created, {} ended)",
