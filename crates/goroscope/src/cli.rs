@@ -214,6 +214,15 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<std::path::PathBuf>,
 
+    /// Also take an execution trace this long from every target (e.g. 1s;
+    /// off by default): exact time in state and scheduler latency.
+    #[arg(long, value_name = "DURATION", value_parser = crate::serve::config::flag::<crate::serve::config::Dur>)]
+    pub trace_window: Option<crate::serve::config::Dur>,
+
+    /// Time between two trace windows of a target [default: 5m].
+    #[arg(long, value_name = "DURATION", value_parser = crate::serve::config::flag::<crate::serve::config::Dur>)]
+    pub trace_interval: Option<crate::serve::config::Dur>,
+
     /// Check the configuration (file and flags) and exit: 0 and a summary
     /// when it is valid, 2 and the error's file:line:column when not.
     #[arg(long)]

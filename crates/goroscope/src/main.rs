@@ -107,6 +107,8 @@ fn serve_command(args: &cli::ServeArgs) -> anyhow::Result<ExitCode> {
         bearer_token_file: args.bearer_token_file.clone(),
         ca_cert: args.ca_cert.clone(),
         state_dir: args.state_dir.clone(),
+        trace_window: args.trace_window,
+        trace_interval: args.trace_interval,
         ..config::Settings::default()
     };
     let otlp = config::OtlpSettings {

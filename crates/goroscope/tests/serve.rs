@@ -1726,7 +1726,7 @@ fn otlp_export_reaches_a_real_collector_and_agrees_with_metrics() {
         .into_iter()
         .map(|r| (r[1].clone(), (r[0].clone(), r[2].clone(), r[3].clone())))
         .collect();
-    assert_eq!(names.len(), 22, "README lists every family");
+    assert_eq!(names.len(), 25, "README lists every family");
     let attributes: BTreeMap<String, String> = readme_table("otlp-attributes")
         .into_iter()
         .map(|r| (r[1].clone(), r[0].clone()))
@@ -2086,6 +2086,80 @@ fn dashboard_queries_use_only_exported_series_and_return_data() {
                 log()
             );
         }
+    }
+    demo.stop();
+}
+
+/// README "Execution trace windows": with `--trace-window` the agent takes
+/// execution traces of the demo now and then and exports exact time in
+/// state per block class and scheduler latency, as Prometheus histograms
+/// within the documented bound, and over OTLP by the same family list.
+#[test]
+fn trace_windows_feed_state_duration_and_scheduler_latency() {
+    let Some(bin) = demo_bin() else { return };
+    let demo = Demo::start(bin, "127.0.0.1:0", &["-leak-every", "0"]);
+    let agent = Agent::start(&[
+        "--target",
+        &demo.url(),
+        "--interval",
+        "1s",
+        "--trace-window",
+        "1s",
+        "--trace-interval",
+        "2s",
+    ]);
+    let name = demo.addr.clone();
+    let text = wait_for(
+        "two trace windows",
+        Duration::from_secs(60),
+        || agent.log(),
+        || {
+            let text = agent.metrics(false);
+            value(&text, "goroscope_trace_windows_total", &[("target", &name)])
+                .filter(|&n| n >= 2.0)
+                .map(|_| text)
+        },
+    );
+    // The demo's worker pool waits on a channel; its handlers take a
+    // contended lock; every goroutine runs and waits for a CPU.
+    let count = |state: &str, class: &str| {
+        value(
+            &text,
+            "goroscope_goroutine_state_duration_seconds_count",
+            &[("target", &name), ("state", state), ("block_class", class)],
+        )
+        .unwrap_or(0.0)
+    };
+    assert!(count("waiting", "chan_receive") > 0.0, "{text}");
+    assert!(count("running", "none") > 0.0, "{text}");
+    assert!(count("runnable", "none") > 0.0, "{text}");
+    let sched = value(
+        &text,
+        "goroscope_scheduler_latency_seconds_count",
+        &[("target", &name)],
+    )
+    .expect("scheduler latency");
+    assert!(sched > 0.0);
+    // Cumulative buckets end at the count.
+    let inf = value(
+        &text,
+        "goroscope_scheduler_latency_seconds_bucket",
+        &[("target", &name), ("le", "+Inf")],
+    );
+    assert_eq!(inf, Some(sched));
+    // Within the bound: the defaults' 442 plus the trace families' 190.
+    let series = series_of(&text, &name);
+    assert!(series.len() <= 442 + 190, "{} series", series.len());
+    if let Some(out) = promtool_check(&text) {
+        assert!(out.status.success(), "promtool: {}", out.stderr);
+    }
+    if let Some(families) = openmetrics_parse(&agent.metrics(true)) {
+        assert!(
+            families
+                .iter()
+                .any(|f| f == "goroscope_goroutine_state_duration_seconds"),
+            "{families:?}"
+        );
     }
     demo.stop();
 }

@@ -154,6 +154,19 @@ pub fn block_class(reason: &str, stack: &[&str]) -> BlockClass {
     }
 }
 
+/// A whole interval one goroutine spent in one state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interval {
+    /// The state.
+    pub state: GoState,
+    /// Its block class (waiting), `syscall`, or `none`.
+    pub class: BlockClass,
+    /// Its length.
+    pub ns: i64,
+    /// A runnable interval that ended running: a scheduler latency.
+    pub scheduled: bool,
+}
+
 /// One goroutine's figures, as the Go checker computes them.
 #[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
 pub struct GoStats {
@@ -361,9 +374,19 @@ impl Summary {
     /// Reads every event of `r`. A read error ends the summary where it
     /// happened: what was read is kept, and the error returned.
     pub fn read<R: std::io::Read>(&mut self, r: &mut Reader<R>) -> Result<(), TraceError> {
+        self.read_with(r, &mut |_| {})
+    }
+
+    /// [`Summary::read`], also handing every whole interval to `observe`
+    /// (the agent's histograms).
+    pub fn read_with<R: std::io::Read>(
+        &mut self,
+        r: &mut Reader<R>,
+        observe: &mut dyn FnMut(Interval),
+    ) -> Result<(), TraceError> {
         let result = loop {
             match r.next_event() {
-                Ok(Some(e)) => self.add(&e, r),
+                Ok(Some(e)) => self.add_with(&e, r, observe),
                 Ok(None) => break Ok(()),
                 Err(e) => break Err(e),
             }
@@ -375,6 +398,17 @@ impl Summary {
 
     /// Counts one event; `r` resolves its strings and stacks.
     pub fn add<R: std::io::Read>(&mut self, e: &Event, r: &Reader<R>) {
+        self.add_with(e, r, &mut |_| {});
+    }
+
+    /// [`Summary::add`], handing a whole interval that ends here to
+    /// `observe`.
+    pub fn add_with<R: std::io::Read>(
+        &mut self,
+        e: &Event,
+        r: &Reader<R>,
+        observe: &mut dyn FnMut(Interval),
+    ) {
         let t = e.time;
         if self.total_events == 0 {
             self.first_ns = t;
@@ -457,6 +491,12 @@ impl Summary {
                     self.durations = vec![Durations::default(); 6 * CLASSES];
                 }
                 self.durations[acc.cur as usize * CLASSES + class as usize].add(t - acc.entered);
+                observe(Interval {
+                    state: acc.cur,
+                    class,
+                    ns: t - acc.entered,
+                    scheduled: acc.cur == GoState::Runnable && to == GoState::Running,
+                });
                 if acc.cur == GoState::Runnable && to == GoState::Running {
                     self.sched_latency.add(t - acc.entered);
                 }

@@ -101,6 +101,10 @@ pub struct Target {
     pub leak_profile: bool,
     /// Least time between two goroutineleak profiles (each costs a GC).
     pub leak_profile_interval: Duration,
+    /// Execution trace windows: how long each (off when `None`)...
+    pub trace_window: Option<Duration>,
+    /// ...and how often (README "Execution trace windows").
+    pub trace_interval: Duration,
     /// The leak rule's thresholds.
     pub leak_rule: goroscope_core::leak::Rule,
 }
@@ -242,6 +246,8 @@ pub struct Settings {
     pub state_dir: Option<PathBuf>,
     pub leak_profile: Option<bool>,
     pub leak_profile_interval: Option<Dur>,
+    pub trace_window: Option<Dur>,
+    pub trace_interval: Option<Dur>,
     pub leak_min_scrapes: Option<MinScrapes>,
     pub leak_min_growth: Option<Growth>,
 }
@@ -274,6 +280,8 @@ impl Settings {
             state_dir: self.state_dir.clone().or(base.state_dir.clone()),
             leak_profile: self.leak_profile.or(base.leak_profile),
             leak_profile_interval: self.leak_profile_interval.or(base.leak_profile_interval),
+            trace_window: self.trace_window.or(base.trace_window),
+            trace_interval: self.trace_interval.or(base.trace_interval),
             leak_min_scrapes: self.leak_min_scrapes.or(base.leak_min_scrapes),
             leak_min_growth: self.leak_min_growth.or(base.leak_min_growth),
         }
@@ -500,6 +508,20 @@ fn target(
             Dur(interval)
         ));
     }
+    if let Some(w) = s.trace_window {
+        if w.0 > Duration::from_secs(60) {
+            return Err(format!(
+                "trace_window {w}: at most 1m (the service pays a few percent of CPU while traced)"
+            ));
+        }
+        let every = s.trace_interval.map_or(Duration::from_secs(300), |d| d.0);
+        if every < w.0 * 2 {
+            return Err(format!(
+                "trace_interval {} is less than twice trace_window {w}: the service would be traced most of the time",
+                Dur(every)
+            ));
+        }
+    }
     Ok(Target {
         name: name.unwrap_or_else(|| default_name(&url)),
         url,
@@ -522,6 +544,8 @@ fn target(
         max_body: s.max_body_mib.map_or(256, |m| m.0) << 20,
         state_dir: s.state_dir.clone(),
         leak_profile: s.leak_profile.unwrap_or(true),
+        trace_window: s.trace_window.map(|d| d.0),
+        trace_interval: s.trace_interval.map_or(Duration::from_secs(300), |d| d.0),
         leak_profile_interval: s
             .leak_profile_interval
             .map_or(Duration::from_secs(300), |d| d.0),

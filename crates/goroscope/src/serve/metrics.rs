@@ -70,9 +70,21 @@ pub const fn max_series_per_target(top_k: usize) -> usize {
         + 2 + 2 * MAX_LEAK_SERIES
 }
 
+/// Series a target adds with execution trace windows on (`trace_window`):
+/// the state-duration histogram over its (state, block class) pairs (a
+/// waiting interval has one of the block classes; running and runnable
+/// none; syscall `syscall`), the scheduler latency histogram (buckets, +Inf,
+/// _sum, _count each), and the window counter.
+pub const fn trace_series() -> usize {
+    let per = super::target::TRACE_BUCKETS.len() + 3;
+    (BlockClass::ALL.len() + 3) * per + per + 1
+}
+
 /// [`max_series_per_target`] with the default top-K.
 pub const MAX_SERIES_PER_TARGET: usize = max_series_per_target(20);
 const _: () = assert!(MAX_SERIES_PER_TARGET < 500);
+// With execution trace windows on (README "Metrics").
+const _: () = assert!(MAX_SERIES_PER_TARGET + trace_series() < 700);
 const _: () = assert!(max_series_per_target(super::config::MAX_TOP_K) < 500);
 
 /// The registry every `/metrics` answer is encoded from.
@@ -156,6 +168,10 @@ pub struct Snapshot {
     collections: Vec<((Kind, Reason), u64)>,
     folded_total: u64,
     waits: Vec<(BlockClass, WaitHistogram)>,
+    trace_states: Vec<((&'static str, BlockClass), WaitHistogram)>,
+    sched_latency: Option<WaitHistogram>,
+    trace_windows: u64,
+    trace_on: bool,
     latest: Option<Arc<super::target::Latest>>,
     top_k: usize,
     verdicts: Arc<Vec<goroscope_core::leak::Verdict>>,
@@ -193,6 +209,14 @@ impl Snapshot {
             collections: s.collections.iter().map(|(k, v)| (*k, *v)).collect(),
             folded_total: s.folded_total,
             waits: s.waits.iter().map(|(k, v)| (*k, v.clone())).collect(),
+            trace_states: s
+                .trace_states
+                .iter()
+                .map(|(k, v)| (*k, v.clone()))
+                .collect(),
+            sched_latency: s.sched_latency.clone(),
+            trace_windows: s.trace_windows,
+            trace_on: config.trace_window.is_some(),
             latest: s.latest.clone(),
             top_k: config.top_k,
             verdicts: s.verdicts.clone(),
@@ -409,6 +433,18 @@ pub fn families(targets: &[Snapshot]) -> Vec<Family> {
     );
     let mut budget = fam("goroscope_pause_budget", "goroscope.dump.pause.budget", "s", Gauge, secs(),
         "The target's pause_budget: the longest stop-the-world a full dump may cost it (alert rules compare dumps with it).");
+    let mut state_duration = fam("goroscope_goroutine_state_duration", "go.goroutine.state.duration", "s", Histogram, secs(),
+        "Whole intervals goroutines spent in a state, by block class, from execution trace windows (trace_window), summed over windows.");
+    let mut sched_latency = fam("goroscope_scheduler_latency", "go.schedule.duration", "s", Histogram, secs(),
+        "How long runnable goroutines waited for a CPU, from execution trace windows, summed over windows.");
+    let mut trace_windows = fam(
+        "goroscope_trace_windows",
+        "goroscope.trace.windows",
+        "{window}",
+        Counter,
+        None,
+        "Execution trace windows taken from the target.",
+    );
 
     for (i, t) in targets.iter().enumerate() {
         if let Some(l) = &t.latest {
@@ -531,6 +567,19 @@ pub fn families(targets: &[Snapshot]) -> Vec<Family> {
         estimate.push(i, &[], Value::Gauge(t.estimate));
         cost.push(i, &[], Value::Gauge(t.cost));
         budget.push(i, &[], Value::Gauge(t.budget));
+        for ((state, class), h) in &t.trace_states {
+            state_duration.push(
+                i,
+                &[("state", state), ("block_class", class.as_str())],
+                Value::Histogram(Box::new(h.clone())),
+            );
+        }
+        if let Some(h) = &t.sched_latency {
+            sched_latency.push(i, &[], Value::Histogram(Box::new(h.clone())));
+        }
+        if t.trace_on {
+            trace_windows.push(i, &[], Value::Counter(t.trace_windows));
+        }
     }
     vec![
         goroutines,
@@ -555,6 +604,9 @@ pub fn families(targets: &[Snapshot]) -> Vec<Family> {
         estimate,
         cost,
         budget,
+        state_duration,
+        sched_latency,
+        trace_windows,
     ]
 }
 
@@ -596,7 +648,19 @@ impl Collector for AgentCollector {
                 match &p.value {
                     Value::Gauge(v) => family.encode_gauge(v)?,
                     Value::Counter(v) => family.encode_counter::<NoLabelSet, _, u64>(v, None)?,
-                    Value::Histogram(h) => h.prom.encode(family)?,
+                    Value::Histogram(h) => match &h.prom {
+                        Some(p) => p.encode(family)?,
+                        None => {
+                            let buckets: Vec<(f64, u64)> = h
+                                .bounds
+                                .iter()
+                                .copied()
+                                .chain([f64::INFINITY])
+                                .zip(h.counts.iter().copied())
+                                .collect();
+                            family.encode_histogram::<NoLabelSet>(h.sum, h.count, &buckets, None)?
+                        }
+                    },
                 }
             }
         }
@@ -612,6 +676,7 @@ mod tests {
     #[test]
     fn the_documented_series_bound() {
         assert_eq!(MAX_SERIES_PER_TARGET, 442);
+        assert_eq!(trace_series(), 190);
         assert_eq!(max_series_per_target(super::super::config::MAX_TOP_K), 472);
     }
 

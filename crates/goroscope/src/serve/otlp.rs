@@ -19,7 +19,6 @@ use super::config::Otlp;
 use super::metrics::{self, Family, Snapshot, Value};
 use super::target::log;
 use super::Agent;
-use crate::analysis::WAIT_BUCKETS;
 
 /// Hand-derived from opentelemetry-proto (`collector/metrics/v1/
 /// metrics_service.proto`, `metrics/v1/metrics.proto`, `common/v1/
@@ -411,8 +410,8 @@ pub fn request(
                                         time_unix_nano: now,
                                         count: h.count,
                                         sum: Some(h.sum),
-                                        bucket_counts: h.counts.to_vec(),
-                                        explicit_bounds: WAIT_BUCKETS.to_vec(),
+                                        bucket_counts: h.counts.clone(),
+                                        explicit_bounds: h.bounds.to_vec(),
                                         exemplars: h
                                             .exemplars
                                             .iter()

@@ -59,13 +59,17 @@ impl Kind {
 /// kept beside it, updated together.
 #[derive(Debug, Clone)]
 pub struct WaitHistogram {
-    pub prom: HistogramWithExemplars<Vec<(String, String)>>,
-    /// Observations per bucket (not cumulative): `WAIT_BUCKETS`, then +Inf.
-    pub counts: [u64; WAIT_BUCKETS.len() + 1],
+    /// Upper bounds of the buckets (seconds), +Inf implied.
+    pub bounds: &'static [f64],
+    /// prometheus-client's histogram, which carries the exemplars (none
+    /// for histograms without them: those are encoded from `counts`).
+    pub prom: Option<HistogramWithExemplars<Vec<(String, String)>>>,
+    /// Observations per bucket (not cumulative): `bounds`, then +Inf.
+    pub counts: Vec<u64>,
     pub sum: f64,
     pub count: u64,
     /// The latest exemplar of each bucket: trace labels, value, when.
-    pub exemplars: [Option<WaitExemplar>; WAIT_BUCKETS.len() + 1],
+    pub exemplars: Vec<Option<WaitExemplar>>,
 }
 
 /// One exemplar of [`WaitHistogram`].
@@ -78,15 +82,64 @@ pub struct WaitExemplar {
 
 impl Default for WaitHistogram {
     fn default() -> Self {
+        WaitHistogram::new(&WAIT_BUCKETS)
+    }
+}
+
+impl WaitHistogram {
+    /// An empty histogram with these bucket bounds (seconds).
+    pub fn new(bounds: &'static [f64]) -> Self {
         WaitHistogram {
-            prom: HistogramWithExemplars::new(WAIT_BUCKETS.into_iter()),
-            counts: [0; WAIT_BUCKETS.len() + 1],
+            bounds,
+            prom: Some(HistogramWithExemplars::new(bounds.iter().copied())),
+            counts: vec![0; bounds.len() + 1],
             sum: 0.0,
             count: 0,
-            exemplars: Default::default(),
+            exemplars: vec![None; bounds.len() + 1],
         }
     }
 }
+
+impl WaitHistogram {
+    /// A histogram without exemplars.
+    pub fn plain(bounds: &'static [f64]) -> Self {
+        WaitHistogram {
+            prom: None,
+            ..WaitHistogram::new(bounds)
+        }
+    }
+
+    /// Counts one observation (seconds), without exemplar.
+    pub fn observe_plain(&mut self, seconds: f64) {
+        observe(self, seconds, &[]);
+    }
+
+    /// Adds another plain histogram of the same buckets.
+    pub fn merge(&mut self, other: &WaitHistogram) {
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a += b;
+        }
+        self.sum += other.sum;
+        self.count += other.count;
+    }
+}
+
+/// The `state` label of a trace interval: the four states a goroutine
+/// spends time in (README "Metrics"), others none.
+pub fn trace_state(s: goroscope_core::trace::GoState) -> Option<&'static str> {
+    use goroscope_core::trace::GoState;
+    match s {
+        GoState::Running => Some("running"),
+        GoState::Runnable => Some("runnable"),
+        GoState::Waiting => Some("waiting"),
+        GoState::Syscall => Some("syscall"),
+        _ => None,
+    }
+}
+
+/// Buckets of the trace window's histograms (seconds): state intervals and
+/// scheduler latency, from microseconds to the window's length.
+pub const TRACE_BUCKETS: [f64; 6] = [1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1.0];
 
 /// OpenMetrics allows 128 characters of exemplar labels.
 const MAX_EXEMPLAR_CHARS: usize = 128;
@@ -95,10 +148,11 @@ fn observe(h: &mut WaitHistogram, seconds: f64, trace: &[(String, String)]) {
     let chars: usize = trace.iter().map(|(k, v)| k.len() + v.len()).sum();
     let exemplar = (!trace.is_empty() && chars <= MAX_EXEMPLAR_CHARS).then(|| trace.to_vec());
     // Prometheus' `le`: the first bucket whose bound is not below it.
-    let bucket = WAIT_BUCKETS
+    let bucket = h
+        .bounds
         .iter()
         .position(|&b| seconds <= b)
-        .unwrap_or(WAIT_BUCKETS.len());
+        .unwrap_or(h.bounds.len());
     h.counts[bucket] += 1;
     h.sum += seconds;
     h.count += 1;
@@ -109,7 +163,9 @@ fn observe(h: &mut WaitHistogram, seconds: f64, trace: &[(String, String)]) {
             at: SystemTime::now(),
         });
     }
-    h.prom.observe(seconds, exemplar, None);
+    if let Some(p) = &h.prom {
+        p.observe(seconds, exemplar, None);
+    }
 }
 
 /// The latest successful collection.
@@ -152,6 +208,13 @@ pub struct Status {
     last_leak_profile: Option<Instant>,
     /// Goroutines in the last goroutineleak profile.
     pub leak_profile_goroutines: Option<u64>,
+    /// Execution trace windows: whole intervals per state and block
+    /// class, scheduler latency, windows taken (README "Execution trace
+    /// windows").
+    pub trace_states: BTreeMap<(&'static str, BlockClass), WaitHistogram>,
+    pub sched_latency: Option<WaitHistogram>,
+    pub trace_windows: u64,
+    last_trace: Option<Instant>,
     /// Largest goroutine id of the last dump.
     last_max_id: Option<u64>,
     /// How long the last profile request took (the round trip a dump pays
@@ -414,9 +477,16 @@ impl TargetState {
                     && status
                         .last_leak_profile
                         .is_none_or(|at| at.elapsed() >= t.leak_profile_interval);
+                let trace_due = t.trace_window.is_some()
+                    && status
+                        .last_trace
+                        .is_none_or(|at| at.elapsed() >= t.trace_interval);
                 drop(status);
                 if due {
                     self.leak_profile(client, t, &opts);
+                }
+                if trace_due {
+                    self.trace_window(t);
                 }
                 let mut status = lock(&self.status);
                 status.verdicts = Arc::new(status.leaks.verdicts());
@@ -475,6 +545,69 @@ impl TargetState {
                 );
             }
             Err(e) => self.count_error(t, e),
+        }
+    }
+
+    /// Takes an execution trace window (`/debug/pprof/trace`: a few
+    /// percent of the target's CPU while it runs, no stop) and adds its
+    /// whole intervals to the target's histograms. Read as a stream: one
+    /// generation in memory at a time.
+    fn trace_window(&self, t: &Target) {
+        let Some(window) = t.trace_window else { return };
+        lock(&self.status).last_trace = Some(Instant::now());
+        let url = format!(
+            "{}/debug/pprof/trace?seconds={}",
+            t.url.trim_end_matches('/'),
+            window.as_secs_f64()
+        );
+        let mut opts = options(t);
+        opts.timeout = window + t.timeout;
+        let stream = match fetch::open(&url, &opts) {
+            Ok(s) => s,
+            Err(e) => return self.count_error(t, e),
+        };
+        let mut reader = match goroscope_core::trace::Reader::new(stream) {
+            Ok(r) => r,
+            Err(e) => {
+                return self.count_error(
+                    t,
+                    FetchError::new(ErrorKind::NotPprof, format!("{url}: {e}")),
+                )
+            }
+        };
+        let mut states: BTreeMap<(&'static str, BlockClass), WaitHistogram> = BTreeMap::new();
+        let mut sched = WaitHistogram::plain(&TRACE_BUCKETS);
+        let mut summary = goroscope_core::trace::summary::Summary::new(false);
+        let result = summary.read_with(&mut reader, &mut |i| {
+            let Some(state) = trace_state(i.state) else {
+                return;
+            };
+            let seconds = i.ns as f64 / 1e9;
+            states
+                .entry((state, i.class))
+                .or_insert_with(|| WaitHistogram::plain(&TRACE_BUCKETS))
+                .observe_plain(seconds);
+            if i.scheduled {
+                sched.observe_plain(seconds);
+            }
+        });
+        // What was read counts, even if the trace broke off.
+        let mut status = lock(&self.status);
+        for (k, h) in &states {
+            status
+                .trace_states
+                .entry(*k)
+                .or_insert_with(|| WaitHistogram::plain(&TRACE_BUCKETS))
+                .merge(h);
+        }
+        status
+            .sched_latency
+            .get_or_insert_with(|| WaitHistogram::plain(&TRACE_BUCKETS))
+            .merge(&sched);
+        status.trace_windows += 1;
+        drop(status);
+        if let Err(e) = result {
+            self.count_error(t, FetchError::new(ErrorKind::Read, format!("{url}: {e}")));
         }
     }
 
