@@ -239,3 +239,54 @@ fn a_truncated_trace_gives_what_was_read_and_says_why() {
     assert_eq!(code, 0, "{stderr}");
     assert_same(&mine, &go, "header only");
 }
+
+/// The older formats: traces written by Go 1.22 (`go 1.22 trace`), Go 1.23
+/// (`go 1.23 trace`, also Go 1.24's) and Go 1.25 (`go 1.25 trace`: no
+/// end-of-generation mark, generations split where the next begins), from
+/// the same workload built with those toolchains (fetched through the Go
+/// module proxy by GOTOOLCHAIN), read equal to Go's reader.
+#[test]
+fn older_trace_formats_match_gos_reader() {
+    let Some((_, checker)) = tools() else { return };
+    for (toolchain, header) in [
+        ("go1.22.12", "go 1.22 trace"),
+        ("go1.23.12", "go 1.23 trace"),
+        ("go1.25.5", "go 1.25 trace"),
+    ] {
+        // The workload's source under a go.mod old toolchains accept.
+        let dir = scratch_dir(&format!("tracegen-{toolchain}"));
+        std::fs::copy(
+            repo_root().join("testdata/tracegen/main.go"),
+            dir.join("main.go"),
+        )
+        .expect("copy the workload");
+        std::fs::write(
+            dir.join("go.mod"),
+            "module goroscope.test/tracegen\n\ngo 1.22\n",
+        )
+        .expect("go.mod");
+        let bin = dir.join("tracegen");
+        let mut cmd = Command::new("go");
+        cmd.args(["build", "-o"])
+            .arg(&bin)
+            .arg(".")
+            .current_dir(&dir)
+            .env("GOTOOLCHAIN", toolchain);
+        let o = run_cmd(cmd, None, Duration::from_secs(600));
+        assert!(o.status.success(), "{toolchain}: go build: {}", o.stderr);
+        let trace = record(&bin, toolchain, &["-d", "1500ms"]);
+        let head = std::fs::read(&trace).expect("trace");
+        assert_eq!(
+            &head[..13],
+            header.as_bytes(),
+            "{toolchain} writes {header}"
+        );
+        let (go, code) = check(checker, &trace);
+        assert_eq!(code, 0, "{toolchain}: Go's reader failed: {}", go["error"]);
+        let (mine, code, stderr) = ours(&trace);
+        assert_eq!(code, 0, "{toolchain}: {stderr}");
+        assert_same(&mine, &go, toolchain);
+        assert!(mine["generations"].as_u64().expect("generations") >= 1);
+        assert_eq!(mine["version"], header.trim_end_matches(" trace"));
+    }
+}
