@@ -87,12 +87,11 @@ pub struct Event {
     /// Where it happened.
     pub ctx: Ctx,
     /// The arguments after the timestamp, as Go's reader leaves them
-    /// (GoStatus' third is `old state << 32 | status`).
+    /// (GoStatus' third is `old state << 32 | status`), and in the slots
+    /// the event does not use, what the ordering adds: the P's state
+    /// before a ProcStatus (third) or ProcSteal (fourth); a UserTaskEnd's
+    /// parent (third) and name index for [`Reader::task_name`] (fourth).
     pub args: [u64; 4],
-    /// What the ordering added (a P's state before ProcStatus/ProcSteal;
-    /// for UserTaskEnd the task's parent and its name's index for
-    /// [`Reader::task_name`]).
-    pub extra: [u64; 2],
 }
 
 impl Event {
@@ -110,7 +109,6 @@ impl Event {
                 m: wire::NO_THREAD,
             },
             args: a,
-            extra: [0; 2],
         }
     }
 
@@ -269,7 +267,7 @@ impl<R: Read> Reader<R> {
         if e.typ != ev::USER_TASK_END {
             return "";
         }
-        self.order.task_name(e.extra[1])
+        self.order.task_name(e.args[3])
     }
 
     /// The trace's format version (22, 23, 25 or 26).
@@ -377,7 +375,7 @@ impl<R: Read> Reader<R> {
     }
 
     fn next_raw(&mut self) -> Result<Option<Event>, TraceError> {
-        if let Some(e) = self.order.queue.pop_front() {
+        if let Some(e) = self.order.pop() {
             return Ok(Some(e));
         }
         if self.finished {
@@ -427,7 +425,7 @@ impl<R: Read> Reader<R> {
                 });
             }
         }
-        Ok(self.order.queue.pop_front())
+        Ok(self.order.pop())
     }
 
     fn try_advance(&mut self, i: usize) -> Result<bool, TraceError> {
@@ -565,8 +563,10 @@ fn next_in_batches(batches: &[wire::Batch], freq: f64, c: &mut Cursor) -> Result
     if c.last == 0 {
         c.last = wire::ns(freq, b.time);
     }
-    let mut r = wire::Cursor::new(&b.data[c.off..]);
-    let typ = r.byte()?;
+    let data = &b.data[..];
+    let mut i = c.off;
+    let typ = data[i];
+    i += 1;
     let spec = &SPECS[typ as usize];
     if !spec.timed || spec.args == 0 {
         return Err(TraceError::Corrupt {
@@ -577,26 +577,51 @@ fn next_in_batches(batches: &[wire::Batch], freq: f64, c: &mut Cursor) -> Result
             ),
         });
     }
-    let dt = r.uvarint()?;
+    let broken = || TraceError::Corrupt {
+        offset: 0,
+        message: format!("an event of thread {} ends in a bad or cut varint", c.m),
+    };
+    let dt = varint_at(data, &mut i).ok_or_else(broken)?;
     let mut args = [0u64; 4];
     for a in args.iter_mut().take(spec.args as usize - 1) {
-        *a = r.uvarint()?;
+        *a = varint_at(data, &mut i).ok_or_else(broken)?;
     }
-    c.off += r.pos();
+    c.off = i;
     let time = wire::ns(freq, dt) + c.last;
     c.last = time;
-    c.ev = Event {
-        typ,
-        time,
-        ctx: Ctx {
-            g: NO_G,
-            p: NO_P,
-            m: c.m,
-        },
-        args,
-        extra: [0; 2],
+    c.ev.typ = typ;
+    c.ev.time = time;
+    c.ev.ctx = Ctx {
+        g: NO_G,
+        p: NO_P,
+        m: c.m,
     };
+    c.ev.args = args;
     Ok(true)
+}
+
+/// A uvarint at `data[*i]` as Go's `binary.Uvarint` reads it; `None` if it
+/// is cut or overflows. One-byte values (most deltas and ids) first.
+#[inline(always)]
+fn varint_at(data: &[u8], i: &mut usize) -> Option<u64> {
+    let b = *data.get(*i)?;
+    if b < 0x80 {
+        *i += 1;
+        return Some(u64::from(b));
+    }
+    let mut v = 0u64;
+    for k in 0..10 {
+        let b = *data.get(*i)?;
+        *i += 1;
+        if k == 9 && b > 1 {
+            return None;
+        }
+        v |= u64::from(b & 0x7f) << (7 * k);
+        if b < 0x80 {
+            return Some(v);
+        }
+    }
+    None
 }
 
 // A binary min-heap on the cursors' next event times, with Go's sift

@@ -222,8 +222,10 @@ pub struct Ordering {
     gc_seq: u64,
     gc: Gc,
     initial_gen: u64,
-    /// Events ready to be returned, in order.
-    pub queue: VecDeque<Event>,
+    /// The next event ready to be returned, then the others in order
+    /// (most events advance alone: they skip the queue).
+    next: Option<Event>,
+    queue: VecDeque<Event>,
 }
 
 /// What `advance` decided.
@@ -246,6 +248,7 @@ impl Default for Ordering {
             gc_seq: 0,
             gc: Gc::Undetermined,
             initial_gen: 0,
+            next: None,
             queue: VecDeque::new(),
         }
     }
@@ -313,7 +316,11 @@ impl Ordering {
 
     fn push(&mut self, mut e: Event, ctx: Ctx) {
         e.ctx = ctx;
-        self.queue.push_back(e);
+        if self.next.is_none() && self.queue.is_empty() {
+            self.next = Some(e);
+        } else {
+            self.queue.push_back(e);
+        }
     }
 
     /// `Ok(Some(new context))` when advanced, `Ok(None)` when not yet.
@@ -549,7 +556,7 @@ impl Ordering {
                     p.status = pstatus::SYSCALL_ABANDONED;
                     new.p = NO_P;
                     let mut steal = Event::made(ev::PROC_STEAL, e.time, &[c.p as u64]);
-                    steal.extra[0] = pstatus::SYSCALL;
+                    steal.args[3] = pstatus::SYSCALL;
                     self.push(steal, c);
                 }
                 self.push(*e, c);
@@ -575,8 +582,8 @@ impl Ordering {
             ev::USER_TASK_END => {
                 let id = e.args[0];
                 let (name, parent) = self.tasks.remove(&id).unwrap_or((String::new(), u64::MAX));
-                e.extra[0] = parent;
-                e.extra[1] = if name.is_empty() {
+                e.args[2] = parent;
+                e.args[3] = if name.is_empty() {
                     0
                 } else {
                     self.task_names.push(name);
@@ -744,6 +751,15 @@ impl Ordering {
         }
     }
 
+    /// The next event ready to be returned.
+    #[inline]
+    pub fn pop(&mut self) -> Option<Event> {
+        match self.next.take() {
+            Some(e) => Some(e),
+            None => self.queue.pop_front(),
+        }
+    }
+
     /// A name kept for a UserTaskEnd.
     pub fn task_name(&self, i: u64) -> &str {
         self.task_names.get(i as usize).map_or("", String::as_str)
@@ -807,7 +823,7 @@ impl Ordering {
                 old = if gen == self.initial_gen { 0 } else { 1 };
             }
         }
-        e.extra[0] = old;
+        e.args[2] = old;
         let mut new = *cur;
         if status == pstatus::RUNNING || status == pstatus::SYSCALL {
             new.p = pid;
@@ -848,7 +864,7 @@ impl Ordering {
             _ => return Ok(None),
         };
         check_ctx(c, Need::Must, Need::May, Need::May)?;
-        e.extra[0] = old;
+        e.args[3] = old;
         if let Some(s) = self.p.get_mut(&pid) {
             s.status = pstatus::IDLE;
             s.seq = seq;

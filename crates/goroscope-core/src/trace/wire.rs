@@ -574,10 +574,6 @@ impl<'a> Cursor<'a> {
         self.pos >= self.data.len()
     }
 
-    pub fn pos(&self) -> usize {
-        self.pos
-    }
-
     pub fn byte(&mut self) -> Result<u8, TraceError> {
         let b = *self
             .data
