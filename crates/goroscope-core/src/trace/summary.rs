@@ -451,25 +451,28 @@ impl Summary {
             self.waiting_by_reason[reason_i as usize] += 1;
         }
         let keep = self.keep_goroutines;
-        if !self.goroutines.contains_key(&g) {
-            self.seen_goroutines += 1;
-        }
-        let acc = self.goroutines.entry(g).or_insert_with(|| GoAcc {
-            first: t,
-            last: t,
-            cur: GoState::Undetermined,
-            seen: false,
-            transitions: 0,
-            mismatches: 0,
-            state_ns: [0; 6],
-            reason: 0,
-            class: BlockClass::None,
-            sig: 0,
-            entered: t,
-            known: false,
-            created: None,
-            waits: Vec::new(),
-        });
+        let acc = match self.goroutines.entry(g) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                self.seen_goroutines += 1;
+                v.insert(GoAcc {
+                    first: t,
+                    last: t,
+                    cur: GoState::Undetermined,
+                    seen: false,
+                    transitions: 0,
+                    mismatches: 0,
+                    state_ns: [0; 6],
+                    reason: 0,
+                    class: BlockClass::None,
+                    sig: 0,
+                    entered: t,
+                    known: false,
+                    created: None,
+                    waits: Vec::new(),
+                })
+            }
+        };
         acc.transitions += 1;
         if acc.seen {
             let d = t - acc.last;
