@@ -97,17 +97,8 @@ pub struct TraceArgs {
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub top: usize,
 
-    /// For a URL: send `Authorization: Bearer TOKEN`.
-    #[arg(long, value_name = "TOKEN")]
-    pub bearer_token: Option<String>,
-
-    /// For a URL: send this header too (`Name: value`; repeatable).
-    #[arg(long = "header", value_name = "HEADER")]
-    pub headers: Vec<String>,
-
-    /// For an https URL: trust the certificates in this PEM file.
-    #[arg(long, value_name = "PEM")]
-    pub ca_cert: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub auth: AuthArgs,
 
     /// For a URL: the largest trace accepted, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 2048)]
@@ -287,6 +278,19 @@ pub struct FetchArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
     pub timeout: f64,
 
+    #[command(flatten)]
+    pub auth: AuthArgs,
+
+    /// Largest goroutine profile accepted, in MiB after decompression (a
+    /// guard against gzip bombs); also the largest answer taken from a URL.
+    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    pub max_decompressed: u64,
+}
+
+/// How to reach a protected or private service (shared by every command
+/// that takes a URL).
+#[derive(Debug, clap::Args)]
+pub struct AuthArgs {
     /// For a URL: send `Authorization: Bearer TOKEN`.
     #[arg(long, value_name = "TOKEN")]
     pub bearer_token: Option<String>,
@@ -299,11 +303,6 @@ pub struct FetchArgs {
     /// of the public roots.
     #[arg(long, value_name = "PEM")]
     pub ca_cert: Option<std::path::PathBuf>,
-
-    /// Largest goroutine profile accepted, in MiB after decompression (a
-    /// guard against gzip bombs); also the largest answer taken from a URL.
-    #[arg(long, value_name = "MIB", default_value_t = 256)]
-    pub max_decompressed: u64,
 }
 
 #[derive(Debug, clap::Args)]

@@ -45,18 +45,23 @@ pub fn is_url(input: &str) -> bool {
 /// The URL to fetch: a full `/debug/pprof/...` URL as given, else the
 /// mode's endpoint under the given base.
 pub fn endpoint(input: &str, mode: Mode) -> String {
-    if input.contains("/debug/pprof/") {
-        return input.to_string();
-    }
-    // The endpoint goes before any query string of the base URL.
-    let (base, query) = input.split_once('?').unwrap_or((input, ""));
-    let base = base.trim_end_matches('/');
     let path = match mode {
         Mode::Profile => "/debug/pprof/goroutine",
         Mode::Legacy => "/debug/pprof/goroutine?debug=1",
         Mode::Dump => "/debug/pprof/goroutine?debug=2",
         Mode::Leak => "/debug/pprof/goroutineleak",
     };
+    under(input, path)
+}
+
+/// `path` (which may carry a query) under a base URL, before the base's
+/// own query; a full `/debug/pprof/...` URL is kept as given.
+fn under(input: &str, path: &str) -> String {
+    if input.contains("/debug/pprof/") {
+        return input.to_string();
+    }
+    let (base, query) = input.split_once('?').unwrap_or((input, ""));
+    let base = base.trim_end_matches('/');
     if query.is_empty() {
         format!("{base}{path}")
     } else {
@@ -235,56 +240,17 @@ impl ureq::unversioned::resolver::Resolver for LiteralFirst {
     }
 }
 
+/// The URL of an execution trace of `seconds` from a service: its base URL
+/// (query kept) or a full `/debug/pprof/...` URL as given.
+pub fn trace_url(input: &str, seconds: f64) -> String {
+    under(input, &format!("/debug/pprof/trace?seconds={seconds}"))
+}
+
 /// Opens `url` for reading as a stream (an execution trace can be far
 /// larger than anything worth holding in memory), after the same checks
 /// as [`get`]; the stream fails once it passes `opts.max_body`.
 pub fn open(url: &str, opts: &Options) -> Result<Box<dyn std::io::Read + Send>, FetchError> {
-    let agent = client(opts)?;
-    let mut req = agent.get(url);
-    if let Some(t) = &opts.bearer_token {
-        req = req.header("Authorization", format!("Bearer {t}"));
-    }
-    for h in &opts.headers {
-        if let Some((name, value)) = h.split_once(':') {
-            req = req.header(name.trim(), value.trim());
-        }
-    }
-    let resp = req.call().map_err(|e| explain(url, opts, e))?;
-    let status = resp.status();
-    let pprof_error = resp.headers().get("X-Go-Pprof").is_some();
-    let html = resp
-        .headers()
-        .get("Content-Type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/html"));
-    if !status.is_success() || pprof_error || html {
-        let mut head = Vec::new();
-        let _ = std::io::Read::read_to_end(
-            &mut std::io::Read::take(resp.into_body().into_reader(), 200),
-            &mut head,
-        );
-        let first = String::from_utf8_lossy(&head)
-            .lines()
-            .next()
-            .unwrap_or("")
-            .to_string();
-        let (kind, what) = if !status.is_success() {
-            let hint = match status.as_u16() {
-                401 | 403 => "the endpoint is protected: pass --bearer-token or --header",
-                404 => "this server does not serve that pprof endpoint: is net/http/pprof imported (import _ \"net/http/pprof\") and is this its port?",
-                _ => "check the URL",
-            };
-            (
-                ErrorKind::HttpStatus,
-                format!("answered {status}: {first} ({hint})"),
-            )
-        } else if pprof_error {
-            (ErrorKind::NotPprof, format!("the pprof handler reported an error: {first} (is another trace being taken? Go allows one at a time)"))
-        } else {
-            (ErrorKind::NotPprof, "answered with an HTML page, not pprof data: give the service's base URL or its /debug/pprof/... URL".to_string())
-        };
-        return Err(FetchError::new(kind, format!("{url} {what}")));
-    }
+    let resp = call(&client(opts)?, url, opts)?;
     Ok(Box::new(Capped {
         inner: resp.into_body().into_reader(),
         left: opts.max_body,
@@ -318,9 +284,15 @@ pub fn fetch(url: &str, opts: &Options) -> Result<Vec<u8>, FetchError> {
     get(&client(opts)?, url, opts)
 }
 
-/// Fetches `url`; every failure is one sentence naming the URL and what to
-/// check.
-pub fn get(agent: &ureq::Agent, url: &str, opts: &Options) -> Result<Vec<u8>, FetchError> {
+/// Sends the GET (token and headers from `opts`) and refuses an answer
+/// that is not pprof data: an error status, Go's `X-Go-Pprof` error
+/// header, an HTML page. Every failure is one sentence naming the URL and
+/// what to check (quoting the start of the answer).
+fn call(
+    agent: &ureq::Agent,
+    url: &str,
+    opts: &Options,
+) -> Result<ureq::http::Response<ureq::Body>, FetchError> {
     let mut req = agent.get(url);
     if let Some(t) = &opts.bearer_token {
         req = req.header("Authorization", format!("Bearer {t}"));
@@ -330,7 +302,7 @@ pub fn get(agent: &ureq::Agent, url: &str, opts: &Options) -> Result<Vec<u8>, Fe
             req = req.header(name.trim(), value.trim());
         }
     }
-    let mut resp = req.call().map_err(|e| explain(url, opts, e))?;
+    let resp = req.call().map_err(|e| explain(url, opts, e))?;
     let status = resp.status();
     let pprof_error = resp.headers().get("X-Go-Pprof").is_some();
     let html = resp
@@ -338,6 +310,46 @@ pub fn get(agent: &ureq::Agent, url: &str, opts: &Options) -> Result<Vec<u8>, Fe
         .get("Content-Type")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"));
+    if status.is_success() && !pprof_error && !html {
+        return Ok(resp);
+    }
+    let mut head = Vec::new();
+    let _ = std::io::Read::read_to_end(
+        &mut std::io::Read::take(resp.into_body().into_reader(), 200),
+        &mut head,
+    );
+    let first_line = String::from_utf8_lossy(&head)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string();
+    Err(if !status.is_success() {
+        let hint = match status.as_u16() {
+            401 | 403 => "the endpoint is protected: pass --bearer-token or --header",
+            404 => "this server does not serve that pprof endpoint: is net/http/pprof imported (import _ \"net/http/pprof\") and is this its port? (the goroutineleak profile needs Go 1.26 built with GOEXPERIMENT=goroutineleakprofile)",
+            _ if pprof_error => "the pprof handler refused",
+            _ => "check the URL",
+        };
+        FetchError::new(
+            ErrorKind::HttpStatus,
+            format!("{url} answered {status}: {first_line} ({hint})"),
+        )
+    } else if pprof_error {
+        FetchError::new(
+            ErrorKind::NotPprof,
+            format!("{url}: the pprof handler reported an error: {first_line} (an execution trace: is another one being taken? Go allows one at a time)"),
+        )
+    } else {
+        FetchError::new(
+            ErrorKind::NotPprof,
+            format!("{url} answered with an HTML page, not pprof data: give the service's base URL or its /debug/pprof/... URL"),
+        )
+    })
+}
+
+/// Fetches `url` whole, up to `opts.max_body`.
+pub fn get(agent: &ureq::Agent, url: &str, opts: &Options) -> Result<Vec<u8>, FetchError> {
+    let mut resp = call(agent, url, opts)?;
     let (body, over) = crate::source::read_capped(resp.body_mut().as_reader(), opts.max_body)
         .map_err(|e| {
             let kind = if e.kind() == std::io::ErrorKind::TimedOut {
@@ -350,40 +362,6 @@ pub fn get(agent: &ureq::Agent, url: &str, opts: &Options) -> Result<Vec<u8>, Fe
                 format!("reading the answer of {url} failed: {e}; retry"),
             )
         })?;
-    let first_line = || {
-        String::from_utf8_lossy(&body[..body.len().min(200)])
-            .lines()
-            .next()
-            .unwrap_or("")
-            .to_string()
-    };
-    if !status.is_success() {
-        let hint = match status.as_u16() {
-            401 | 403 => "the endpoint is protected: pass --bearer-token or --header",
-            404 => "this server does not serve that pprof endpoint: is net/http/pprof imported (import _ \"net/http/pprof\") and is this its port? (the goroutineleak profile needs Go 1.26 built with GOEXPERIMENT=goroutineleakprofile)",
-            _ if pprof_error => "the pprof handler refused",
-            _ => "check the URL",
-        };
-        return Err(FetchError::new(
-            ErrorKind::HttpStatus,
-            format!("{url} answered {status}: {} ({hint})", first_line()),
-        ));
-    }
-    if pprof_error {
-        return Err(FetchError::new(
-            ErrorKind::NotPprof,
-            format!(
-                "{url}: the pprof handler reported an error: {}",
-                first_line()
-            ),
-        ));
-    }
-    if html {
-        return Err(FetchError::new(
-            ErrorKind::NotPprof,
-            format!("{url} answered with an HTML page, not a goroutine profile or dump: give the service's base URL or its /debug/pprof/goroutine URL"),
-        ));
-    }
     if over {
         return Err(FetchError::new(
             ErrorKind::TooLarge,
@@ -433,6 +411,22 @@ fn explain(url: &str, opts: &Options, e: ureq::Error) -> FetchError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trace_urls() {
+        assert_eq!(
+            trace_url("http://h:1", 5.0),
+            "http://h:1/debug/pprof/trace?seconds=5"
+        );
+        assert_eq!(
+            trace_url("http://h:1/?x=1", 0.5),
+            "http://h:1/debug/pprof/trace?seconds=0.5&x=1"
+        );
+        assert_eq!(
+            trace_url("http://h:1/debug/pprof/trace?seconds=9", 2.0),
+            "http://h:1/debug/pprof/trace?seconds=9"
+        );
+    }
 
     #[test]
     fn endpoints() {

@@ -184,9 +184,9 @@ fn fetch_options(args: &cli::FetchArgs) -> anyhow::Result<(fetch::Options, u64)>
         mode: args.mode,
         timeout,
         max_body: limit,
-        bearer_token: args.bearer_token.clone(),
-        headers: args.headers.clone(),
-        ca_cert: args.ca_cert.clone(),
+        bearer_token: args.auth.bearer_token.clone(),
+        headers: args.auth.headers.clone(),
+        ca_cert: args.auth.ca_cert.clone(),
     };
     Ok((opts, limit))
 }

@@ -97,15 +97,15 @@ fn state_name(s: GoState) -> &'static str {
 pub fn run(args: &TraceArgs) -> Result<ExitCode, Failure> {
     let input = args.input.to_string_lossy().to_string();
     let (source, stream): (String, Box<dyn Read>) = if fetch::is_url(&input) {
-        let url = trace_url(&input, args.seconds);
+        let url = fetch::trace_url(&input, f64::from(args.seconds));
         let opts = fetch::Options {
             mode: fetch::Mode::Profile,
             // The service answers after tracing for `seconds`.
             timeout: Duration::from_secs(u64::from(args.seconds) + 30),
             max_body: args.max_mib.saturating_mul(1 << 20),
-            bearer_token: args.bearer_token.clone(),
-            headers: args.headers.clone(),
-            ca_cert: args.ca_cert.clone(),
+            bearer_token: args.auth.bearer_token.clone(),
+            headers: args.auth.headers.clone(),
+            ca_cert: args.auth.ca_cert.clone(),
         };
         let s = fetch::open(&url, &opts).map_err(|e| Failure::Usage(e.to_string()))?;
         (url, s)
@@ -147,23 +147,6 @@ pub fn run(args: &TraceArgs) -> Result<ExitCode, Failure> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The /debug/pprof/trace URL for a base URL (a full URL is kept).
-fn trace_url(input: &str, seconds: u32) -> String {
-    if input.contains("/debug/pprof/") {
-        return input.to_string();
-    }
-    let (base, query) = input.split_once('?').unwrap_or((input, ""));
-    let mut url = format!(
-        "{}/debug/pprof/trace?seconds={seconds}",
-        base.trim_end_matches('/')
-    );
-    if !query.is_empty() {
-        url.push('&');
-        url.push_str(query);
-    }
-    url
 }
 
 fn output(
@@ -362,25 +345,4 @@ fn human(w: &mut impl Write, o: &Output) -> io::Result<()> {
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn trace_urls() {
-        assert_eq!(
-            trace_url("http://h:1", 5),
-            "http://h:1/debug/pprof/trace?seconds=5"
-        );
-        assert_eq!(
-            trace_url("http://h:1/?x=1", 2),
-            "http://h:1/debug/pprof/trace?seconds=2&x=1"
-        );
-        assert_eq!(
-            trace_url("http://h:1/debug/pprof/trace?seconds=9", 2),
-            "http://h:1/debug/pprof/trace?seconds=9"
-        );
-    }
 }

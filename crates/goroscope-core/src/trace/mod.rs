@@ -218,7 +218,6 @@ pub struct Reader<R> {
     /// An error found after a partial generation (old formats), reported
     /// after that generation's events and a Sync.
     late: Option<TraceError>,
-    late_synced: bool,
     failed: Option<TraceError>,
     /// The final Sync was returned.
     finished: bool,
@@ -253,7 +252,6 @@ impl<R: Read> Reader<R> {
             done: false,
             spill: None,
             late: None,
-            late_synced: false,
             failed: None,
             finished: false,
             generations: 0,
@@ -447,75 +445,45 @@ impl<R: Read> Reader<R> {
     }
 
     fn next_generation(&mut self) -> Result<Option<Event>, TraceError> {
-        if self.version < 26 {
+        let read = if self.version < 26 {
+            // Before 1.26 the partial generation before a read error is
+            // returned whole; the error comes after its closing Sync.
             if let Some(e) = self.late.take() {
-                if !self.late_synced {
-                    self.late_synced = true;
-                    self.failed = Some(e);
-                    let t = self.last_ts;
-                    return Ok(Some(self.sync(t)));
-                }
-                return Err(e);
+                return Ok(Some(self.close(Some(e))));
             }
             if self.gen.is_some() && self.spill.is_none() {
-                self.gen = None;
-                let t = self.last_ts;
-                self.done_after_sync();
-                return Ok(Some(self.sync(t)));
+                return Ok(Some(self.close(None)));
             }
-            match wire::read_generation_spill(&mut self.src, &mut self.spill, self.version) {
-                Ok((Some(g), late)) => {
-                    if let Some(e) = late {
-                        self.late = Some(e);
-                    }
-                    Ok(Some(self.install(g)?))
-                }
-                Ok((None, late)) => {
-                    self.gen = None;
-                    self.failed = late;
-                    let t = self.last_ts;
-                    if self.failed.is_none() {
-                        self.done_after_sync();
-                    }
-                    Ok(Some(self.sync(t)))
-                }
-                Err(e) => {
-                    // What was read stays valid: a Sync closes it, then
-                    // the error.
-                    self.gen = None;
-                    self.failed = Some(e);
-                    let t = self.last_ts;
-                    Ok(Some(self.sync(t)))
-                }
-            }
+            wire::read_generation_spill(&mut self.src, &mut self.spill, self.version).map(
+                |(g, late)| {
+                    self.late = late;
+                    Some(g)
+                },
+            )
         } else {
-            match wire::read_generation(&mut self.src, self.version) {
-                Ok(wire::Read1::Gen(g)) => Ok(Some(self.install(g)?)),
-                Ok(wire::Read1::End) => {
-                    self.gen = None;
-                    let t = self.last_ts;
-                    self.done_after_sync();
-                    Ok(Some(self.sync(t)))
-                }
-                Err(e) => {
-                    self.gen = None;
-                    self.failed = Some(e);
-                    let t = self.last_ts;
-                    Ok(Some(self.sync(t)))
-                }
-            }
+            wire::read_generation(&mut self.src, self.version)
+        };
+        match read {
+            Ok(Some(g)) => Ok(Some(self.install(g)?)),
+            Ok(None) => Ok(Some(self.close(None))),
+            // What was read stays valid: a Sync closes it, then the error.
+            Err(e) => Ok(Some(self.close(Some(e)))),
         }
     }
 
-    /// The Sync just returned is the last event.
-    fn done_after_sync(&mut self) {
-        self.failed = None;
-        self.late = None;
-        // `done` is set by the next call finding nothing.
+    /// The Sync that closes the trace: the last event, or the one before
+    /// `error`.
+    fn close(&mut self, error: Option<TraceError>) -> Event {
+        self.gen = None;
         self.frontier.clear();
         self.cpu.clear();
         self.spill = None;
-        self.finished = true;
+        self.late = None;
+        // `done` is set by the next call finding nothing, or the error.
+        self.finished = error.is_none();
+        self.failed = error;
+        let t = self.last_ts;
+        self.sync(t)
     }
 
     fn install(&mut self, mut g: Box<Generation>) -> Result<Event, TraceError> {

@@ -356,10 +356,7 @@ impl Ordering {
                 Ok(Some(Ctx { p: pid, ..c }))
             }
             ev::PROC_STOP => {
-                let s = self
-                    .p
-                    .get_mut(&c.p)
-                    .ok_or_else(|| format!("ProcStop for proc {} that does not exist", c.p))?;
+                let s = known(&mut self.p, c.p, "proc", e.typ)?;
                 if s.status != pstatus::RUNNING && s.status != pstatus::SYSCALL {
                     return Err("ProcStop for a proc that is not running".into());
                 }
@@ -475,10 +472,7 @@ impl Ordering {
                 user(c)?;
                 let s = self.running_g(c.g, e.typ)?;
                 s.status = gstatus::SYSCALL;
-                let p = self
-                    .p
-                    .get_mut(&c.p)
-                    .ok_or_else(|| format!("GoSyscallBegin on unknown proc {}", c.p))?;
+                let p = known(&mut self.p, c.p, "proc", e.typ)?;
                 p.status = pstatus::SYSCALL;
                 let seq = Seq { gen, n: e.args[0] };
                 if !seq.succeeds(p.seq) {
@@ -493,18 +487,12 @@ impl Ordering {
             }
             ev::GO_SYSCALL_END => {
                 user(c)?;
-                let s = self
-                    .g
-                    .get_mut(&c.g)
-                    .ok_or_else(|| format!("GoSyscallEnd for unknown goroutine {}", c.g))?;
+                let s = known(&mut self.g, c.g, "goroutine", e.typ)?;
                 if s.status != gstatus::SYSCALL {
                     return Err("GoSyscallEnd for a goroutine not in a syscall".into());
                 }
                 s.status = gstatus::RUNNING;
-                let p = self
-                    .p
-                    .get_mut(&c.p)
-                    .ok_or_else(|| format!("GoSyscallEnd on unknown proc {}", c.p))?;
+                let p = known(&mut self.p, c.p, "proc", e.typ)?;
                 if p.status != pstatus::SYSCALL {
                     return Err(format!("GoSyscallEnd: proc {} not in a syscall", c.p));
                 }
@@ -523,10 +511,7 @@ impl Ordering {
                     }
                 }
                 check_ctx(c, Need::Must, Need::May, Need::Must)?;
-                let s = self
-                    .g
-                    .get_mut(&c.g)
-                    .ok_or_else(|| format!("GoSyscallEndBlocked for unknown goroutine {}", c.g))?;
+                let s = known(&mut self.g, c.g, "goroutine", e.typ)?;
                 if s.status != gstatus::SYSCALL {
                     return Err("GoSyscallEndBlocked for a goroutine not in a syscall".into());
                 }
@@ -546,10 +531,7 @@ impl Ordering {
                 self.g.remove(&c.g);
                 let mut new = Ctx { g: NO_G, ..c };
                 if c.p != NO_P {
-                    let p = self
-                        .p
-                        .get_mut(&c.p)
-                        .ok_or_else(|| format!("GoDestroySyscall on unknown proc {}", c.p))?;
+                    let p = known(&mut self.p, c.p, "proc", e.typ)?;
                     if p.status != pstatus::SYSCALL {
                         return Err(format!("GoDestroySyscall: proc {} not in a syscall", c.p));
                     }
@@ -596,10 +578,7 @@ impl Ordering {
             ev::USER_REGION_BEGIN | ev::USER_REGION_END => {
                 user(c)?;
                 let name = strings(e.args[1]).ok_or("region name is not in the string table")?;
-                let s = self
-                    .g
-                    .get_mut(&c.g)
-                    .ok_or_else(|| format!("region on unknown goroutine {}", c.g))?;
+                let s = known(&mut self.g, c.g, "goroutine", e.typ)?;
                 let r = (e.args[0], name);
                 if e.typ == ev::USER_REGION_BEGIN {
                     s.regions.push(r);
@@ -679,30 +658,21 @@ impl Ordering {
             }
             ev::GC_SWEEP_BEGIN => {
                 check_ctx(c, Need::Must, Need::Must, Need::May)?;
-                let p = self
-                    .p
-                    .get_mut(&c.p)
-                    .ok_or_else(|| format!("GCSweepBegin on unknown proc {}", c.p))?;
+                let p = known(&mut self.p, c.p, "proc", e.typ)?;
                 p.ranges.begin(range_type(e.typ, 0))?;
                 self.push(*e, c);
                 Ok(Some(c))
             }
             ev::GC_SWEEP_ACTIVE => {
                 let pid = e.args[0] as i64;
-                let p = self
-                    .p
-                    .get_mut(&pid)
-                    .ok_or_else(|| format!("GCSweepActive for unknown proc {pid}"))?;
+                let p = known(&mut self.p, pid, "proc", e.typ)?;
                 p.ranges.active(range_type(e.typ, 0), initial)?;
                 self.push(*e, c);
                 Ok(Some(c))
             }
             ev::GC_SWEEP_END => {
                 check_ctx(c, Need::Must, Need::Must, Need::May)?;
-                let p = self
-                    .p
-                    .get_mut(&c.p)
-                    .ok_or_else(|| format!("GCSweepEnd on unknown proc {}", c.p))?;
+                let p = known(&mut self.p, c.p, "proc", e.typ)?;
                 p.ranges.end(e.typ)?;
                 self.push(*e, c);
                 Ok(Some(c))
@@ -710,30 +680,21 @@ impl Ordering {
             ev::STW_BEGIN | ev::GC_MARK_ASSIST_BEGIN => {
                 user(c)?;
                 let desc = if e.typ == ev::STW_BEGIN { e.args[0] } else { 0 };
-                let s = self
-                    .g
-                    .get_mut(&c.g)
-                    .ok_or_else(|| format!("range begins on unknown goroutine {}", c.g))?;
+                let s = known(&mut self.g, c.g, "goroutine", e.typ)?;
                 s.ranges.begin(range_type(e.typ, desc))?;
                 self.push(*e, c);
                 Ok(Some(c))
             }
             ev::GC_MARK_ASSIST_ACTIVE => {
                 let gid = e.args[0] as i64;
-                let s = self
-                    .g
-                    .get_mut(&gid)
-                    .ok_or_else(|| format!("GCMarkAssistActive for unknown goroutine {gid}"))?;
+                let s = known(&mut self.g, gid, "goroutine", e.typ)?;
                 s.ranges.active(range_type(e.typ, 0), initial)?;
                 self.push(*e, c);
                 Ok(Some(c))
             }
             ev::STW_END | ev::GC_MARK_ASSIST_END => {
                 user(c)?;
-                let s = self
-                    .g
-                    .get_mut(&c.g)
-                    .ok_or_else(|| format!("range ends on unknown goroutine {}", c.g))?;
+                let s = known(&mut self.g, c.g, "goroutine", e.typ)?;
                 let desc = s.ranges.end(e.typ)?;
                 if e.typ == ev::STW_END {
                     // The kind is carried over from the begin, as Go does.
@@ -970,6 +931,18 @@ impl Ordering {
         self.push(*e, *cur);
         Ok(Some(new))
     }
+}
+
+/// The state of a goroutine or P an event names, which must be known.
+fn known<'a, S>(
+    states: &'a mut FxHashMap<i64, S>,
+    id: i64,
+    what: &str,
+    typ: u8,
+) -> Result<&'a mut S, String> {
+    states
+        .get_mut(&id)
+        .ok_or_else(|| format!("{} for unknown {what} {id}", SPECS[typ as usize].name))
 }
 
 fn new_g(status: u64, gen: u64) -> GState {

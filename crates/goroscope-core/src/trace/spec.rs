@@ -88,6 +88,24 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, in declaration order.
+    pub const ALL: [Kind; 14] = [
+        Kind::Sync,
+        Kind::Metric,
+        Kind::Label,
+        Kind::StackSample,
+        Kind::RangeBegin,
+        Kind::RangeActive,
+        Kind::RangeEnd,
+        Kind::TaskBegin,
+        Kind::TaskEnd,
+        Kind::RegionBegin,
+        Kind::RegionEnd,
+        Kind::Log,
+        Kind::StateTransition,
+        Kind::Experimental,
+    ];
+
     /// Go's `EventKind.String()`.
     pub fn as_str(self) -> &'static str {
         match self {

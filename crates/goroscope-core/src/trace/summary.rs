@@ -222,7 +222,7 @@ struct GoAcc {
 #[derive(Debug, Default)]
 pub struct Summary {
     /// Events per kind ([`Kind`] as index).
-    kinds: [u64; 16],
+    kinds: [u64; super::spec::Kind::ALL.len()],
     /// Events read.
     pub total_events: u64,
     /// First and last event times.
@@ -312,27 +312,11 @@ impl Summary {
 
     /// Events per kind (Go's names).
     pub fn event_kinds(&self) -> BTreeMap<&'static str, u64> {
-        use super::spec::Kind::*;
-        [
-            Sync,
-            Metric,
-            Label,
-            StackSample,
-            RangeBegin,
-            RangeActive,
-            RangeEnd,
-            TaskBegin,
-            TaskEnd,
-            RegionBegin,
-            RegionEnd,
-            Log,
-            StateTransition,
-            Experimental,
-        ]
-        .into_iter()
-        .filter(|&k| self.kinds[k as usize] > 0)
-        .map(|k| (k.as_str(), self.kinds[k as usize]))
-        .collect()
+        super::spec::Kind::ALL
+            .into_iter()
+            .filter(|&k| self.kinds[k as usize] > 0)
+            .map(|k| (k.as_str(), self.kinds[k as usize]))
+            .collect()
     }
 
     /// Goroutine transitions per `From->To` (Go's state names).

@@ -465,24 +465,19 @@ fn corrupt(message: &str) -> TraceError {
     }
 }
 
-/// What reading a generation found.
-pub enum Read1 {
-    /// A complete generation.
-    Gen(Box<Generation>),
-    /// The end of the trace.
-    End,
-}
-
 /// Reads one generation of a Go 1.26 trace (ended by the end-of-generation
-/// byte).
-pub fn read_generation<R: Read>(src: &mut Source<R>, version: u32) -> Result<Read1, TraceError> {
+/// byte); `None` at the end of the trace.
+pub fn read_generation<R: Read>(
+    src: &mut Source<R>,
+    version: u32,
+) -> Result<Option<Box<Generation>>, TraceError> {
     let mut g = Generation::default();
     loop {
         let Some(b) = read_batch(src)? else {
             if !g.batches.is_empty() {
                 return Err(TraceError::Truncated { offset: src.offset });
             }
-            return Ok(Read1::End);
+            return Ok(None);
         };
         if g.gen == 0 {
             g.gen = b.gen;
@@ -504,7 +499,7 @@ pub fn read_generation<R: Read>(src: &mut Source<R>, version: u32) -> Result<Rea
         g.add(b, version)?;
     }
     g.finish(version)?;
-    Ok(Read1::Gen(Box::new(g)))
+    Ok(Some(Box::new(g)))
 }
 
 /// Reads one generation of a Go 1.22-1.25 trace: it ends where a batch of
@@ -515,7 +510,7 @@ pub fn read_generation_spill<R: Read>(
     src: &mut Source<R>,
     spill: &mut Option<Batch>,
     version: u32,
-) -> Result<(Option<Box<Generation>>, Option<TraceError>), TraceError> {
+) -> Result<(Box<Generation>, Option<TraceError>), TraceError> {
     let mut g = Generation::default();
     if let Some(b) = spill.take() {
         g.gen = b.gen;
@@ -556,7 +551,7 @@ pub fn read_generation_spill<R: Read>(
         return Err(late.unwrap_or_else(|| corrupt("no frequency event in the generation")));
     }
     g.finish(version)?;
-    Ok((Some(Box::new(g)), late))
+    Ok((Box::new(g), late))
 }
 
 /// A cursor over a byte slice (a batch's data).

@@ -460,6 +460,9 @@ pub fn request(
 /// counted; the next push sends the then-current values (cumulative, so
 /// nothing is lost but resolution).
 pub fn run(agent: Arc<Agent>) {
+    // One HTTP client while the timeout stays: its connection to the
+    // collector is reused from push to push.
+    let mut client: Option<(std::time::Duration, ureq::Agent)> = None;
     loop {
         // Without an endpoint, look again now and then: a reload may add
         // one.
@@ -468,7 +471,11 @@ pub fn run(agent: Arc<Agent>) {
             return;
         }
         let Some(otlp) = agent.otlp() else { continue };
-        let outcome = push(&agent, &otlp);
+        if client.as_ref().is_none_or(|(t, _)| *t != otlp.timeout) {
+            client = Some((otlp.timeout, http_client(otlp.timeout)));
+        }
+        let Some((_, c)) = &client else { continue };
+        let outcome = push(&agent, c, &otlp);
         agent.count_otlp(outcome.is_ok());
         if let Err(e) = outcome {
             log(
@@ -482,22 +489,27 @@ pub fn run(agent: Arc<Agent>) {
     }
 }
 
-fn push(agent: &Agent, otlp: &Otlp) -> Result<(), String> {
+fn push(agent: &Agent, client: &ureq::Agent, otlp: &Otlp) -> Result<(), String> {
     let targets = metrics::snapshots(agent);
     let families = metrics::families(&targets);
     let resource = agent_resource(&otlp.resource_attributes, |k| std::env::var(k).ok());
     let body = request(&targets, &families, &resource, SystemTime::now()).encode_to_vec();
-    send(otlp, &body)
+    send(client, otlp, &body)
+}
+
+/// A client for the collector: answers of any status are read (a
+/// rejection's body says why).
+pub fn http_client(timeout: std::time::Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .build()
+        .into()
 }
 
 /// One POST of an encoded request; the answer's partial success, if any,
 /// is an error naming what was rejected.
-pub fn send(otlp: &Otlp, body: &[u8]) -> Result<(), String> {
-    let client: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(otlp.timeout))
-        .http_status_as_error(false)
-        .build()
-        .into();
+pub fn send(client: &ureq::Agent, otlp: &Otlp, body: &[u8]) -> Result<(), String> {
     let mut req = client
         .post(&otlp.endpoint)
         .header("Content-Type", "application/x-protobuf");

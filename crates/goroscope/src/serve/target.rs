@@ -555,11 +555,7 @@ impl TargetState {
     fn trace_window(&self, t: &Target) {
         let Some(window) = t.trace_window else { return };
         lock(&self.status).last_trace = Some(Instant::now());
-        let url = format!(
-            "{}/debug/pprof/trace?seconds={}",
-            t.url.trim_end_matches('/'),
-            window.as_secs_f64()
-        );
+        let url = fetch::trace_url(&t.url, window.as_secs_f64());
         let mut opts = options(t);
         opts.timeout = window + t.timeout;
         let stream = match fetch::open(&url, &opts) {
