@@ -195,10 +195,8 @@ fn a_truncated_trace_gives_what_was_read_and_says_why() {
     let (mine, code, stderr) = ours(&cut);
     assert_eq!(go_code, 1, "Go's reader should fail on a cut trace");
     assert_eq!(code, 1, "{stderr}");
-    assert!(
-        stderr.contains("ends early") || stderr.contains("corrupt"),
-        "{stderr}"
-    );
+    // Cut inside a batch: the input ends early, and says so.
+    assert!(stderr.contains("ends early"), "{stderr}");
     assert!(mine["error"].as_str().is_some(), "{mine}");
     // The same events before the failure.
     assert_eq!(
