@@ -22,7 +22,8 @@ use crate::model::{
     BlockClass, Diagnostic, Elided, FrameId, Goroutine, LabelSetId, Origin, Record, StackId, State,
     StrId, Tables,
 };
-use crate::vocab::DepthBuckets;
+use crate::parse::pprof::varint;
+use crate::vocab::{self, DepthBuckets, FrameRole};
 
 /// Version of the [`Report`] schema; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -87,7 +88,7 @@ struct GroupKey {
 #[derive(Debug, Clone)]
 struct GroupAcc {
     count: u64,
-    stack: StackId,
+    stack: Rep,
     /// Function-sequence id.
     seq: u32,
     /// The `group_by_label` value this group stands for (u32::MAX: none).
@@ -131,8 +132,204 @@ impl GroupAcc {
     }
 }
 
-/// What [`Census::add`] and [`Census::add_record`] count: a goroutine
-/// (weight 1, with its id) or a profile record (weight = its count).
+/// A group's representative stack: an interned [`StackId`] (dumps,
+/// debug=1 profiles) or, with the top bit set, one of the census's own
+/// location sequences (protobuf profiles, [`Census::add_sample`]). One
+/// word, so that a group stays 48 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Rep(u32);
+
+/// What a [`Rep`] stands for.
+enum RepKind {
+    Table(StackId),
+    Profile(usize),
+}
+
+impl Rep {
+    const PROFILE: u32 = 1 << 31;
+
+    fn table(s: StackId) -> Self {
+        // Two billion distinct stacks would need far more memory than a
+        // census can have, so the top bit is free.
+        debug_assert!(s.0 < Self::PROFILE);
+        Rep(s.0)
+    }
+
+    fn profile(i: usize) -> Self {
+        Rep(i as u32 | Self::PROFILE)
+    }
+
+    fn kind(self) -> RepKind {
+        if self.0 & Self::PROFILE == 0 {
+            RepKind::Table(StackId(self.0))
+        } else {
+            RepKind::Profile((self.0 & !Self::PROFILE) as usize)
+        }
+    }
+}
+
+/// A protobuf profile's location, for [`Census::add_locations`].
+#[derive(Debug, Clone, Copy)]
+pub struct ProfileLocation<'a> {
+    /// Its id in the profile.
+    pub id: u64,
+    /// Its frames, inlined callees first.
+    pub frames: &'a [FrameId],
+    /// Their roles for [`vocab::infer_from_frames`], one per frame.
+    pub roles: &'a [FrameRole],
+    /// The origin of a goroutine whose outermost location this is.
+    pub origin: Origin,
+}
+
+/// What a protobuf profile's stack says, worked out once per distinct
+/// stack.
+#[derive(Debug, Clone, Copy)]
+struct StackFacts {
+    state: State,
+    block_class: BlockClass,
+    origin: Origin,
+}
+
+/// Why a profile sample's stack could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadStack;
+
+/// The locations and distinct stacks of protobuf profiles. A stack is kept
+/// as the sample's packed location ids, as the profile encodes them (a
+/// byte or two an id; 100,000 stacks of 40 frames take 4 MB instead of 16
+/// as frame ids), and found by those bytes: a stack seen before costs a
+/// hash of its bytes and one probe, not a walk of its frames. The frames
+/// are only looked up for new stacks and for the groups a report shows.
+#[derive(Debug, Clone, Default)]
+struct ProfileStacks {
+    /// Per location: its frames (inlined callees first) and their roles,
+    /// back to back, `frame_start[l]..frame_start[l + 1]`.
+    frames: Vec<FrameId>,
+    roles: Vec<FrameRole>,
+    frame_start: Vec<u32>,
+    /// Per location: the ids of its functions that sequences keep (not
+    /// [`hidden_in_dumps`]), `fn_start[l]..fn_start[l + 1]`.
+    fns: Vec<u32>,
+    fn_start: Vec<u32>,
+    /// Locations registered so far.
+    count: u32,
+    /// Location id -> what walking a new stack needs of it, in one load:
+    /// through a dense table when the ids are small (Go numbers them 1, 2,
+    /// 3 ...), else a map.
+    dense: Vec<LocationInfo>,
+    sparse: FxHashMap<u64, LocationInfo>,
+    /// Distinct stacks, back to back; stack `i` ends at `ends[i]`. Their
+    /// hashes are not kept: the table is sized up front, and rehashing
+    /// from the bytes is cheap when it grows.
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+    facts: Vec<KnownStack>,
+    table: hashbrown::HashTable<u32>,
+    /// Ids in distinct stacks that name no location.
+    missing: u64,
+}
+
+/// A location's share of a stack's depth, function sequence and facts.
+#[derive(Debug, Clone, Copy)]
+struct LocationInfo {
+    /// Its function's hash when it keeps exactly one function (most do:
+    /// inlining is rare and hidden runtime frames keep none).
+    hash: u64,
+    /// Its index among the registered locations (u32::MAX: no location
+    /// has this id).
+    index: u32,
+    frames: u32,
+    /// Functions kept, saturated: only `== 1` is looked at.
+    fns: u16,
+    origin: Origin,
+}
+
+impl LocationInfo {
+    const NONE: Self = Self {
+        hash: 0,
+        index: u32::MAX,
+        frames: 0,
+        fns: 0,
+        origin: Origin::User,
+    };
+}
+
+/// What a distinct profile stack stands for.
+#[derive(Debug, Clone, Copy)]
+struct KnownStack {
+    seq: u32,
+    depth: u32,
+    facts: StackFacts,
+}
+
+impl ProfileStacks {
+    fn frames_of(&self, l: u32) -> &[FrameId] {
+        let l = l as usize;
+        &self.frames[self.frame_start[l] as usize..self.frame_start[l + 1] as usize]
+    }
+
+    fn fns_of(&self, l: u32) -> &[u32] {
+        let l = l as usize;
+        &self.fns[self.fn_start[l] as usize..self.fn_start[l + 1] as usize]
+    }
+
+    #[inline]
+    fn info_of(&self, id: u64) -> LocationInfo {
+        match self.dense.get(id as usize) {
+            Some(&i) => i,
+            None => self.sparse.get(&id).copied().unwrap_or(LocationInfo::NONE),
+        }
+    }
+
+    fn encoded(&self, i: usize) -> &[u8] {
+        stack_bytes(&self.bytes, &self.ends, i)
+    }
+
+    /// The location indices of distinct stack `i` (ids that name no
+    /// location left out).
+    fn locations(&self, i: usize) -> impl Iterator<Item = u32> + '_ {
+        let mut b = self.encoded(i);
+        std::iter::from_fn(move || loop {
+            if b.is_empty() {
+                return None;
+            }
+            // A stored stack was read whole once: its varints are sound.
+            let id = varint(&mut b).ok()?;
+            let l = self.info_of(id).index;
+            if l != u32::MAX {
+                return Some(l);
+            }
+        })
+    }
+}
+
+/// Distinct stack `i` of a [`ProfileStacks`] arena.
+fn stack_bytes<'a>(bytes: &'a [u8], ends: &[usize], i: usize) -> &'a [u8] {
+    let start = if i == 0 { 0 } else { ends[i - 1] };
+    &bytes[start..ends[i]]
+}
+
+/// Hash of a stack's bytes, eight at a time (FxHash-style: fast, not
+/// stable; it only finds equal stacks), finished so the low bits the
+/// table indexes by depend on every byte.
+fn bytes_hash(b: &[u8]) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut h = (b.len() as u64).wrapping_mul(K);
+    let mut words = b.chunks_exact(8);
+    for w in &mut words {
+        let mut x = [0u8; 8];
+        x.copy_from_slice(w);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(x)).wrapping_mul(K);
+    }
+    let mut x = [0u8; 8];
+    x[..words.remainder().len()].copy_from_slice(words.remainder());
+    h = (h.rotate_left(5) ^ u64::from_le_bytes(x)).wrapping_mul(K);
+    h ^ (h >> 29)
+}
+
+/// What [`Census::add`], [`Census::add_record`] and [`Census::add_sample`]
+/// count: a goroutine (weight 1, with its id) or a profile record or sample
+/// (weight = its count).
 struct Entry {
     weight: u64,
     id: Option<u64>,
@@ -145,8 +342,12 @@ struct Entry {
     leaked: bool,
     unavailable: bool,
     truncated: bool,
-    stack: StackId,
-    elided: Elided,
+    stack: Rep,
+    /// Function-sequence id of the stack.
+    seq: u32,
+    /// Frames, printed plus elided.
+    depth: u64,
+    elided: bool,
     created_by: Option<FrameId>,
     labels: Option<LabelSetId>,
 }
@@ -169,13 +370,16 @@ pub struct Census {
     unavailable: u64,
     truncated: u64,
     groups: Vec<GroupAcc>,
+    /// Per sequence id: its first group (u32::MAX: none yet).
+    seq_group: Vec<u32>,
+    /// The groups that are not the first of their sequence.
     group_index: FxHashMap<GroupKey, u32>,
     /// Per stack id: its function-sequence id (u32::MAX = not computed).
     seq_of_stack: Vec<u32>,
     /// Function-sequence ids, found through a table of ids. A sequence is
     /// not stored: it is that of its first stack (`seq_rep`), mapped
     /// through `fn_of_frame` when compared.
-    seq_rep: Vec<StackId>,
+    seq_rep: Vec<Rep>,
     /// Per sequence id: its stable hash, which the table is keyed by and
     /// signatures are made from.
     seq_hashes: Vec<u64>,
@@ -191,6 +395,9 @@ pub struct Census {
     /// ([`hidden_in_dumps`]), left out of sequences.
     fn_hidden: Vec<bool>,
     scratch: Vec<u32>,
+    scratch_rep: Vec<u32>,
+    /// Locations and distinct stacks of protobuf profiles.
+    profile: ProfileStacks,
     /// Per label set: the value of the `group_by_label` key (u32::MAX:
     /// absent), computed once per set.
     label_value_of_set: Vec<u32>,
@@ -216,6 +423,7 @@ impl Census {
             unavailable: 0,
             truncated: 0,
             groups: Vec::new(),
+            seq_group: Vec::new(),
             group_index: FxHashMap::default(),
             seq_of_stack: Vec::new(),
             seq_rep: Vec::new(),
@@ -226,6 +434,8 @@ impl Census {
             fn_hash: Vec::new(),
             fn_hidden: Vec::new(),
             scratch: Vec::new(),
+            scratch_rep: Vec::new(),
+            profile: ProfileStacks::default(),
             label_value_of_set: Vec::new(),
             trace_key: Vec::new(),
         }
@@ -236,7 +446,7 @@ impl Census {
     /// more than the counting itself on 100,000 distinct stacks.
     pub fn reserve(&mut self, groups: usize) {
         self.groups.reserve(groups);
-        self.group_index.reserve(groups);
+        self.seq_group.reserve(groups);
         self.seq_rep.reserve(groups);
         self.seq_hashes.reserve(groups);
         let hashes = &self.seq_hashes;
@@ -245,6 +455,12 @@ impl Census {
 
     /// Counts one goroutine.
     pub fn add(&mut self, g: &Goroutine, tables: &Tables) {
+        let seq = self.seq_id(g.stack, tables);
+        let depth = tables.stack(g.stack).len() as u64
+            + match g.elided {
+                Elided::Count(n) => u64::from(n),
+                _ => 0,
+            };
         self.add_entry(
             &Entry {
                 weight: 1,
@@ -258,8 +474,10 @@ impl Census {
                 leaked: g.flags.leaked,
                 unavailable: g.flags.stack_unavailable,
                 truncated: g.flags.truncated,
-                stack: g.stack,
-                elided: g.elided,
+                stack: Rep::table(g.stack),
+                seq,
+                depth,
+                elided: g.elided != Elided::None,
                 created_by: g.created_by.map(|c| c.frame),
                 labels: g.labels,
             },
@@ -270,6 +488,7 @@ impl Census {
     /// Counts the goroutines of a profile record: `count` of them, without
     /// ids (so no samples), wait reasons or wait times.
     pub fn add_record(&mut self, r: &Record, tables: &Tables) {
+        let seq = self.seq_id(r.stack, tables);
         self.add_entry(
             &Entry {
                 weight: r.count,
@@ -284,13 +503,208 @@ impl Census {
                 leaked: r.state == State::Leaked,
                 unavailable: false,
                 truncated: false,
-                stack: r.stack,
-                elided: Elided::None,
+                stack: Rep::table(r.stack),
+                seq,
+                depth: tables.stack(r.stack).len() as u64,
+                elided: false,
                 created_by: None,
                 labels: r.labels,
             },
             tables,
         );
+    }
+
+    /// Registers a protobuf profile's locations for [`Self::add_sample`].
+    /// A later location with the same id replaces an earlier one.
+    pub fn add_locations(&mut self, locations: &[ProfileLocation<'_>], tables: &Tables) {
+        if self.profile.frame_start.is_empty() {
+            self.profile.frame_start.push(0);
+            self.profile.fn_start.push(0);
+        }
+        // Dense when the table stays within a small multiple of the count.
+        let max = locations.iter().map(|l| l.id).max().unwrap_or(0);
+        let dense = max <= 4 * locations.len() as u64 + 1024;
+        if dense && self.profile.dense.len() <= max as usize {
+            self.profile
+                .dense
+                .resize(max as usize + 1, LocationInfo::NONE);
+        }
+        for loc in locations {
+            let fn_start = self.profile.fns.len();
+            for (&f, &role) in loc.frames.iter().zip(loc.roles) {
+                self.profile.frames.push(f);
+                self.profile.roles.push(role);
+                let fid = self.fn_id(f, tables);
+                if !self.fn_hidden[fid as usize] {
+                    self.profile.fns.push(fid);
+                }
+            }
+            let p = &mut self.profile;
+            let frames = p.frames.len() as u32 - p.frame_start[p.frame_start.len() - 1];
+            p.frame_start.push(p.frames.len() as u32);
+            p.fn_start.push(p.fns.len() as u32);
+            let fns = p.fns.len() - fn_start;
+            let info = LocationInfo {
+                hash: if fns == 1 {
+                    self.fn_hash[p.fns[fn_start] as usize]
+                } else {
+                    0
+                },
+                index: p.count,
+                frames,
+                fns: u16::try_from(fns).unwrap_or(u16::MAX),
+                origin: loc.origin,
+            };
+            p.count += 1;
+            match p.dense.get_mut(loc.id as usize) {
+                Some(slot) if dense => *slot = info,
+                _ => {
+                    p.sparse.insert(loc.id, info);
+                }
+            }
+        }
+    }
+
+    /// Makes room for `samples` more profile samples of `bytes` encoded
+    /// bytes in all: every sample of a Go profile is a distinct (stack,
+    /// labels), so each is likely a new stack and a new group.
+    pub fn reserve_samples(&mut self, samples: usize, bytes: usize) {
+        self.reserve(samples);
+        let p = &mut self.profile;
+        p.bytes.reserve(bytes);
+        p.ends.reserve(samples);
+        p.facts.reserve(samples);
+        let (bytes, ends) = (&p.bytes, &p.ends);
+        p.table.reserve(samples, |&i| {
+            bytes_hash(stack_bytes(bytes, ends, i as usize))
+        });
+    }
+
+    /// Ids in the distinct stacks of the profiles so far that name no
+    /// registered location (left out of the stacks).
+    pub fn missing_locations(&self) -> u64 {
+        self.profile.missing
+    }
+
+    /// Counts a protobuf profile sample: `weight` goroutines without ids,
+    /// wait reasons or wait times, whose stack is `stack`, the sample's
+    /// location ids as packed varints (innermost first). State and block
+    /// class are inferred from the frames ([`vocab::infer_from_frames`]),
+    /// once per distinct stack; `leaked` (a goroutineleak profile) makes the
+    /// state leaked, as a dump's `(leaked)` header does. `Err` if `stack` is
+    /// not a run of varints.
+    pub fn add_sample(
+        &mut self,
+        weight: u64,
+        labels: Option<LabelSetId>,
+        stack: &[u8],
+        leaked: bool,
+        tables: &Tables,
+    ) -> Result<(), BadStack> {
+        let (index, known) = self.profile_stack(stack, tables)?;
+        let mut facts = known.facts;
+        if leaked {
+            // Its class still says on what.
+            facts.state = State::Leaked;
+        }
+        self.add_entry(
+            &Entry {
+                weight,
+                id: None,
+                state: facts.state,
+                class: facts.block_class,
+                origin: facts.origin,
+                wait_reason: None,
+                wait_minutes: None,
+                locked: false,
+                // Only a goroutineleak profile's samples are in this state.
+                leaked: facts.state == State::Leaked,
+                unavailable: false,
+                truncated: false,
+                stack: Rep::profile(index),
+                seq: known.seq,
+                depth: u64::from(known.depth),
+                elided: false,
+                created_by: None,
+                labels,
+            },
+            tables,
+        );
+        Ok(())
+    }
+
+    /// The distinct stack of these bytes, added (with its function
+    /// sequence, depth and facts) if new.
+    fn profile_stack(
+        &mut self,
+        stack: &[u8],
+        tables: &Tables,
+    ) -> Result<(usize, KnownStack), BadStack> {
+        let hash = bytes_hash(stack);
+        let p = &self.profile;
+        let same = |&i: &u32| p.encoded(i as usize) == stack;
+        if let Some(&i) = p.table.find(hash, same) {
+            return Ok((i as usize, p.facts[i as usize]));
+        }
+        // New: walk its locations once. The inference reads the innermost
+        // few frames only; the origin, the outermost one.
+        let mut roles = [FrameRole::of("", None); vocab::INFER_FRAMES];
+        let mut n_roles = 0;
+        // Origin of a stack without frames: as for a dump's.
+        let mut origin = vocab::origin(u64::MAX, false, None, None);
+        let mut fns = Mix::new();
+        let mut depth = 0u32;
+        let mut rest = stack;
+        let p = &mut self.profile;
+        while !rest.is_empty() {
+            let id = varint(&mut rest).map_err(|_| BadStack)?;
+            let info = p.info_of(id);
+            let l = info.index;
+            if l == u32::MAX {
+                p.missing += 1;
+                continue;
+            }
+            if info.frames > 0 {
+                origin = info.origin;
+            }
+            if n_roles < roles.len() {
+                let start = p.frame_start[l as usize] as usize;
+                for &r in &p.roles[start..start + info.frames as usize] {
+                    if n_roles < roles.len() {
+                        roles[n_roles] = r;
+                        n_roles += 1;
+                    }
+                }
+            }
+            depth += info.frames;
+            if info.fns == 1 {
+                fns.add(info.hash);
+            } else {
+                for &f in p.fns_of(l) {
+                    fns.add(self.fn_hash[f as usize]);
+                }
+            }
+        }
+        let inferred = vocab::infer_from_frames(&roles[..n_roles]);
+        let facts = StackFacts {
+            state: inferred.state,
+            block_class: inferred.block_class,
+            origin,
+        };
+        let i = self.profile.ends.len();
+        self.profile.bytes.extend_from_slice(stack);
+        self.profile.ends.push(self.profile.bytes.len());
+        let p = &mut self.profile;
+        let (bytes, ends) = (&p.bytes, &p.ends);
+        p.table.insert_unique(hash, i as u32, |&i| {
+            bytes_hash(stack_bytes(bytes, ends, i as usize))
+        });
+        // The function sequence is only spelt out when its hash is known
+        // already (an equal sequence, or a collision).
+        let seq = self.seq_of(fns.finish(), Rep::profile(i), tables);
+        let known = KnownStack { seq, depth, facts };
+        self.profile.facts.push(known);
+        Ok((i, known))
     }
 
     fn add_entry(&mut self, g: &Entry, tables: &Tables) {
@@ -311,19 +725,13 @@ impl Census {
         self.leaked_flag += w * u64::from(g.leaked);
         self.unavailable += w * u64::from(g.unavailable);
         self.truncated += w * u64::from(g.truncated);
-        let printed = tables.stack(g.stack).len() as u64;
-        let depth = printed
-            + match g.elided {
-                Elided::Count(n) => u64::from(n),
-                _ => 0,
-            };
         let bucket = self
             .opts
             .depth_buckets
-            .index(u32::try_from(depth).unwrap_or(u32::MAX));
+            .index(u32::try_from(g.depth).unwrap_or(u32::MAX));
         self.depth[bucket] += w;
 
-        let seq = self.seq_id(g.stack, tables);
+        let seq = g.seq;
         let created_by = match g.created_by {
             Some(f) if self.opts.group_by_creator => self.fn_id(f, tables),
             _ => u32::MAX,
@@ -338,8 +746,21 @@ impl Census {
             class: g.class,
             label,
         };
-        let idx = match self.group_index.get(&key) {
-            Some(&i) => i as usize,
+        // Most sequences make one group (the class follows from the frames,
+        // and labels or creators rarely split them): that group is found
+        // by the sequence id, the others through the map.
+        let first = self
+            .seq_group
+            .get(seq as usize)
+            .copied()
+            .unwrap_or(u32::MAX);
+        let found = if first != u32::MAX && self.group_matches(first, &key) {
+            Some(first)
+        } else {
+            self.group_index.get(&key).copied()
+        };
+        let idx = match found {
+            Some(i) => i as usize,
             None => {
                 let i = self.groups.len();
                 self.groups.push(GroupAcc {
@@ -355,7 +776,15 @@ impl Census {
                     states: None,
                     extra: None,
                 });
-                self.group_index.insert(key, i as u32);
+                let s = seq as usize;
+                if s >= self.seq_group.len() {
+                    self.seq_group.resize(s + 1, u32::MAX);
+                }
+                if self.seq_group[s] == u32::MAX {
+                    self.seq_group[s] = i as u32;
+                } else {
+                    self.group_index.insert(key, i as u32);
+                }
                 i
             }
         };
@@ -369,7 +798,7 @@ impl Census {
         if let Some(states) = &mut grp.states {
             states[g.state as usize] += w;
         }
-        grp.elided |= g.elided != Elided::None;
+        grp.elided |= g.elided;
         let wants_sample = g.id.is_some() && sample_cap > 0;
         let new_labels = g
             .labels
@@ -412,6 +841,19 @@ impl Census {
                 }
             }
         }
+    }
+
+    /// Whether group `i` is the one of `key`.
+    fn group_matches(&self, i: u32, key: &GroupKey) -> bool {
+        let g = &self.groups[i as usize];
+        let created_by = match g.created_by {
+            Some(f) if self.opts.group_by_creator => self.fn_of_frame[f.0 as usize],
+            _ => u32::MAX,
+        };
+        g.seq == key.seq
+            && g.class == key.class
+            && g.label == key.label
+            && created_by == key.created_by
     }
 
     /// The `group_by_label` value in a label set, as a string id.
@@ -475,7 +917,6 @@ impl Census {
         if self.fn_of_frame.len() < tables.frame_count() {
             self.fn_of_frame.resize(tables.frame_count(), u32::MAX);
         }
-        let mut hash = Mix::new();
         for &f in tables.stack(s) {
             // Inline fast path: the frame's function is usually known.
             let id = match self.fn_of_frame[f.0 as usize] {
@@ -484,35 +925,84 @@ impl Census {
             };
             if !self.fn_hidden[id as usize] {
                 scratch.push(id);
-                hash.add(self.fn_hash[id as usize]);
             }
         }
-        let hash = hash.finish();
-        let (reps, fn_of_frame, hidden) = (&self.seq_rep, &self.fn_of_frame, &self.fn_hidden);
-        // Every frame of a representative stack has its function id.
-        let same = |id: &u32| {
-            let mut rep = tables
-                .stack(reps[*id as usize])
-                .iter()
-                .map(|f| fn_of_frame[f.0 as usize])
-                .filter(|&x| !hidden[x as usize]);
-            scratch.iter().all(|&x| rep.next() == Some(x)) && rep.next().is_none()
-        };
-        let id = match self.seq_table.find(hash, same).copied() {
-            Some(id) => id,
-            None => {
-                let id = self.seq_rep.len() as u32;
-                self.seq_rep.push(s);
-                self.seq_hashes.push(hash);
-                let hashes = &self.seq_hashes;
-                self.seq_table
-                    .insert_unique(hash, id, |&id| hashes[id as usize]);
-                id
-            }
-        };
+        let mut hash = Mix::new();
+        for &id in &scratch {
+            hash.add(self.fn_hash[id as usize]);
+        }
         self.scratch = scratch;
+        let id = self.seq_of(hash.finish(), Rep::table(s), tables);
         self.seq_of_stack[i] = id;
         id
+    }
+
+    /// Id of the function sequence of `rep` (hidden functions left out),
+    /// whose hash is `hash`; `rep` becomes its representative if it is new.
+    fn seq_of(&mut self, hash: u64, rep: Rep, tables: &Tables) -> u32 {
+        let mut ours = std::mem::take(&mut self.scratch);
+        let mut theirs = std::mem::take(&mut self.scratch_rep);
+        let found = {
+            let this = &*self;
+            let mut spelt = false;
+            this.seq_table
+                .find(hash, |&id| {
+                    if this.seq_hashes[id as usize] != hash {
+                        return false;
+                    }
+                    if !spelt {
+                        this.rep_fns(rep, tables, &mut ours);
+                        spelt = true;
+                    }
+                    this.rep_fns(this.seq_rep[id as usize], tables, &mut theirs);
+                    theirs == ours
+                })
+                .copied()
+        };
+        self.scratch = ours;
+        self.scratch_rep = theirs;
+        if let Some(id) = found {
+            return id;
+        }
+        let id = self.seq_rep.len() as u32;
+        self.seq_rep.push(rep);
+        self.seq_hashes.push(hash);
+        let hashes = &self.seq_hashes;
+        self.seq_table
+            .insert_unique(hash, id, |&id| hashes[id as usize]);
+        id
+    }
+
+    /// The function sequence of a representative stack (every frame of one
+    /// has its function id).
+    fn rep_fns(&self, rep: Rep, tables: &Tables, out: &mut Vec<u32>) {
+        out.clear();
+        match rep.kind() {
+            RepKind::Table(s) => out.extend(
+                tables
+                    .stack(s)
+                    .iter()
+                    .map(|f| self.fn_of_frame[f.0 as usize])
+                    .filter(|&x| !self.fn_hidden[x as usize]),
+            ),
+            RepKind::Profile(i) => {
+                for l in self.profile.locations(i) {
+                    out.extend_from_slice(self.profile.fns_of(l));
+                }
+            }
+        }
+    }
+
+    /// The frames of a representative stack.
+    fn rep_frames(&self, rep: Rep, tables: &Tables) -> Vec<FrameId> {
+        match rep.kind() {
+            RepKind::Table(s) => tables.stack(s).to_vec(),
+            RepKind::Profile(i) => self
+                .profile
+                .locations(i)
+                .flat_map(|l| self.profile.frames_of(l).iter().copied())
+                .collect(),
+        }
     }
 
     /// Goroutines counted so far.
@@ -546,25 +1036,31 @@ impl Census {
         wait_reasons.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         // Order by (count desc, signature): only the hashes are computed
         // for every group.
-        let mut order: Vec<(u64, u64, usize)> = self
+        let ranked = self
             .groups
             .iter()
             .enumerate()
-            .map(|(i, g)| (g.count, self.signature(g, tables), i))
-            .collect();
+            .map(|(i, g)| (g.count, self.signature(g, tables), i));
         let by_rank =
             |a: &(u64, u64, usize), b: &(u64, u64, usize)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
-        // Only the shown groups need sorting: select them first (linear),
-        // then sort just those.
-        match limit {
-            Some(n) if n < order.len() => {
-                if n > 0 {
-                    order.select_nth_unstable_by(n - 1, by_rank);
+        let mut order: Vec<(u64, u64, usize)> = match limit {
+            // Only the shown groups are kept, in a heap whose top is the
+            // last of them: no list of every group (100,000 in a profile
+            // of distinct stacks) is built.
+            Some(n) if n < self.groups.len() => {
+                let mut heap = std::collections::BinaryHeap::with_capacity(n + 1);
+                for (count, sig, i) in ranked {
+                    heap.push((std::cmp::Reverse(count), sig, i));
+                    if heap.len() > n {
+                        heap.pop();
+                    }
                 }
-                order.truncate(n);
+                heap.into_iter()
+                    .map(|(std::cmp::Reverse(count), sig, i)| (count, sig, i))
+                    .collect()
             }
-            _ => {}
-        }
+            _ => ranked.collect(),
+        };
         order.sort_unstable_by(by_rank);
         let groups: Vec<Group> = order
             .iter()
@@ -620,7 +1116,7 @@ impl Census {
                 truncated: self.truncated,
             },
             series: matrix,
-            unique_stacks: tables.stack_count() as u64,
+            unique_stacks: (tables.stack_count() + self.profile.ends.len()) as u64,
             unique_frames: tables.frame_count() as u64,
             group_count: self.groups.len() as u64,
             groups,
@@ -652,10 +1148,10 @@ impl Census {
     }
 
     fn group_report(&self, g: &GroupAcc, signature: u64, tables: &Tables) -> Group {
-        let frames: Vec<FrameOut> = tables
-            .stack(g.stack)
-            .iter()
-            .map(|&f| FrameOut::of(tables, f))
+        let frames: Vec<FrameOut> = self
+            .rep_frames(g.stack, tables)
+            .into_iter()
+            .map(|f| FrameOut::of(tables, f))
             .collect();
         let created_by = g.created_by.map(|f| FrameOut::of(tables, f));
         let states = g.states();

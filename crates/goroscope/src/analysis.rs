@@ -50,8 +50,12 @@ pub fn profile_report(
     limit: u64,
     top: Option<usize>,
 ) -> Result<Report, String> {
+    // A protobuf profile's samples are counted as they are decoded; a
+    // debug=1 profile's records after.
     let snap = match format {
-        sniff::Format::Pprof => pprof::parse_pprof(data, limit).map_err(|e| e.to_string())?,
+        sniff::Format::Pprof => {
+            pprof::parse_pprof(data, limit, census).map_err(|e| e.to_string())?
+        }
         _ => legacy::parse_legacy(data),
     };
     let Some(kind) = snap.kind else {

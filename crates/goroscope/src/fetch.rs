@@ -350,7 +350,7 @@ fn call(
 /// Fetches `url` whole, up to `opts.max_body`.
 pub fn get(agent: &ureq::Agent, url: &str, opts: &Options) -> Result<Vec<u8>, FetchError> {
     let mut resp = call(agent, url, opts)?;
-    let (body, over) = crate::source::read_capped(resp.body_mut().as_reader(), opts.max_body)
+    let (body, over) = crate::source::read_capped(resp.body_mut().as_reader(), opts.max_body, 0)
         .map_err(|e| {
             let kind = if e.kind() == std::io::ErrorKind::TimedOut {
                 ErrorKind::Timeout

@@ -290,7 +290,7 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
         input = source::Input {
             name: name.clone(),
             size: Some(inner.len() as u64),
-            bytes: source::Bytes::Stream(Box::new(io::Cursor::new(inner))),
+            bytes: source::Bytes::Memory(inner),
         };
     }
     let format = sniff::sniff(&prefix);
@@ -316,8 +316,16 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("cannot stat {name}"))?;
             count(parser, &mut tables, &mut census, &mut progress)
         }
-        source::Bytes::Stream(reader) => count(
-            ParallelDumpParser::new(reader, opts),
+        other => count(
+            ParallelDumpParser::new(
+                source::Input {
+                    name: name.clone(),
+                    size,
+                    bytes: other,
+                }
+                .into_reader(),
+                opts,
+            ),
             &mut tables,
             &mut census,
             &mut progress,

@@ -23,6 +23,9 @@ pub enum Bytes {
     File(File),
     /// Anything read front to back (standard input, pipes, devices).
     Stream(Box<dyn Read>),
+    /// Already in memory (a fetched body, a gunzipped file): handed over
+    /// as is rather than copied again through a reader.
+    Memory(Vec<u8>),
 }
 
 /// Opens `spec`: `-` is standard input, `http(s)://...` a live target
@@ -35,7 +38,7 @@ pub fn open(spec: &Path, fetch: &crate::fetch::Options) -> anyhow::Result<Input>
         return Ok(Input {
             name: url,
             size: Some(body.len() as u64),
-            bytes: Bytes::Stream(Box::new(io::Cursor::new(body))),
+            bytes: Bytes::Memory(body),
         });
     }
     if spec.as_os_str() == "-" {
@@ -95,25 +98,44 @@ impl Input {
                 let rest = std::mem::replace(r, Box::new(io::empty()));
                 *r = Box::new(io::Cursor::new(prefix.clone()).chain(rest));
             }
+            Bytes::Memory(m) => prefix.extend_from_slice(&m[..m.len().min(n)]),
         }
         Ok(prefix)
     }
 
-    /// Everything, if it is at most `limit` bytes; `None` if it is more.
-    pub fn read_all(self, limit: u64) -> io::Result<Option<Vec<u8>>> {
-        let reader: Box<dyn Read> = match self.bytes {
+    /// A reader of the bytes, front to back.
+    pub fn into_reader(self) -> Box<dyn Read> {
+        match self.bytes {
             Bytes::File(f) => Box::new(f),
             Bytes::Stream(r) => r,
+            Bytes::Memory(m) => Box::new(io::Cursor::new(m)),
+        }
+    }
+
+    /// Everything, if it is at most `limit` bytes; `None` if it is more.
+    pub fn read_all(self, limit: u64) -> io::Result<Option<Vec<u8>>> {
+        // A file's size sizes the buffer: grown by doubling instead, a
+        // large profile would be copied several times over.
+        let hint = self.size.unwrap_or(0).min(limit);
+        let (data, over) = match self.bytes {
+            Bytes::Memory(m) => {
+                let over = m.len() as u64 > limit;
+                (m, over)
+            }
+            Bytes::File(f) => read_capped(f, limit, hint)?,
+            Bytes::Stream(r) => read_capped(r, limit, hint)?,
         };
-        let (data, over) = read_capped(reader, limit)?;
         Ok((!over).then_some(data))
     }
 }
 
-/// Reads at most `limit + 1` bytes: the data, and whether there was more
-/// than `limit` (the extra byte tells "exactly the limit" from "over it").
-pub fn read_capped(r: impl Read, limit: u64) -> io::Result<(Vec<u8>, bool)> {
-    let mut data = Vec::new();
+/// Reads at most `limit + 1` bytes into a buffer of `hint` bytes to start
+/// with: the data, and whether there was more than `limit` (the extra byte
+/// tells "exactly the limit" from "over it").
+pub fn read_capped(r: impl Read, limit: u64, hint: u64) -> io::Result<(Vec<u8>, bool)> {
+    // One byte more, so that a file of exactly `hint` bytes ends without
+    // a regrowth.
+    let mut data = Vec::with_capacity(usize::try_from(hint.saturating_add(1)).unwrap_or(0));
     r.take(limit.saturating_add(1)).read_to_end(&mut data)?;
     let over = data.len() as u64 > limit;
     Ok((data, over))

@@ -18,8 +18,9 @@ use std::io::Read;
 use prost::Message;
 use rustc_hash::FxHashMap;
 
+use crate::analyze::{Census, ProfileLocation};
 use crate::model::Origin;
-use crate::model::{Diagnostic, Frame, FrameId, FrameKind, Record, State, Tables};
+use crate::model::{Diagnostic, Frame, FrameId, FrameKind, Record, Tables};
 use crate::vocab::{self, FrameRole};
 
 /// Hand-derived from `message Profile` and friends in profile.proto.
@@ -207,8 +208,16 @@ pub fn gunzip(data: &[u8], limit: u64) -> Result<std::borrow::Cow<'_, [u8]>, Pro
     Ok(std::borrow::Cow::Owned(out))
 }
 
-/// Decodes a goroutine profile (gzipped or not) into records.
-pub fn parse_pprof(data: &[u8], limit: u64) -> Result<ProfileSnapshot, ProfileError> {
+/// Decodes a goroutine profile (gzipped or not), counting its samples into
+/// `census` as they are decoded ([`Census::add_sample`]): no record per
+/// sample is kept (a profile of 100,000 distinct stacks would need as many),
+/// so the snapshot's `records` stay empty; its tables hold the frames,
+/// strings and labels the census's groups point into.
+pub fn parse_pprof(
+    data: &[u8],
+    limit: u64,
+    census: &mut Census,
+) -> Result<ProfileSnapshot, ProfileError> {
     let raw = gunzip(data, limit)?;
     let p = pb::Profile::decode(&*raw).map_err(|e| ProfileError::Decode(e.to_string()))?;
     let mut diags = Vec::new();
@@ -244,9 +253,9 @@ pub fn parse_pprof(data: &[u8], limit: u64) -> Result<ProfileSnapshot, ProfileEr
     let functions: FxHashMap<u64, &pb::Function> = p.function.iter().map(|f| (f.id, f)).collect();
     let mut tables = Tables::default();
     // Every location's frames (inlined callees first) and their inference
-    // roles, back to back; worked out once per location, so a sample only
-    // copies ids.
-    let mut locs = Locations::new(&p.location);
+    // roles, back to back; worked out once per location, so that a new
+    // stack only looks them up.
+    let mut locs = Locations::with_capacity(p.location.len());
     let mut missing_functions = 0u64;
     for l in &p.location {
         let start = locs.frames.len();
@@ -289,7 +298,7 @@ pub fn parse_pprof(data: &[u8], limit: u64) -> Result<ProfileSnapshot, ProfileEr
             locs.roles.push(FrameRole::of("", None));
             outermost = Some("");
         }
-        locs.push(l.id, start, outermost);
+        locs.push(start, outermost);
     }
     if missing_functions > 0 {
         diags.push(Diagnostic {
@@ -300,55 +309,38 @@ pub fn parse_pprof(data: &[u8], limit: u64) -> Result<ProfileSnapshot, ProfileEr
         });
     }
 
+    // The census finds locations by id and walks their frames.
+    let registered: Vec<ProfileLocation<'_>> = p
+        .location
+        .iter()
+        .zip(&locs.locs)
+        .map(|(l, loc)| ProfileLocation {
+            id: l.id,
+            frames: &locs.frames[loc.frames.clone()],
+            roles: &locs.roles[loc.frames.clone()],
+            origin: loc.origin,
+        })
+        .collect();
+    census.add_locations(&registered, &tables);
+    let missing_before = census.missing_locations();
     // One cheap pass to size the tables: every sample is a distinct
     // (stack, labels), so there are about as many stacks as samples.
     // Bounded by the input's size too: a hostile profile of empty samples
     // must not make us reserve many times its size.
     let samples = count_samples(&raw).min(raw.len() / 8);
-    // A location id is at least a byte and most locations are one frame:
-    // the input's size bounds the frames well (pages never written cost
-    // no memory), and growing this arena by copies costs more.
-    tables.reserve_stacks(samples, raw.len());
-    let mut records = Vec::with_capacity(samples);
-    let (mut missing_locations, mut bad_counts) = (0u64, 0u64);
-    let mut frames = Vec::new();
-    let mut roles = Vec::new();
+    census.reserve_samples(samples, raw.len());
+    let mut bad_counts = 0u64;
     let mut pairs = Vec::new();
     let mut sample = RawSample::default();
+    let leaked = kind == ProfileKind::GoroutineLeak;
     for_each_sample(&raw, &mut sample, |sample| {
-        let count = match sample.values.get(value_index).copied() {
+        let count = match sample.value(value_index)? {
             Some(v) if v > 0 && v as u64 <= MAX_RECORD_COUNT => v as u64,
             _ => {
                 bad_counts += 1;
-                return;
+                return Ok(());
             }
         };
-        frames.clear();
-        roles.clear();
-        // Origin of a stack without frames: as for a dump's.
-        let mut origin = vocab::origin(u64::MAX, false, None, None);
-        for &id in &sample.location_ids {
-            match locs.get(id) {
-                Some(loc) => {
-                    // A location is one or two frames: pushing them beats
-                    // a memcpy call each.
-                    for &f in &locs.frames[loc.frames.clone()] {
-                        frames.push(f);
-                    }
-                    // The inference reads the innermost few frames only;
-                    // the origin, the outermost one.
-                    if roles.len() < vocab::INFER_FRAMES {
-                        for &r in &locs.roles[loc.frames.clone()] {
-                            roles.push(r);
-                        }
-                    }
-                    if !loc.frames.is_empty() {
-                        origin = loc.origin;
-                    }
-                }
-                None => missing_locations += 1,
-            }
-        }
         pairs.clear();
         for l in &sample.labels {
             // Goroutine profiles carry string labels only (pprof.Do);
@@ -364,28 +356,17 @@ pub fn parse_pprof(data: &[u8], limit: u64) -> Result<ProfileSnapshot, ProfileEr
             pairs.push((key, value));
         }
         let labels = (!pairs.is_empty()).then(|| tables.intern_labels(&pairs));
-        let inferred = vocab::infer_from_frames(&roles);
-        records.push(Record {
-            count,
-            // As in a dump's `(leaked)` header: every goroutine in a leak
-            // profile is in state leaked (its class still says on what).
-            state: if kind == ProfileKind::GoroutineLeak {
-                State::Leaked
-            } else {
-                inferred.state
-            },
-            block_class: inferred.block_class,
-            origin,
-            stack: tables.intern_stack(&frames),
-            labels,
-        });
+        census
+            .add_sample(count, labels, sample.location_ids(), leaked, &tables)
+            .map_err(|_| "invalid or truncated location id")
     })
     .map_err(|e| ProfileError::Decode(e.to_string()))?;
+    let missing_locations = census.missing_locations() - missing_before;
     if missing_locations > 0 {
         diags.push(Diagnostic {
             line: 0,
             message: format!(
-                "{missing_locations} stack entries name a location the profile does not define; those frames were left out"
+                "{missing_locations} stack entries (counted once per distinct stack) name a location the profile does not define; those frames were left out"
             ),
         });
     }
@@ -399,7 +380,7 @@ pub fn parse_pprof(data: &[u8], limit: u64) -> Result<ProfileSnapshot, ProfileEr
     }
     Ok(ProfileSnapshot {
         kind: Some(kind),
-        records,
+        records: Vec::new(),
         tables,
         time_nanos: p.time_nanos,
         diagnostics: diags,
@@ -432,16 +413,12 @@ pub fn go_traceback_name(name: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
-/// A profile's locations, found by id: through a dense table when the ids
-/// are small (Go numbers them 1, 2, 3 ...), else through a hash map.
+/// A profile's locations, in the profile's order: their frames and
+/// inference roles, back to back.
 struct Locations {
-    /// Frame ids and roles of all locations, back to back.
     frames: Vec<FrameId>,
     roles: Vec<FrameRole>,
     locs: Vec<Loc>,
-    /// Location id -> index in `locs` (u32::MAX: none), when dense.
-    dense: Vec<u32>,
-    sparse: FxHashMap<u64, u32>,
 }
 
 struct Loc {
@@ -451,53 +428,76 @@ struct Loc {
 }
 
 impl Locations {
-    fn new(all: &[pb::Location]) -> Self {
-        let max = all.iter().map(|l| l.id).max().unwrap_or(0);
-        // Dense when the table stays within a small multiple of the count.
-        let dense_len = if max <= 4 * all.len() as u64 + 1024 {
-            max as usize + 1
-        } else {
-            0
-        };
+    fn with_capacity(n: usize) -> Self {
         Self {
-            frames: Vec::new(),
-            roles: Vec::new(),
-            locs: Vec::with_capacity(all.len()),
-            dense: vec![u32::MAX; dense_len],
-            sparse: FxHashMap::default(),
+            frames: Vec::with_capacity(n),
+            roles: Vec::with_capacity(n),
+            locs: Vec::with_capacity(n),
         }
     }
 
-    fn push(&mut self, id: u64, start: usize, outermost: Option<&str>) {
-        let i = self.locs.len() as u32;
+    fn push(&mut self, start: usize, outermost: Option<&str>) {
         self.locs.push(Loc {
             frames: start..self.frames.len(),
             origin: vocab::origin(u64::MAX, false, None, outermost),
         });
-        match self.dense.get_mut(id as usize) {
-            Some(slot) => *slot = i,
-            _ => {
-                self.sparse.insert(id, i);
-            }
-        }
-    }
-
-    #[inline]
-    fn get(&self, id: u64) -> Option<&Loc> {
-        let i = match self.dense.get(id as usize) {
-            Some(&i) => i,
-            None => *self.sparse.get(&id)?,
-        };
-        self.locs.get(i as usize)
     }
 }
 
 /// One sample's fields, in buffers reused from sample to sample.
 #[derive(Default)]
-struct RawSample {
-    location_ids: Vec<u64>,
-    values: Vec<i64>,
+struct RawSample<'a> {
+    /// The location ids as packed varints: the sample's own bytes when it
+    /// has one packed run (as Go and every pprof writer encode it), else
+    /// `ids`.
+    packed: &'a [u8],
+    /// The ids re-encoded into one run, when they came as several runs or
+    /// one key each (legal, rare).
+    ids: Vec<u8>,
+    /// Whether `ids` holds them.
+    in_ids: bool,
+    /// The value fields' wire types and payloads (a varint or a packed
+    /// run each).
+    values: Vec<(u64, &'a [u8])>,
     labels: Vec<pb::Label>,
+}
+
+impl RawSample<'_> {
+    fn location_ids(&self) -> &[u8] {
+        if self.in_ids {
+            &self.ids
+        } else {
+            self.packed
+        }
+    }
+
+    /// The `i`th value (`None` if there are fewer).
+    fn value(&self, i: usize) -> Result<Option<i64>, WireError> {
+        let mut n = 0;
+        for &(wire, mut field) in &self.values {
+            while !field.is_empty() {
+                // int64 values are two's complement varints.
+                let v = varint(&mut field)? as i64;
+                if n == i {
+                    return Ok(Some(v));
+                }
+                n += 1;
+                if wire == 0 {
+                    break;
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Appends `v` as a varint (7 bits a byte, low first).
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
 }
 
 /// Calls `f` with every sample (field 2) of an encoded `Profile`, decoded
@@ -506,10 +506,10 @@ struct RawSample {
 /// type, payload); wire type 0 is a varint, 1 eight bytes, 2 a varint
 /// length then that many bytes, 5 four bytes. Repeated scalars come packed
 /// (one length-delimited run of varints) or one per key; both are read.
-fn for_each_sample(
-    data: &[u8],
-    buf: &mut RawSample,
-    mut f: impl FnMut(&RawSample),
+fn for_each_sample<'a>(
+    data: &'a [u8],
+    buf: &mut RawSample<'a>,
+    mut f: impl FnMut(&RawSample<'a>) -> Result<(), WireError>,
 ) -> Result<(), WireError> {
     let mut rest = data;
     while !rest.is_empty() {
@@ -518,7 +518,9 @@ fn for_each_sample(
         if tag != 2 || wire != 2 {
             continue;
         }
-        buf.location_ids.clear();
+        buf.packed = &[];
+        buf.ids.clear();
+        buf.in_ids = false;
         buf.values.clear();
         buf.labels.clear();
         let mut s = payload;
@@ -526,28 +528,29 @@ fn for_each_sample(
             let (tag, wire) = read_key(&mut s)?;
             let field = read_field(&mut s, wire)?;
             match (tag, wire) {
-                (1, 0) => buf.location_ids.push(varint(&mut { field })?),
-                (1, 2) => {
+                // The usual case: one packed run, used as is.
+                (1, 2) if !buf.in_ids && buf.packed.is_empty() => buf.packed = field,
+                (1, 0 | 2) => {
+                    if !buf.in_ids {
+                        let mut run = buf.packed;
+                        while !run.is_empty() {
+                            put_varint(&mut buf.ids, varint(&mut run)?);
+                        }
+                        buf.in_ids = true;
+                    }
                     let mut run = field;
                     while !run.is_empty() {
-                        buf.location_ids.push(varint(&mut run)?);
+                        put_varint(&mut buf.ids, varint(&mut run)?);
                     }
                 }
-                // int64 values are two's complement varints.
-                (2, 0) => buf.values.push(varint(&mut { field })? as i64),
-                (2, 2) => {
-                    let mut run = field;
-                    while !run.is_empty() {
-                        buf.values.push(varint(&mut run)? as i64);
-                    }
-                }
+                (2, 0 | 2) => buf.values.push((wire, field)),
                 (3, 2) => buf
                     .labels
                     .push(pb::Label::decode(field).map_err(|_| "invalid sample label")?),
                 _ => {}
             }
         }
-        f(buf);
+        f(buf)?;
     }
     Ok(())
 }
@@ -571,10 +574,11 @@ fn count_samples(data: &[u8]) -> usize {
 
 /// Why the wire bytes could not be read: static, so that the `Result`s of
 /// the hot decoding loop stay two words.
-type WireError = &'static str;
+pub(crate) type WireError = &'static str;
 
+/// Reads a varint (7 bits a byte, low first).
 #[inline(always)]
-fn varint(b: &mut &[u8]) -> Result<u64, WireError> {
+pub(crate) fn varint(b: &mut &[u8]) -> Result<u64, WireError> {
     // Most varints in a profile (location ids, small tags) are one byte.
     if let Some((&byte, rest)) = b.split_first() {
         if byte < 0x80 {
@@ -650,7 +654,31 @@ fn guess_kind(types: &[(&str, &str)]) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::BlockClass;
+    use crate::analyze::{CensusOptions, Report};
+    use crate::model::{BlockClass, State};
+
+    /// Decodes into a fresh census and reports every group.
+    fn read(data: &[u8], limit: u64) -> Result<(ProfileSnapshot, Report), ProfileError> {
+        let mut census = Census::new(CensusOptions::default());
+        let snap = parse_pprof(data, limit, &mut census)?;
+        let report = census.report(&snap.tables, snap.diagnostics.clone());
+        Ok((snap, report))
+    }
+
+    /// (count, state, block class) per group, in report order.
+    fn groups(r: &Report) -> Vec<(u64, State, BlockClass)> {
+        r.groups
+            .iter()
+            .map(|g| {
+                assert_eq!(g.states.len(), 1, "{:?}", g.states);
+                let state = State::ALL
+                    .into_iter()
+                    .find(|s| g.states.contains_key(s.as_str()))
+                    .expect("a state");
+                (g.count, state, g.block_class)
+            })
+            .collect()
+    }
 
     fn profile(types: &[(&str, &str)], samples: Vec<pb::Sample>) -> Vec<u8> {
         let mut strings = vec![String::new()];
@@ -765,32 +793,31 @@ mod tests {
                 sample(&[4], 1),
             ],
         );
-        let p = parse_pprof(&data, DEFAULT_MAX_DECOMPRESSED).expect("decodes");
+        let (p, r) = read(&data, DEFAULT_MAX_DECOMPRESSED).expect("decodes");
         assert_eq!(p.kind, Some(ProfileKind::Goroutine));
-        let got: Vec<_> = p
-            .records
-            .iter()
-            .map(|r| (r.count, r.state, r.block_class, r.state == State::Leaked))
-            .collect();
+        assert!(p.records.is_empty());
+        // The same function sequence (main.worker: the runtime's own
+        // frames are left out), split by what the frames say.
         assert_eq!(
-            got,
+            groups(&r),
             vec![
-                (5, State::Waiting, BlockClass::ChanReceive, false),
+                (5, State::Waiting, BlockClass::ChanReceive),
                 // Parked 12 lines into chanrecv: the nil-channel check.
-                (2, State::Waiting, BlockClass::NilOrForever, false),
-                (1, State::OnCpu, BlockClass::None, false),
+                (2, State::Waiting, BlockClass::NilOrForever),
+                (1, State::OnCpu, BlockClass::None),
             ]
         );
-        let frames: Vec<_> = p
-            .tables
-            .stack(p.records[0].stack)
+        let frames: Vec<_> = r.groups[0]
+            .frames
             .iter()
-            .map(|&f| p.tables.frame(f).function.to_string())
+            .map(|f| f.function.as_str())
             .collect();
         assert_eq!(
             frames,
             ["runtime.gopark", "runtime.chanrecv", "main.worker"]
         );
+        assert_eq!((r.total, r.unique_stacks, r.unique_frames), (8, 3, 4));
+        assert_eq!(r.depth_buckets["1-3"], 8);
         assert_eq!(p.time_nanos, 7);
     }
 
@@ -829,24 +856,53 @@ mod tests {
         // A count of 0 is skipped with a diagnostic.
         data.extend(field(2, &[0x08, 4, 0x10, 0]));
         data.extend_from_slice(&base);
-        let p = parse_pprof(&data, DEFAULT_MAX_DECOMPRESSED).expect("decodes");
-        assert_eq!(p.records.len(), 1);
-        let r = &p.records[0];
-        assert_eq!((r.count, r.block_class), (6, BlockClass::ChanReceive));
-        let t = &p.tables;
-        let labels: Vec<_> = t
-            .labels(r.labels.expect("labels"))
-            .iter()
-            .map(|&(k, v)| (t.str(k), t.str(v)))
-            .collect();
+        let (p, r) = read(&data, DEFAULT_MAX_DECOMPRESSED).expect("decodes");
         assert_eq!(
-            labels,
-            [("trace_id", "abc"), ("trace_id", ""), ("abc", "42")]
+            groups(&r),
+            vec![(6, State::Waiting, BlockClass::ChanReceive)]
         );
+        let g = &r.groups[0];
+        assert_eq!(g.frames.len(), 3);
+        let labels: Vec<_> = g
+            .labels
+            .iter()
+            .map(|(k, vs)| (k.as_str(), vs.join(",")))
+            .collect();
+        assert_eq!(labels, [("abc", "42".into()), ("trace_id", ",abc".into())]);
+        let traces: Vec<_> = g
+            .trace_ids
+            .iter()
+            .map(|t| (t.key.as_str(), t.value.as_str()))
+            .collect();
+        assert_eq!(traces, [("trace_id", "abc"), ("trace_id", "")]);
         assert!(p
             .diagnostics
             .iter()
             .any(|d| d.message.contains("plausible")));
+
+        // Ids one key each and in two packed runs are the same stack as
+        // one packed run: one group, one distinct stack.
+        let mut data = field(2, &[0x0a, 3, 1, 2, 4, 0x10, 1]);
+        data.extend(field(2, &[0x08, 1, 0x0a, 2, 2, 4, 0x10, 2]));
+        data.extend(field(2, &[0x0a, 1, 1, 0x0a, 2, 2, 4, 0x10, 4]));
+        data.extend_from_slice(&base);
+        let (_, r) = read(&data, DEFAULT_MAX_DECOMPRESSED).expect("decodes");
+        assert_eq!(
+            groups(&r),
+            vec![(7, State::Waiting, BlockClass::ChanReceive)]
+        );
+        assert_eq!(r.unique_stacks, 1);
+
+        // A location id the profile does not define is left out, with a
+        // diagnostic.
+        let mut data = field(2, &[0x0a, 3, 1, 99, 4, 0x10, 1]);
+        data.extend_from_slice(&base);
+        let (p, r) = read(&data, DEFAULT_MAX_DECOMPRESSED).expect("decodes");
+        assert_eq!(r.groups[0].frames.len(), 2);
+        assert!(p
+            .diagnostics
+            .iter()
+            .any(|d| d.message.starts_with("1 stack entries")));
 
         // A varint of ten bytes whose last carries more than bit 64.
         let mut bad = field(
@@ -856,7 +912,7 @@ mod tests {
             ],
         );
         bad.extend_from_slice(&base);
-        assert!(parse_pprof(&bad, DEFAULT_MAX_DECOMPRESSED).is_err());
+        assert!(read(&bad, DEFAULT_MAX_DECOMPRESSED).is_err());
     }
 
     #[test]
@@ -876,10 +932,13 @@ mod tests {
     #[test]
     fn leak_profiles_mark_records_leaked() {
         let data = profile(&[("goroutineleak", "count")], vec![sample(&[1, 2, 4], 3)]);
-        let p = parse_pprof(&data, DEFAULT_MAX_DECOMPRESSED).expect("decodes");
+        let (p, r) = read(&data, DEFAULT_MAX_DECOMPRESSED).expect("decodes");
         assert_eq!(p.kind, Some(ProfileKind::GoroutineLeak));
-        assert_eq!(p.records[0].state, State::Leaked);
-        assert_eq!(p.records[0].block_class, BlockClass::ChanReceive);
+        assert_eq!(
+            groups(&r),
+            vec![(3, State::Leaked, BlockClass::ChanReceive)]
+        );
+        assert_eq!(r.flags.leaked, 3);
     }
 
     #[test]
@@ -888,7 +947,7 @@ mod tests {
             &[("alloc_objects", "count"), ("alloc_space", "bytes")],
             vec![],
         );
-        let err = parse_pprof(&data, DEFAULT_MAX_DECOMPRESSED).expect_err("not goroutines");
+        let err = read(&data, DEFAULT_MAX_DECOMPRESSED).expect_err("not goroutines");
         let msg = err.to_string();
         assert!(
             msg.contains("heap") && msg.contains("alloc_space/bytes"),
@@ -903,7 +962,7 @@ mod tests {
         std::io::Write::write_all(&mut gz, &zeros).expect("compress");
         let data = gz.finish().expect("finish");
         assert!(data.len() < 8 << 10);
-        match parse_pprof(&data, 64 << 10) {
+        match read(&data, 64 << 10) {
             Err(ProfileError::TooLarge { limit }) => assert_eq!(limit, 64 << 10),
             other => panic!("{other:?}"),
         }
@@ -914,7 +973,7 @@ mod tests {
         let data = profile(&[("goroutine", "count")], vec![sample(&[1, 2, 4], 5)]);
         for cut in [1, data.len() / 2, data.len() - 1] {
             assert!(
-                parse_pprof(&data[..cut], DEFAULT_MAX_DECOMPRESSED).is_err(),
+                read(&data[..cut], DEFAULT_MAX_DECOMPRESSED).is_err(),
                 "cut {cut}"
             );
         }
@@ -922,7 +981,7 @@ mod tests {
         std::io::Write::write_all(&mut gz, &data).expect("compress");
         let gz = gz.finish().expect("finish");
         assert!(matches!(
-            parse_pprof(&gz[..gz.len() - 4], DEFAULT_MAX_DECOMPRESSED),
+            read(&gz[..gz.len() - 4], DEFAULT_MAX_DECOMPRESSED),
             Err(ProfileError::Gzip(_))
         ));
     }
