@@ -6,14 +6,14 @@
 #
 # Knobs (environment):
 #   N=100000   goroutines, each on its own stack (bench/pprofgen)
-#   RUNS=5     timed runs per tool (alternating, order flipped each round)
+#   RUNS=20    timed runs per tool (hyperfine)
 set -euo pipefail
 
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$BENCH")"
 OUT="$BENCH/out/profile"
 N="${N:-100000}"
-RUNS="${RUNS:-5}"
+RUNS="${RUNS:-20}"
 GOROSCOPE="${CARGO_TARGET_DIR:-$ROOT/target}/release/goroscope"
 
 SCRIPT=profile.sh
@@ -39,37 +39,34 @@ want=$("$OUT/pprofgo" "$PROFILE" | sed -n 's/^goroutines=\([0-9]*\).*/\1/p')
 got=$("$GOROSCOPE" analyze --format json --top 1 "$PROFILE" | python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])')
 [[ "$want" == "$got" ]] || die "goroutine counts differ: Go pprof $want, goroscope $got"
 
-run() { # tool round
-	local tf="$OUT/time.$1.$2.txt"
-	case $1 in
-	goroscope) /usr/bin/time -v -o "$tf" "$GOROSCOPE" analyze "$PROFILE" >/dev/null ;;
-	go-pprof) /usr/bin/time -v -o "$tf" "$OUT/pprofgo" "$PROFILE" >/dev/null ;;
-	esac
-}
-for ((r = 1; r <= RUNS; r++)); do
-	if ((r % 2)); then run goroscope "$r"; run go-pprof "$r"; else run go-pprof "$r"; run goroscope "$r"; fi
-done
+# Wall time by hyperfine, to the microsecond (GNU time rounds to 10 ms, too
+# coarse for runs of 60 ms); peak RSS by GNU time, one run each.
+hyperfine -N -w 3 -r "$RUNS" --export-json "$OUT/hyperfine.json" \
+	-n goroscope "$GOROSCOPE analyze $PROFILE" \
+	-n go-pprof "$OUT/pprofgo $PROFILE" >&2
+/usr/bin/time -v -o "$OUT/time.goroscope.txt" "$GOROSCOPE" analyze "$PROFILE" >/dev/null
+/usr/bin/time -v -o "$OUT/time.go-pprof.txt" "$OUT/pprofgo" "$PROFILE" >/dev/null
 
 export OUT RUNS N PROFILE want
 PYTHONPATH="$BENCH" python3 - <<'PY'
-import os, statistics
+import json, os
 from timev import parse_time
 out, runs = os.environ["OUT"], int(os.environ["RUNS"])
 res = {}
-for tool in ("goroscope", "go-pprof"):
-    w, m, _ = zip(*(parse_time(f"{out}/time.{tool}.{r}.txt") for r in range(1, runs + 1)))
-    res[tool] = (statistics.median(w), max(m) / 1024, w)
+for r in json.load(open(f"{out}/hyperfine.json"))["results"]:
+    _, rss, _ = parse_time(f"{out}/time.{r['command']}.txt")
+    res[r["command"]] = (r["median"], rss / 1024, r["times"])
 size = os.path.getsize(os.environ["PROFILE"]) / 2**10
-print(f"Profile: {os.environ['PROFILE']} ({size:.0f} KiB gzipped), {os.environ['want']} goroutines on {os.environ['N']} distinct stacks; {runs} runs each.")
+print(f"Profile: {os.environ['PROFILE']} ({size:.0f} KiB gzipped), {os.environ['want']} goroutines on {os.environ['N']} distinct stacks; {runs} runs each (hyperfine, after 3 warm-up runs).")
 print()
-print("| tool | median wall s | peak RSS MiB | speed vs Go pprof |")
+print("| tool | median wall ms | peak RSS MiB | speed vs Go pprof |")
 print("|---|---:|---:|---:|")
 g = res["go-pprof"][0]
 for tool, (med, rss, _) in res.items():
-    print(f"| {tool} | {med:.3f} | {rss:.1f} | {g / med:.2f}× |")
+    print(f"| {tool} | {med * 1e3:.1f} | {rss:.1f} | {g / med:.2f}× |")
 print()
 for tool, (_, _, w) in res.items():
-    print(f"- {tool} per run (s): {', '.join(f'{x:.3f}' for x in w)}")
+    print(f"- {tool} runs (ms): min {min(w) * 1e3:.1f}, max {max(w) * 1e3:.1f}")
 print("- goroscope: `goroscope analyze PROFILE` (decode, classify every sample, census, top-10 summary); "
       "go-pprof: `profile.Parse` plus a walk of every sample's frames (bench/pprofgo)")
 PY

@@ -46,6 +46,10 @@ pub struct CensusOptions {
     /// know it; the agent turns it off so that a stack keeps its signature
     /// whether a dump or a profile was read.
     pub group_by_creator: bool,
+    /// Threads that walk a protobuf profile's new stacks: 0 = one per
+    /// core, 1 = none but the caller's (what the agent uses: it must not
+    /// take the cores of the service it watches).
+    pub threads: usize,
 }
 
 impl CensusOptions {
@@ -69,6 +73,7 @@ impl Default for CensusOptions {
             depth_buckets: DepthBuckets::default(),
             group_by_label: None,
             group_by_creator: true,
+            threads: 1,
         }
     }
 }
@@ -227,6 +232,17 @@ struct ProfileStacks {
     table: hashbrown::HashTable<u32>,
     /// Ids in distinct stacks that name no location.
     missing: u64,
+    /// Samples taken but not counted yet ([`Census::flush_samples`]).
+    pending: Vec<PendingSample>,
+}
+
+/// A profile sample waiting for its stack's walk: 16 bytes.
+#[derive(Debug, Clone, Copy)]
+struct PendingSample {
+    weight: u64,
+    stack: u32,
+    /// Its label set (u32::MAX: none).
+    labels: u32,
 }
 
 /// A location's share of a stack's depth, function sequence and facts.
@@ -238,9 +254,10 @@ struct LocationInfo {
     /// Its index among the registered locations (u32::MAX: no location
     /// has this id).
     index: u32,
-    frames: u32,
+    /// Frames, saturated: at u16::MAX they are counted from `frame_start`.
+    frames: u16,
     /// Functions kept, saturated: only `== 1` is looked at.
-    fns: u16,
+    fns: u8,
     origin: Origin,
 }
 
@@ -252,6 +269,24 @@ impl LocationInfo {
         fns: 0,
         origin: Origin::User,
     };
+}
+
+/// One walk of a new stack's locations ([`ProfileStacks::walk`]).
+struct Walked {
+    roles: [FrameRole; vocab::INFER_FRAMES],
+    n_roles: usize,
+    origin: Origin,
+    /// The function sequence's hash.
+    fns: u64,
+    depth: u32,
+    /// Ids that name no location.
+    missing: u32,
+}
+
+impl Walked {
+    fn roles(&self) -> &[FrameRole] {
+        &self.roles[..self.n_roles]
+    }
 }
 
 /// What a distinct profile stack stands for.
@@ -266,6 +301,11 @@ impl ProfileStacks {
     fn frames_of(&self, l: u32) -> &[FrameId] {
         let l = l as usize;
         &self.frames[self.frame_start[l] as usize..self.frame_start[l + 1] as usize]
+    }
+
+    fn roles_of(&self, l: u32) -> &[FrameRole] {
+        let l = l as usize;
+        &self.roles[self.frame_start[l] as usize..self.frame_start[l + 1] as usize]
     }
 
     fn fns_of(&self, l: u32) -> &[u32] {
@@ -283,6 +323,69 @@ impl ProfileStacks {
 
     fn encoded(&self, i: usize) -> &[u8] {
         stack_bytes(&self.bytes, &self.ends, i)
+    }
+
+    /// What a stack's frames say: one pass over its location ids.
+    fn walk(&self, stack: &[u8], fn_hash: &[u64]) -> Result<Walked, BadStack> {
+        let mut w = Walked {
+            roles: [FrameRole::NONE; vocab::INFER_FRAMES],
+            n_roles: 0,
+            // Origin of a stack without frames: as for a dump's.
+            origin: vocab::origin(u64::MAX, false, None, None),
+            fns: 0,
+            depth: 0,
+            missing: 0,
+        };
+        let mut fns = Mix::new();
+        let mut rest = stack;
+        // The inference reads the innermost few frames only, so their
+        // roles are gathered in a loop of their own; the origin is the
+        // outermost location's.
+        while !rest.is_empty() && w.n_roles < w.roles.len() {
+            let id = varint(&mut rest).map_err(|_| BadStack)?;
+            let info = self.info_of(id);
+            if info.index == u32::MAX {
+                w.missing += 1;
+                continue;
+            }
+            for &r in self.roles_of(info.index) {
+                if w.n_roles < w.roles.len() {
+                    w.roles[w.n_roles] = r;
+                    w.n_roles += 1;
+                }
+            }
+            self.add_location(info, &mut w, &mut fns, fn_hash);
+        }
+        while !rest.is_empty() {
+            let id = varint(&mut rest).map_err(|_| BadStack)?;
+            let info = self.info_of(id);
+            if info.index == u32::MAX {
+                w.missing += 1;
+                continue;
+            }
+            self.add_location(info, &mut w, &mut fns, fn_hash);
+        }
+        w.fns = fns.finish();
+        Ok(w)
+    }
+
+    #[inline(always)]
+    fn add_location(&self, info: LocationInfo, w: &mut Walked, fns: &mut Mix, fn_hash: &[u64]) {
+        if info.frames > 0 {
+            w.origin = info.origin;
+        }
+        w.depth += if info.frames == u16::MAX {
+            self.frames_of(info.index).len() as u32
+        } else {
+            u32::from(info.frames)
+        };
+        if info.fns == 1 {
+            fns.add(info.hash);
+        } else {
+            for &f in self.fns_of(info.index) {
+                fns.add(fn_hash[f as usize]);
+            }
+        }
     }
 
     /// The location indices of distinct stack `i` (ids that name no
@@ -551,8 +654,8 @@ impl Census {
                     0
                 },
                 index: p.count,
-                frames,
-                fns: u16::try_from(fns).unwrap_or(u16::MAX),
+                frames: u16::try_from(frames).unwrap_or(u16::MAX),
+                fns: u8::try_from(fns).unwrap_or(u8::MAX),
                 origin: loc.origin,
             };
             p.count += 1;
@@ -574,6 +677,7 @@ impl Census {
         p.bytes.reserve(bytes);
         p.ends.reserve(samples);
         p.facts.reserve(samples);
+        p.pending.reserve(samples);
         let (bytes, ends) = (&p.bytes, &p.ends);
         p.table.reserve(samples, |&i| {
             bytes_hash(stack_bytes(bytes, ends, i as usize))
@@ -586,125 +690,187 @@ impl Census {
         self.profile.missing
     }
 
-    /// Counts a protobuf profile sample: `weight` goroutines without ids,
+    /// Takes a protobuf profile sample: `weight` goroutines without ids,
     /// wait reasons or wait times, whose stack is `stack`, the sample's
-    /// location ids as packed varints (innermost first). State and block
-    /// class are inferred from the frames ([`vocab::infer_from_frames`]),
-    /// once per distinct stack; `leaked` (a goroutineleak profile) makes the
-    /// state leaked, as a dump's `(leaked)` header does. `Err` if `stack` is
-    /// not a run of varints.
-    pub fn add_sample(
-        &mut self,
-        weight: u64,
-        labels: Option<LabelSetId>,
-        stack: &[u8],
-        leaked: bool,
-        tables: &Tables,
-    ) -> Result<(), BadStack> {
-        let (index, known) = self.profile_stack(stack, tables)?;
-        let mut facts = known.facts;
-        if leaked {
-            // Its class still says on what.
-            facts.state = State::Leaked;
+    /// location ids as packed varints (innermost first). Its stack is only
+    /// looked up here; the samples are counted by [`Self::flush_samples`],
+    /// which must follow the last one.
+    pub fn add_sample(&mut self, weight: u64, labels: Option<LabelSetId>, stack: &[u8]) {
+        let hash = bytes_hash(stack);
+        let p = &mut self.profile;
+        let (bytes, ends) = (&p.bytes, &p.ends);
+        let found = p
+            .table
+            .find(hash, |&i| stack_bytes(bytes, ends, i as usize) == stack)
+            .copied();
+        let index = match found {
+            Some(i) => i,
+            None => {
+                let i = p.ends.len() as u32;
+                p.bytes.extend_from_slice(stack);
+                p.ends.push(p.bytes.len());
+                let (bytes, ends) = (&p.bytes, &p.ends);
+                p.table.insert_unique(hash, i, |&i| {
+                    bytes_hash(stack_bytes(bytes, ends, i as usize))
+                });
+                i
+            }
+        };
+        p.pending.push(PendingSample {
+            weight,
+            stack: index,
+            labels: labels.map_or(u32::MAX, |l| l.0),
+        });
+    }
+
+    /// Counts the samples taken since the last call. The stacks first seen
+    /// among them are walked (on `threads` threads when there are many):
+    /// state and block class are inferred from the frames
+    /// ([`vocab::infer_from_frames`]), once per distinct stack. `leaked` (a
+    /// goroutineleak profile) makes the state leaked, as a dump's
+    /// `(leaked)` header does. `Err` if a stack is not a run of varints;
+    /// nothing is counted then.
+    pub fn flush_samples(&mut self, leaked: bool, tables: &Tables) -> Result<(), BadStack> {
+        let first_new = self.profile.facts.len();
+        let fns = match self.walk_new_stacks() {
+            Ok(fns) => fns,
+            Err(e) => {
+                // Nothing of this batch is counted; a census that saw a
+                // broken profile is only good for dropping.
+                self.profile.pending.clear();
+                return Err(e);
+            }
+        };
+        for (k, fns) in fns.into_iter().enumerate() {
+            let i = first_new + k;
+            // The function sequence is only spelt out when its hash is
+            // known already (an equal sequence, or a collision).
+            self.profile.facts[i].seq = self.seq_of(fns, Rep::profile(i), tables);
         }
-        self.add_entry(
-            &Entry {
-                weight,
-                id: None,
-                state: facts.state,
-                class: facts.block_class,
-                origin: facts.origin,
-                wait_reason: None,
-                wait_minutes: None,
-                locked: false,
-                // Only a goroutineleak profile's samples are in this state.
-                leaked: facts.state == State::Leaked,
-                unavailable: false,
-                truncated: false,
-                stack: Rep::profile(index),
-                seq: known.seq,
-                depth: u64::from(known.depth),
-                elided: false,
-                created_by: None,
-                labels,
-            },
-            tables,
-        );
+        let pending = std::mem::take(&mut self.profile.pending);
+        for s in &pending {
+            let known = self.profile.facts[s.stack as usize];
+            let mut facts = known.facts;
+            if leaked {
+                // Its class still says on what.
+                facts.state = State::Leaked;
+            }
+            self.add_entry(
+                &Entry {
+                    weight: s.weight,
+                    id: None,
+                    state: facts.state,
+                    class: facts.block_class,
+                    origin: facts.origin,
+                    wait_reason: None,
+                    wait_minutes: None,
+                    locked: false,
+                    // Only a goroutineleak profile's samples are in this
+                    // state.
+                    leaked: facts.state == State::Leaked,
+                    unavailable: false,
+                    truncated: false,
+                    stack: Rep::profile(s.stack as usize),
+                    seq: known.seq,
+                    depth: u64::from(known.depth),
+                    elided: false,
+                    created_by: None,
+                    labels: (s.labels != u32::MAX).then_some(LabelSetId(s.labels)),
+                },
+                tables,
+            );
+        }
+        // Keep the buffer for the next profile.
+        self.profile.pending = pending;
+        self.profile.pending.clear();
         Ok(())
     }
 
-    /// The distinct stack of these bytes, added (with its function
-    /// sequence, depth and facts) if new.
-    fn profile_stack(
-        &mut self,
-        stack: &[u8],
-        tables: &Tables,
-    ) -> Result<(usize, KnownStack), BadStack> {
-        let hash = bytes_hash(stack);
-        let p = &self.profile;
-        let same = |&i: &u32| p.encoded(i as usize) == stack;
-        if let Some(&i) = p.table.find(hash, same) {
-            return Ok((i as usize, p.facts[i as usize]));
-        }
-        // New: walk its locations once. The inference reads the innermost
-        // few frames only; the origin, the outermost one.
-        let mut roles = [FrameRole::of("", None); vocab::INFER_FRAMES];
-        let mut n_roles = 0;
-        // Origin of a stack without frames: as for a dump's.
-        let mut origin = vocab::origin(u64::MAX, false, None, None);
-        let mut fns = Mix::new();
-        let mut depth = 0u32;
-        let mut rest = stack;
+    /// Walks the stacks added since the last flush, filling their facts
+    /// but for the sequence id; returns their function-sequence hashes.
+    /// A walk reads only the locations, so the stacks are split between
+    /// threads, each filling its own part.
+    fn walk_new_stacks(&mut self) -> Result<Vec<u64>, BadStack> {
         let p = &mut self.profile;
-        while !rest.is_empty() {
-            let id = varint(&mut rest).map_err(|_| BadStack)?;
-            let info = p.info_of(id);
-            let l = info.index;
-            if l == u32::MAX {
-                p.missing += 1;
-                continue;
-            }
-            if info.frames > 0 {
-                origin = info.origin;
-            }
-            if n_roles < roles.len() {
-                let start = p.frame_start[l as usize] as usize;
-                for &r in &p.roles[start..start + info.frames as usize] {
-                    if n_roles < roles.len() {
-                        roles[n_roles] = r;
-                        n_roles += 1;
-                    }
-                }
-            }
-            depth += info.frames;
-            if info.fns == 1 {
-                fns.add(info.hash);
-            } else {
-                for &f in p.fns_of(l) {
-                    fns.add(self.fn_hash[f as usize]);
-                }
-            }
-        }
-        let inferred = vocab::infer_from_frames(&roles[..n_roles]);
-        let facts = StackFacts {
-            state: inferred.state,
-            block_class: inferred.block_class,
-            origin,
+        let first_new = p.facts.len();
+        let n = p.ends.len() - first_new;
+        let placeholder = KnownStack {
+            seq: u32::MAX,
+            depth: 0,
+            facts: StackFacts {
+                state: State::Unknown,
+                block_class: BlockClass::None,
+                origin: Origin::User,
+            },
         };
-        let i = self.profile.ends.len();
-        self.profile.bytes.extend_from_slice(stack);
-        self.profile.ends.push(self.profile.bytes.len());
-        let p = &mut self.profile;
-        let (bytes, ends) = (&p.bytes, &p.ends);
-        p.table.insert_unique(hash, i as u32, |&i| {
-            bytes_hash(stack_bytes(bytes, ends, i as usize))
+        let mut facts = std::mem::take(&mut p.facts);
+        facts.resize(first_new + n, placeholder);
+        let mut fns = vec![0u64; n];
+        // Below a few thousand stacks a thread costs more than it saves.
+        let threads = match self.opts.threads {
+            0 => std::thread::available_parallelism().map_or(1, |t| t.get()),
+            t => t,
+        }
+        .clamp(1, 1 + n / 4096);
+        let chunk = n.div_ceil(threads).max(1);
+        let (p, fn_hash) = (&self.profile, &self.fn_hash[..]);
+        let work = |start: usize, facts: &mut [KnownStack], fns: &mut [u64]| {
+            let mut missing = 0u64;
+            for (k, (known, h)) in facts.iter_mut().zip(fns.iter_mut()).enumerate() {
+                let w = p.walk(p.encoded(start + k), fn_hash)?;
+                let inferred = vocab::infer_from_frames(w.roles());
+                *known = KnownStack {
+                    seq: u32::MAX,
+                    depth: w.depth,
+                    facts: StackFacts {
+                        state: inferred.state,
+                        block_class: inferred.block_class,
+                        origin: w.origin,
+                    },
+                };
+                *h = w.fns;
+                missing += u64::from(w.missing);
+            }
+            Ok::<u64, BadStack>(missing)
+        };
+        let results: Vec<Result<u64, BadStack>> = std::thread::scope(|scope| {
+            let mut parts = facts[first_new..]
+                .chunks_mut(chunk)
+                .zip(fns.chunks_mut(chunk))
+                .enumerate();
+            // The first part on this thread, the others on their own.
+            let mine = parts.next();
+            let handles: Vec<_> = parts
+                .map(|(k, (f, h))| scope.spawn(move || work(first_new + k * chunk, f, h)))
+                .collect();
+            let mut results: Vec<_> = mine
+                .map(|(_, (f, h))| work(first_new, f, h))
+                .into_iter()
+                .collect();
+            // A walk does not panic (it is bounds-checked and returns
+            // errors); if one did, the census would be unusable anyway.
+            results.extend(
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or(Err(BadStack))),
+            );
+            results
         });
-        // The function sequence is only spelt out when its hash is known
-        // already (an equal sequence, or a collision).
-        let seq = self.seq_of(fns.finish(), Rep::profile(i), tables);
-        let known = KnownStack { seq, depth, facts };
-        self.profile.facts.push(known);
-        Ok((i, known))
+        let p = &mut self.profile;
+        p.facts = facts;
+        let mut missing = 0;
+        for r in results {
+            match r {
+                Ok(m) => missing += m,
+                Err(e) => {
+                    // Forget the stacks of this batch: none was counted.
+                    p.facts.truncate(first_new);
+                    return Err(e);
+                }
+            }
+        }
+        p.missing += missing;
+        Ok(fns)
     }
 
     fn add_entry(&mut self, g: &Entry, tables: &Tables) {
@@ -1050,7 +1216,13 @@ impl Census {
             Some(n) if n < self.groups.len() => {
                 let mut heap = std::collections::BinaryHeap::with_capacity(n + 1);
                 for (count, sig, i) in ranked {
-                    heap.push((std::cmp::Reverse(count), sig, i));
+                    let item = (std::cmp::Reverse(count), sig, i);
+                    // Most groups rank below the last one kept: one
+                    // comparison.
+                    if heap.len() == n && heap.peek().is_none_or(|last| item >= *last) {
+                        continue;
+                    }
+                    heap.push(item);
                     if heap.len() > n {
                         heap.pop();
                     }

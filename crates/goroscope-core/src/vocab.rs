@@ -282,6 +282,13 @@ pub struct FrameRole {
 }
 
 impl FrameRole {
+    /// The role of a frame that says nothing (a filler).
+    pub const NONE: Self = Self {
+        parker: Parker::Other,
+        sema: None,
+        sync: SyncType::None,
+    };
+
     /// The role of a frame: its fully qualified function name, and the
     /// line's distance from the function's first line when the source
     /// knows it (pprof protobuf carries `Function.start_line`; text forms

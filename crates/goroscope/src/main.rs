@@ -274,6 +274,7 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
         samples: args.samples,
         depth_buckets,
         group_by_label: args.group_by_label.clone(),
+        threads: args.threads,
         ..CensusOptions::default()
     });
     let mut prefix = input
