@@ -15,7 +15,10 @@ fuzz_target!(|data: &[u8]| {
     // A small cap keeps the fuzzer from chasing huge decompressions.
     if let Ok(snap) = pprof::parse_pprof(data, 1 << 20, &mut census) {
         let report = census.report(&snap.tables, snap.diagnostics);
-        assert_eq!(report.groups.iter().map(|g| g.count).sum::<u64>(), report.total);
+        assert_eq!(
+            report.groups.iter().map(|g| g.count).sum::<u64>(),
+            report.total
+        );
         assert!(report.unique_stacks <= report.total);
         let _ = goroscope_core::export::openmetrics::render(&report, 20);
     }

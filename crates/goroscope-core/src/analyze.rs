@@ -659,9 +659,11 @@ impl Census {
                 origin: loc.origin,
             };
             p.count += 1;
+            // An id the table covers goes there even in a sparse profile:
+            // lookups try the table first.
             match p.dense.get_mut(loc.id as usize) {
-                Some(slot) if dense => *slot = info,
-                _ => {
+                Some(slot) => *slot = info,
+                None => {
                     p.sparse.insert(loc.id, info);
                 }
             }
