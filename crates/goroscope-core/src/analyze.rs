@@ -325,67 +325,57 @@ impl ProfileStacks {
         stack_bytes(&self.bytes, &self.ends, i)
     }
 
-    /// What a stack's frames say: one pass over its location ids.
+    /// What a stack's frames say: one pass over its location ids. The
+    /// running values are locals, so that the loop keeps them in registers.
     fn walk(&self, stack: &[u8], fn_hash: &[u64]) -> Result<Walked, BadStack> {
-        let mut w = Walked {
-            roles: [FrameRole::NONE; vocab::INFER_FRAMES],
-            n_roles: 0,
-            // Origin of a stack without frames: as for a dump's.
-            origin: vocab::origin(u64::MAX, false, None, None),
-            fns: 0,
-            depth: 0,
-            missing: 0,
-        };
+        let mut roles = [FrameRole::NONE; vocab::INFER_FRAMES];
+        let mut n_roles = 0;
+        // Origin of a stack without frames: as for a dump's.
+        let mut origin = vocab::origin(u64::MAX, false, None, None);
+        let (mut depth, mut missing) = (0u32, 0u32);
         let mut fns = Mix::new();
         let mut rest = stack;
-        // The inference reads the innermost few frames only, so their
-        // roles are gathered in a loop of their own; the origin is the
-        // outermost location's.
-        while !rest.is_empty() && w.n_roles < w.roles.len() {
-            let id = varint(&mut rest).map_err(|_| BadStack)?;
-            let info = self.info_of(id);
-            if info.index == u32::MAX {
-                w.missing += 1;
-                continue;
-            }
-            for &r in self.roles_of(info.index) {
-                if w.n_roles < w.roles.len() {
-                    w.roles[w.n_roles] = r;
-                    w.n_roles += 1;
-                }
-            }
-            self.add_location(info, &mut w, &mut fns, fn_hash);
-        }
         while !rest.is_empty() {
             let id = varint(&mut rest).map_err(|_| BadStack)?;
             let info = self.info_of(id);
             if info.index == u32::MAX {
-                w.missing += 1;
+                missing += 1;
                 continue;
             }
-            self.add_location(info, &mut w, &mut fns, fn_hash);
-        }
-        w.fns = fns.finish();
-        Ok(w)
-    }
-
-    #[inline(always)]
-    fn add_location(&self, info: LocationInfo, w: &mut Walked, fns: &mut Mix, fn_hash: &[u64]) {
-        if info.frames > 0 {
-            w.origin = info.origin;
-        }
-        w.depth += if info.frames == u16::MAX {
-            self.frames_of(info.index).len() as u32
-        } else {
-            u32::from(info.frames)
-        };
-        if info.fns == 1 {
-            fns.add(info.hash);
-        } else {
-            for &f in self.fns_of(info.index) {
-                fns.add(fn_hash[f as usize]);
+            // The inference reads the innermost few frames only; the
+            // origin is the outermost location's.
+            if n_roles < roles.len() {
+                for &r in self.roles_of(info.index) {
+                    if n_roles < roles.len() {
+                        roles[n_roles] = r;
+                        n_roles += 1;
+                    }
+                }
+            }
+            if info.frames > 0 {
+                origin = info.origin;
+            }
+            depth += if info.frames == u16::MAX {
+                self.frames_of(info.index).len() as u32
+            } else {
+                u32::from(info.frames)
+            };
+            if info.fns == 1 {
+                fns.add(info.hash);
+            } else {
+                for &f in self.fns_of(info.index) {
+                    fns.add(fn_hash[f as usize]);
+                }
             }
         }
+        Ok(Walked {
+            roles,
+            n_roles,
+            origin,
+            fns: fns.finish(),
+            depth,
+            missing,
+        })
     }
 
     /// The location indices of distinct stack `i` (ids that name no
@@ -1203,12 +1193,17 @@ impl Census {
             .collect();
         wait_reasons.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         // Order by (count desc, signature): only the hashes are computed
-        // for every group.
+        // for every group, the class's part once per class.
+        let class_tails = BlockClass::ALL.map(|c| {
+            let mut tail = Fnv::new();
+            tail.write(c.as_str().as_bytes());
+            tail
+        });
         let ranked = self
             .groups
             .iter()
             .enumerate()
-            .map(|(i, g)| (g.count, self.signature(g, tables), i));
+            .map(|(i, g)| (g.count, self.signature(g, &class_tails, tables), i));
         let by_rank =
             |a: &(u64, u64, usize), b: &(u64, u64, usize)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
         let mut order: Vec<(u64, u64, usize)> = match limit {
@@ -1305,14 +1300,14 @@ impl Census {
     /// distinct sequence), then the creator's, the block class and the
     /// label value. Identical for the same code whatever form (dump or
     /// profile) it was read from.
-    fn signature(&self, g: &GroupAcc, tables: &Tables) -> u64 {
+    fn signature(&self, g: &GroupAcc, class_tails: &[Fnv], tables: &Tables) -> u64 {
         let mut h = Mix(self.seq_hashes[g.seq as usize]);
         // A separator, so that a stack and its creator cannot trade frames.
         h.add(0x6372_6561_7465_6420);
         let creator = g.created_by.filter(|_| self.opts.group_by_creator);
         h.add(creator.map_or(0, |f| self.fn_hash[self.fn_of_frame[f.0 as usize] as usize]));
-        let mut tail = Fnv::new();
-        tail.write(g.class.as_str().as_bytes());
+        // FNV over the class name, then the label's.
+        let mut tail = class_tails[g.class as usize];
         if g.label != u32::MAX {
             tail.write(b"\nlabel ");
             tail.write(tables.str(StrId(g.label)).as_bytes());
@@ -1469,6 +1464,7 @@ pub fn top_function(frames: &[FrameOut]) -> &str {
 
 /// FNV-1a 64: a stable hash for signature ids (std's hashers may change
 /// between Rust releases; signature ids must not).
+#[derive(Clone, Copy)]
 struct Fnv(u64);
 
 impl Fnv {

@@ -256,8 +256,9 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "LIST", default_value = "3,8,16")]
     pub depth_buckets: String,
 
-    /// Parser threads: 0 = one per core, 1 = no extra threads. The result
-    /// is the same whatever the number.
+    /// Threads that read a dump, or walk a protobuf profile's stacks: 0 =
+    /// one per core, 1 = no extra threads. The result is the same whatever
+    /// the number.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub threads: usize,
 
