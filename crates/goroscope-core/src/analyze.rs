@@ -207,6 +207,28 @@ pub struct BadStack;
 /// are only looked up for new stacks and for the groups a report shows.
 #[derive(Debug, Clone, Default)]
 struct ProfileStacks {
+    /// What a walk reads: it is shared with the walking threads while the
+    /// rest is being filled.
+    locs: ProfileLocations,
+    /// Distinct stacks, back to back; stack `i` ends at `ends[i]`. Their
+    /// hashes are not kept: the table is sized up front, and rehashing
+    /// from the bytes is cheap when it grows.
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+    facts: Vec<KnownStack>,
+    /// Function-sequence hashes of the stacks walked but not yet given
+    /// their sequence ids (from `facts.len()` of the last flush on).
+    walked_fns: Vec<u64>,
+    table: hashbrown::HashTable<u32>,
+    /// Ids in distinct stacks that name no location.
+    missing: u64,
+    /// Samples taken but not counted yet ([`Census::flush_samples`]).
+    pending: Vec<PendingSample>,
+}
+
+/// The registered locations of protobuf profiles.
+#[derive(Debug, Clone, Default)]
+struct ProfileLocations {
     /// Per location: its frames (inlined callees first) and their roles,
     /// back to back, `frame_start[l]..frame_start[l + 1]`.
     frames: Vec<FrameId>,
@@ -223,17 +245,6 @@ struct ProfileStacks {
     /// 3 ...), else a map.
     dense: Vec<LocationInfo>,
     sparse: FxHashMap<u64, LocationInfo>,
-    /// Distinct stacks, back to back; stack `i` ends at `ends[i]`. Their
-    /// hashes are not kept: the table is sized up front, and rehashing
-    /// from the bytes is cheap when it grows.
-    bytes: Vec<u8>,
-    ends: Vec<usize>,
-    facts: Vec<KnownStack>,
-    table: hashbrown::HashTable<u32>,
-    /// Ids in distinct stacks that name no location.
-    missing: u64,
-    /// Samples taken but not counted yet ([`Census::flush_samples`]).
-    pending: Vec<PendingSample>,
 }
 
 /// A profile sample waiting for its stack's walk: 16 bytes.
@@ -297,7 +308,7 @@ struct KnownStack {
     facts: StackFacts,
 }
 
-impl ProfileStacks {
+impl ProfileLocations {
     fn frames_of(&self, l: u32) -> &[FrameId] {
         let l = l as usize;
         &self.frames[self.frame_start[l] as usize..self.frame_start[l + 1] as usize]
@@ -321,8 +332,27 @@ impl ProfileStacks {
         }
     }
 
-    fn encoded(&self, i: usize) -> &[u8] {
-        stack_bytes(&self.bytes, &self.ends, i)
+    /// A new stack's facts (but for its sequence id, u32::MAX), its
+    /// function-sequence hash, and `missing` plus its ids that name no
+    /// location.
+    fn known(
+        &self,
+        stack: &[u8],
+        fn_hash: &[u64],
+        missing: u64,
+    ) -> Result<(KnownStack, u64, u64), BadStack> {
+        let w = self.walk(stack, fn_hash)?;
+        let inferred = vocab::infer_from_frames(w.roles());
+        let known = KnownStack {
+            seq: u32::MAX,
+            depth: w.depth,
+            facts: StackFacts {
+                state: inferred.state,
+                block_class: inferred.block_class,
+                origin: w.origin,
+            },
+        };
+        Ok((known, w.fns, missing + u64::from(w.missing)))
     }
 
     /// What a stack's frames say: one pass over its location ids. The
@@ -377,6 +407,26 @@ impl ProfileStacks {
             missing,
         })
     }
+}
+
+impl ProfileStacks {
+    /// Finds or adds the stack of a sample and takes the sample.
+    fn intern(&mut self, weight: u64, labels: Option<LabelSetId>, stack: &[u8]) {
+        let p = self;
+        intern_stack(
+            &mut p.bytes,
+            &mut p.ends,
+            &mut p.table,
+            &mut p.pending,
+            weight,
+            labels,
+            stack,
+        );
+    }
+
+    fn encoded(&self, i: usize) -> &[u8] {
+        stack_bytes(&self.bytes, &self.ends, i)
+    }
 
     /// The location indices of distinct stack `i` (ids that name no
     /// location left out).
@@ -388,11 +438,131 @@ impl ProfileStacks {
             }
             // A stored stack was read whole once: its varints are sound.
             let id = varint(&mut b).ok()?;
-            let l = self.info_of(id).index;
+            let l = self.locs.info_of(id).index;
             if l != u32::MAX {
                 return Some(l);
             }
         })
+    }
+}
+
+/// Finds or adds `stack` among the distinct stacks (`bytes`, `ends`,
+/// `table` of a [`ProfileStacks`]) and takes the sample; true if the stack
+/// is new. Free of `self`, so that the stacks can be filled while their
+/// locations are shared with walking threads.
+fn intern_stack(
+    bytes: &mut Vec<u8>,
+    ends: &mut Vec<usize>,
+    table: &mut hashbrown::HashTable<u32>,
+    pending: &mut Vec<PendingSample>,
+    weight: u64,
+    labels: Option<LabelSetId>,
+    stack: &[u8],
+) -> bool {
+    let hash = bytes_hash(stack);
+    let found = table
+        .find(hash, |&i| stack_bytes(bytes, ends, i as usize) == stack)
+        .copied();
+    let (index, new) = match found {
+        Some(i) => (i, false),
+        None => {
+            let i = ends.len() as u32;
+            bytes.extend_from_slice(stack);
+            ends.push(bytes.len());
+            let (b, e) = (&*bytes, &*ends);
+            table.insert_unique(hash, i, |&i| bytes_hash(stack_bytes(b, e, i as usize)));
+            (i, true)
+        }
+    };
+    pending.push(PendingSample {
+        weight,
+        stack: index,
+        labels: labels.map_or(u32::MAX, |l| l.0),
+    });
+    new
+}
+
+/// Stacks walked a batch at a time by [`Census::take_samples`].
+const WALK_BATCH: usize = 1024;
+
+/// New stacks to walk: `first` is the index of the first, `bytes` and
+/// `ends` hold them as a [`ProfileStacks`] arena does.
+#[derive(Default)]
+struct WalkBatch {
+    first: usize,
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+/// A walked batch.
+struct WalkedBatch {
+    first: usize,
+    facts: Vec<KnownStack>,
+    fns: Vec<u64>,
+    missing: u64,
+    /// A stack was not a run of varints.
+    bad: bool,
+}
+
+#[derive(Default)]
+struct WalkQueue {
+    batches: std::collections::VecDeque<WalkBatch>,
+    /// No more batches will come.
+    closed: bool,
+}
+
+/// Locks, whether or not a thread panicked holding the lock (the data
+/// stays consistent: each holder only pushes or pops).
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Walks batches from `queue` into `done` until it is closed and empty.
+fn walk_queued(
+    locs: &ProfileLocations,
+    fn_hash: &[u64],
+    queue: &std::sync::Mutex<WalkQueue>,
+    done: &std::sync::Mutex<Vec<WalkedBatch>>,
+) {
+    loop {
+        let batch = {
+            let mut q = lock(queue);
+            match q.batches.pop_front() {
+                Some(b) => b,
+                None if q.closed => return,
+                None => {
+                    drop(q);
+                    // The reader is ahead of none of the walkers for long.
+                    std::thread::yield_now();
+                    continue;
+                }
+            }
+        };
+        let mut out = WalkedBatch {
+            first: batch.first,
+            facts: Vec::with_capacity(batch.ends.len()),
+            fns: Vec::with_capacity(batch.ends.len()),
+            missing: 0,
+            bad: false,
+        };
+        for i in 0..batch.ends.len() {
+            match locs.known(
+                stack_bytes(&batch.bytes, &batch.ends, i),
+                fn_hash,
+                out.missing,
+            ) {
+                Ok((known, fns, missing)) => {
+                    out.facts.push(known);
+                    out.fns.push(fns);
+                    out.missing = missing;
+                }
+                Err(BadStack) => {
+                    out.bad = true;
+                    break;
+                }
+            }
+        }
+        lock(done).push(out);
     }
 }
 
@@ -610,29 +780,30 @@ impl Census {
     /// Registers a protobuf profile's locations for [`Self::add_sample`].
     /// A later location with the same id replaces an earlier one.
     pub fn add_locations(&mut self, locations: &[ProfileLocation<'_>], tables: &Tables) {
-        if self.profile.frame_start.is_empty() {
-            self.profile.frame_start.push(0);
-            self.profile.fn_start.push(0);
+        if self.profile.locs.frame_start.is_empty() {
+            self.profile.locs.frame_start.push(0);
+            self.profile.locs.fn_start.push(0);
         }
         // Dense when the table stays within a small multiple of the count.
         let max = locations.iter().map(|l| l.id).max().unwrap_or(0);
         let dense = max <= 4 * locations.len() as u64 + 1024;
-        if dense && self.profile.dense.len() <= max as usize {
+        if dense && self.profile.locs.dense.len() <= max as usize {
             self.profile
+                .locs
                 .dense
                 .resize(max as usize + 1, LocationInfo::NONE);
         }
         for loc in locations {
-            let fn_start = self.profile.fns.len();
+            let fn_start = self.profile.locs.fns.len();
             for (&f, &role) in loc.frames.iter().zip(loc.roles) {
-                self.profile.frames.push(f);
-                self.profile.roles.push(role);
+                self.profile.locs.frames.push(f);
+                self.profile.locs.roles.push(role);
                 let fid = self.fn_id(f, tables);
                 if !self.fn_hidden[fid as usize] {
-                    self.profile.fns.push(fid);
+                    self.profile.locs.fns.push(fid);
                 }
             }
-            let p = &mut self.profile;
+            let p = &mut self.profile.locs;
             let frames = p.frames.len() as u32 - p.frame_start[p.frame_start.len() - 1];
             p.frame_start.push(p.frames.len() as u32);
             p.fn_start.push(p.fns.len() as u32);
@@ -688,31 +859,95 @@ impl Census {
     /// looked up here; the samples are counted by [`Self::flush_samples`],
     /// which must follow the last one.
     pub fn add_sample(&mut self, weight: u64, labels: Option<LabelSetId>, stack: &[u8]) {
-        let hash = bytes_hash(stack);
+        self.profile.intern(weight, labels, stack);
+    }
+
+    /// Takes a protobuf profile's samples as [`Self::add_sample`] does:
+    /// `read` calls the function it is given once per sample (weight,
+    /// labels, packed location ids). With more than one thread the stacks
+    /// first seen are walked while the samples are still being read: by
+    /// another thread from the start, by this one too once they are all
+    /// read. [`Self::flush_samples`] then counts them.
+    pub fn take_samples<E>(
+        &mut self,
+        read: impl FnOnce(&mut dyn FnMut(u64, Option<LabelSetId>, &[u8])) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let threads = self.walk_threads();
         let p = &mut self.profile;
-        let (bytes, ends) = (&p.bytes, &p.ends);
-        let found = p
-            .table
-            .find(hash, |&i| stack_bytes(bytes, ends, i as usize) == stack)
-            .copied();
-        let index = match found {
-            Some(i) => i,
-            None => {
-                let i = p.ends.len() as u32;
-                p.bytes.extend_from_slice(stack);
-                p.ends.push(p.bytes.len());
-                let (bytes, ends) = (&p.bytes, &p.ends);
-                p.table.insert_unique(hash, i, |&i| {
-                    bytes_hash(stack_bytes(bytes, ends, i as usize))
-                });
-                i
+        // Only from a clean start: every stack so far walked.
+        if threads < 2 || p.facts.len() != p.ends.len() {
+            return read(&mut |w, l, stack| p.intern(w, l, stack));
+        }
+        let ProfileStacks {
+            locs,
+            bytes,
+            ends,
+            table,
+            pending,
+            facts,
+            walked_fns,
+            missing,
+            ..
+        } = p;
+        let fn_hash = &self.fn_hash[..];
+        let queue = std::sync::Mutex::new(WalkQueue::default());
+        let done = std::sync::Mutex::new(Vec::new());
+        let (read_result, outs) = std::thread::scope(|scope| {
+            let walker = scope.spawn(|| walk_queued(locs, fn_hash, &queue, &done));
+            let mut batch = WalkBatch {
+                first: ends.len(),
+                ..WalkBatch::default()
+            };
+            let read_result = read(&mut |w, l, stack| {
+                if intern_stack(bytes, ends, table, pending, w, l, stack) {
+                    batch.bytes.extend_from_slice(stack);
+                    batch.ends.push(batch.bytes.len());
+                    if batch.ends.len() == WALK_BATCH {
+                        let next = WalkBatch {
+                            first: batch.first + WALK_BATCH,
+                            ..WalkBatch::default()
+                        };
+                        lock(&queue)
+                            .batches
+                            .push_back(std::mem::replace(&mut batch, next));
+                    }
+                }
+            });
+            {
+                let mut q = lock(&queue);
+                q.batches.push_back(batch);
+                q.closed = true;
             }
-        };
-        p.pending.push(PendingSample {
-            weight,
-            stack: index,
-            labels: labels.map_or(u32::MAX, |l| l.0),
+            // Now this thread walks too, until the queue is empty.
+            walk_queued(locs, fn_hash, &queue, &done);
+            // A walk does not panic (it is bounds-checked and returns
+            // errors); if one did, its batch is missing and caught below.
+            let _ = walker.join();
+            (read_result, std::mem::take(&mut *lock(&done)))
         });
+        read_result?;
+        let mut outs = outs;
+        outs.sort_unstable_by_key(|o: &WalkedBatch| o.first);
+        for o in outs {
+            // Batches are contiguous runs of stacks; one that failed (or
+            // went missing) leaves the rest to `flush_samples`, which
+            // walks again and reports the error.
+            if o.bad || o.first != facts.len() {
+                break;
+            }
+            facts.extend_from_slice(&o.facts);
+            walked_fns.extend_from_slice(&o.fns);
+            *missing += o.missing;
+        }
+        Ok(())
+    }
+
+    /// Threads to walk new stacks on.
+    fn walk_threads(&self) -> usize {
+        match self.opts.threads {
+            0 => std::thread::available_parallelism().map_or(1, |t| t.get()),
+            t => t,
+        }
     }
 
     /// Counts the samples taken since the last call. The stacks first seen
@@ -723,16 +958,14 @@ impl Census {
     /// `(leaked)` header does. `Err` if a stack is not a run of varints;
     /// nothing is counted then.
     pub fn flush_samples(&mut self, leaked: bool, tables: &Tables) -> Result<(), BadStack> {
-        let first_new = self.profile.facts.len();
-        let fns = match self.walk_new_stacks() {
-            Ok(fns) => fns,
-            Err(e) => {
-                // Nothing of this batch is counted; a census that saw a
-                // broken profile is only good for dropping.
-                self.profile.pending.clear();
-                return Err(e);
-            }
-        };
+        if let Err(e) = self.walk_new_stacks() {
+            // Nothing of this batch is counted; a census that saw a broken
+            // profile is only good for dropping.
+            self.profile.pending.clear();
+            return Err(e);
+        }
+        let fns = std::mem::take(&mut self.profile.walked_fns);
+        let first_new = self.profile.facts.len() - fns.len();
         for (k, fns) in fns.into_iter().enumerate() {
             let i = first_new + k;
             // The function sequence is only spelt out when its hash is
@@ -782,7 +1015,7 @@ impl Census {
     /// but for the sequence id; returns their function-sequence hashes.
     /// A walk reads only the locations, so the stacks are split between
     /// threads, each filling its own part.
-    fn walk_new_stacks(&mut self) -> Result<Vec<u64>, BadStack> {
+    fn walk_new_stacks(&mut self) -> Result<(), BadStack> {
         let p = &mut self.profile;
         let first_new = p.facts.len();
         let n = p.ends.len() - first_new;
@@ -799,29 +1032,13 @@ impl Census {
         facts.resize(first_new + n, placeholder);
         let mut fns = vec![0u64; n];
         // Below a few thousand stacks a thread costs more than it saves.
-        let threads = match self.opts.threads {
-            0 => std::thread::available_parallelism().map_or(1, |t| t.get()),
-            t => t,
-        }
-        .clamp(1, 1 + n / 4096);
+        let threads = self.walk_threads().clamp(1, 1 + n / 4096);
         let chunk = n.div_ceil(threads).max(1);
         let (p, fn_hash) = (&self.profile, &self.fn_hash[..]);
         let work = |start: usize, facts: &mut [KnownStack], fns: &mut [u64]| {
             let mut missing = 0u64;
             for (k, (known, h)) in facts.iter_mut().zip(fns.iter_mut()).enumerate() {
-                let w = p.walk(p.encoded(start + k), fn_hash)?;
-                let inferred = vocab::infer_from_frames(w.roles());
-                *known = KnownStack {
-                    seq: u32::MAX,
-                    depth: w.depth,
-                    facts: StackFacts {
-                        state: inferred.state,
-                        block_class: inferred.block_class,
-                        origin: w.origin,
-                    },
-                };
-                *h = w.fns;
-                missing += u64::from(w.missing);
+                (*known, *h, missing) = p.locs.known(p.encoded(start + k), fn_hash, missing)?;
             }
             Ok::<u64, BadStack>(missing)
         };
@@ -862,7 +1079,8 @@ impl Census {
             }
         }
         p.missing += missing;
-        Ok(fns)
+        p.walked_fns.extend_from_slice(&fns);
+        Ok(())
     }
 
     fn add_entry(&mut self, g: &Entry, tables: &Tables) {
@@ -1145,7 +1363,7 @@ impl Census {
             ),
             RepKind::Profile(i) => {
                 for l in self.profile.locations(i) {
-                    out.extend_from_slice(self.profile.fns_of(l));
+                    out.extend_from_slice(self.profile.locs.fns_of(l));
                 }
             }
         }
@@ -1158,7 +1376,7 @@ impl Census {
             RepKind::Profile(i) => self
                 .profile
                 .locations(i)
-                .flat_map(|l| self.profile.frames_of(l).iter().copied())
+                .flat_map(|l| self.profile.locs.frames_of(l).iter().copied())
                 .collect(),
         }
     }

@@ -334,33 +334,38 @@ pub fn parse_pprof(
     let mut bad_counts = 0u64;
     let mut pairs = Vec::new();
     let mut sample = RawSample::default();
-    for_each_sample(&raw, &mut sample, |sample| {
-        let count = match sample.value(value_index)? {
-            Some(v) if v > 0 && v as u64 <= MAX_RECORD_COUNT => v as u64,
-            _ => {
-                bad_counts += 1;
-                return Ok(());
-            }
-        };
-        pairs.clear();
-        for l in &sample.labels {
-            // Goroutine profiles carry string labels only (pprof.Do);
-            // numeric ones are kept as their decimal text.
-            let key = tables.intern_str(s(l.key));
-            // `str` index 0 is the empty string (Go omits it on the wire):
-            // a numeric label is one with a number and no string.
-            let value = if l.str == 0 && l.num != 0 {
-                tables.intern_str(&l.num.to_string())
-            } else {
-                tables.intern_str(s(l.str))
-            };
-            pairs.push((key, value));
-        }
-        let labels = (!pairs.is_empty()).then(|| tables.intern_labels(&pairs));
-        census.add_sample(count, labels, sample.location_ids());
-        Ok(())
-    })
-    .map_err(|e| ProfileError::Decode(e.to_string()))?;
+    // The census walks the new stacks on other threads while the samples
+    // are read, when it has them.
+    census
+        .take_samples(|add| {
+            for_each_sample(&raw, &mut sample, |sample| {
+                let count = match sample.value(value_index)? {
+                    Some(v) if v > 0 && v as u64 <= MAX_RECORD_COUNT => v as u64,
+                    _ => {
+                        bad_counts += 1;
+                        return Ok(());
+                    }
+                };
+                pairs.clear();
+                for l in &sample.labels {
+                    // Goroutine profiles carry string labels only (pprof.Do);
+                    // numeric ones are kept as their decimal text.
+                    let key = tables.intern_str(s(l.key));
+                    // `str` index 0 is the empty string (Go omits it on the wire):
+                    // a numeric label is one with a number and no string.
+                    let value = if l.str == 0 && l.num != 0 {
+                        tables.intern_str(&l.num.to_string())
+                    } else {
+                        tables.intern_str(s(l.str))
+                    };
+                    pairs.push((key, value));
+                }
+                let labels = (!pairs.is_empty()).then(|| tables.intern_labels(&pairs));
+                add(count, labels, sample.location_ids());
+                Ok(())
+            })
+        })
+        .map_err(|e| ProfileError::Decode(e.to_string()))?;
     census
         .flush_samples(kind == ProfileKind::GoroutineLeak, &tables)
         .map_err(|_| ProfileError::Decode("invalid or truncated location id".into()))?;
@@ -952,6 +957,20 @@ mod tests {
         assert!(one.contains("\"unique_stacks\":12000"), "{}", &one[..300]);
         for threads in [2, 3, 0] {
             assert!(report(threads) == one, "{threads} threads differ");
+        }
+
+        // A stack cut inside an id, among many good ones: an error however
+        // many threads walk.
+        let mut bad = data.clone();
+        bad.extend_from_slice(&[0x12, 6, 0x0a, 2, 1, 0x80, 0x10, 1]);
+        for threads in [1, 2] {
+            let mut census = Census::new(CensusOptions {
+                threads,
+                ..CensusOptions::default()
+            });
+            let err = parse_pprof(&bad, DEFAULT_MAX_DECOMPRESSED, &mut census)
+                .expect_err("a cut location id");
+            assert!(err.to_string().contains("location id"), "{err}");
         }
     }
 
