@@ -8,7 +8,6 @@ check_bench_env() {
 	[[ -x /usr/bin/time ]] || die "/usr/bin/time (GNU time) is missing; install it with: apt-get install -y time"
 	command -v go >/dev/null || die "go is not on PATH"
 	command -v python3 >/dev/null || die "python3 is not on PATH"
-	command -v hyperfine >/dev/null || die "hyperfine is missing; install it with: apt-get install -y hyperfine"
 	[[ "$N" =~ ^[0-9]+$ ]] || die "N must be a number, got '$N'"
 	[[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive number, got '$RUNS'"
 }

@@ -20,6 +20,7 @@ SCRIPT=profile.sh
 # shellcheck source=bench/lib.sh
 source "$BENCH/lib.sh"
 check_bench_env
+command -v hyperfine >/dev/null || die "hyperfine is missing; install it with: apt-get install -y hyperfine"
 mkdir -p "$OUT"
 
 log "building bench/pprofgen, bench/pprofgo and goroscope"
