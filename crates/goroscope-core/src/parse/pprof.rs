@@ -689,6 +689,11 @@ mod tests {
     }
 
     fn profile(types: &[(&str, &str)], samples: Vec<pb::Sample>) -> Vec<u8> {
+        profile_at(0, types, samples)
+    }
+
+    /// As [`profile`], with location ids `base + 1` to `base + 4`.
+    fn profile_at(base: u64, types: &[(&str, &str)], samples: Vec<pb::Sample>) -> Vec<u8> {
         let mut strings = vec![String::new()];
         let mut idx = |s: &str| -> i64 {
             if let Some(i) = strings.iter().position(|x| x == s) {
@@ -730,22 +735,22 @@ mod tests {
         };
         let location = vec![
             pb::Location {
-                id: 1,
+                id: base + 1,
                 address: 0x1000,
                 line: vec![line(1, 462)],
             },
             pb::Location {
-                id: 2,
+                id: base + 2,
                 address: 0x2000,
                 line: vec![line(2, 667)],
             },
             pb::Location {
-                id: 3,
+                id: base + 3,
                 address: 0x2100,
                 line: vec![line(2, 536)],
             },
             pb::Location {
-                id: 4,
+                id: base + 4,
                 address: 0x3000,
                 line: vec![line(3, 12)],
             },
@@ -972,6 +977,30 @@ mod tests {
                 .expect_err("a cut location id");
             assert!(err.to_string().contains("location id"), "{err}");
         }
+    }
+
+    /// Location ids far apart (another pprof writer) are found through
+    /// the map instead of the table, with the same result.
+    #[test]
+    fn sparse_location_ids_read_as_dense_ones() {
+        let report = |base: u64| {
+            let at = |ids: &[u64]| ids.iter().map(|i| base + i).collect::<Vec<_>>();
+            let data = profile_at(
+                base,
+                &[("goroutine", "count")],
+                vec![
+                    sample(&at(&[1, 2, 4]), 5),
+                    sample(&at(&[1, 3, 4]), 2),
+                    sample(&at(&[4]), 1),
+                    sample(&at(&[1, 2, 4]), 1),
+                ],
+            );
+            let (_, r) = read(&data, DEFAULT_MAX_DECOMPRESSED).expect("decodes");
+            serde_json::to_string(&r).expect("serializes")
+        };
+        let dense = report(0);
+        assert!(dense.contains("\"unique_stacks\":3"), "{dense}");
+        assert_eq!(report(1 << 40), dense);
     }
 
     #[test]
