@@ -385,11 +385,13 @@ impl ProfileLocations {
             if info.frames > 0 {
                 origin = info.origin;
             }
-            depth += if info.frames == u16::MAX {
-                self.frames_of(info.index).len() as u32
+            // Saturating: a hostile profile can repeat a location of many
+            // lines many times.
+            depth = depth.saturating_add(if info.frames == u16::MAX {
+                u32::try_from(self.frames_of(info.index).len()).unwrap_or(u32::MAX)
             } else {
                 u32::from(info.frames)
-            };
+            });
             if info.fns == 1 {
                 fns.add(info.hash);
             } else {
@@ -511,30 +513,62 @@ struct WalkQueue {
     closed: bool,
 }
 
+/// A [`WalkQueue`] that walkers sleep on while it is empty.
+#[derive(Default)]
+struct SharedQueue {
+    queue: std::sync::Mutex<WalkQueue>,
+    ready: std::sync::Condvar,
+}
+
+impl SharedQueue {
+    fn push(&self, batch: WalkBatch) {
+        lock(&self.queue).batches.push_back(batch);
+        self.ready.notify_one();
+    }
+
+    fn close(&self) {
+        lock(&self.queue).closed = true;
+        self.ready.notify_all();
+    }
+}
+
+/// Closes the queue when dropped, so that walkers stop even if the reader
+/// panics (else the thread scope would wait for them forever).
+struct CloseOnDrop<'a>(&'a SharedQueue);
+
+impl Drop for CloseOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
 /// Locks, whether or not a thread panicked holding the lock (the data
 /// stays consistent: each holder only pushes or pops).
 fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Walks batches from `queue` into `done` until it is closed and empty.
+/// Walks batches from `queue` into `done` until it is closed and empty,
+/// sleeping while it is empty.
 fn walk_queued(
     locs: &ProfileLocations,
     fn_hash: &[u64],
-    queue: &std::sync::Mutex<WalkQueue>,
+    queue: &SharedQueue,
     done: &std::sync::Mutex<Vec<WalkedBatch>>,
 ) {
     loop {
         let batch = {
-            let mut q = lock(queue);
-            match q.batches.pop_front() {
-                Some(b) => b,
-                None if q.closed => return,
-                None => {
-                    drop(q);
-                    // The reader is ahead of none of the walkers for long.
-                    std::thread::yield_now();
-                    continue;
+            let mut q = lock(&queue.queue);
+            loop {
+                match q.batches.pop_front() {
+                    Some(b) => break b,
+                    None if q.closed => return,
+                    None => {
+                        q = queue
+                            .ready
+                            .wait(q)
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    }
                 }
             }
         };
@@ -778,7 +812,11 @@ impl Census {
     }
 
     /// Registers a protobuf profile's locations for [`Self::add_sample`].
-    /// A later location with the same id replaces an earlier one.
+    /// A later location with the same id replaces an earlier one. A census
+    /// counts one protobuf profile: stacks are known by their location ids,
+    /// which another profile would mean otherwise. After an error from
+    /// [`Self::take_samples`] or [`Self::flush_samples`] it is only good for
+    /// dropping.
     pub fn add_locations(&mut self, locations: &[ProfileLocation<'_>], tables: &Tables) {
         if self.profile.locs.frame_start.is_empty() {
             self.profile.locs.frame_start.push(0);
@@ -890,10 +928,11 @@ impl Census {
             ..
         } = p;
         let fn_hash = &self.fn_hash[..];
-        let queue = std::sync::Mutex::new(WalkQueue::default());
+        let queue = SharedQueue::default();
         let done = std::sync::Mutex::new(Vec::new());
         let (read_result, outs) = std::thread::scope(|scope| {
             let walker = scope.spawn(|| walk_queued(locs, fn_hash, &queue, &done));
+            let closer = CloseOnDrop(&queue);
             let mut batch = WalkBatch {
                 first: ends.len(),
                 ..WalkBatch::default()
@@ -907,17 +946,12 @@ impl Census {
                             first: batch.first + WALK_BATCH,
                             ..WalkBatch::default()
                         };
-                        lock(&queue)
-                            .batches
-                            .push_back(std::mem::replace(&mut batch, next));
+                        queue.push(std::mem::replace(&mut batch, next));
                     }
                 }
             });
-            {
-                let mut q = lock(&queue);
-                q.batches.push_back(batch);
-                q.closed = true;
-            }
+            queue.push(batch);
+            drop(closer);
             // Now this thread walks too, until the queue is empty.
             walk_queued(locs, fn_hash, &queue, &done);
             // A walk does not panic (it is bounds-checked and returns
@@ -1012,7 +1046,8 @@ impl Census {
     }
 
     /// Walks the stacks added since the last flush, filling their facts
-    /// but for the sequence id; returns their function-sequence hashes.
+    /// but for the sequence id, and their function-sequence hashes into
+    /// `walked_fns`.
     /// A walk reads only the locations, so the stacks are split between
     /// threads, each filling its own part.
     fn walk_new_stacks(&mut self) -> Result<(), BadStack> {
@@ -1747,7 +1782,8 @@ pub struct Report {
     pub flags: FlagCounts,
     /// Count per (state, block class, origin) combination that occurred.
     pub series: Vec<Series>,
-    /// Distinct stacks in the input.
+    /// Distinct stacks in the input: frame sequences for dumps and debug=1
+    /// profiles, location-id sequences (as encoded) for protobuf profiles.
     pub unique_stacks: u64,
     /// Distinct frames in the input.
     pub unique_frames: u64,
