@@ -139,7 +139,7 @@ impl GroupAcc {
 
 /// A group's representative stack: an interned [`StackId`] (dumps,
 /// debug=1 profiles) or, with the top bit set, one of the census's own
-/// location sequences (protobuf profiles, [`Census::add_sample`]). One
+/// location sequences (protobuf profiles, [`Census::take_samples`]). One
 /// word, so that a group stays 48 bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Rep(u32);
@@ -412,20 +412,6 @@ impl ProfileLocations {
 }
 
 impl ProfileStacks {
-    /// Finds or adds the stack of a sample and takes the sample.
-    fn intern(&mut self, weight: u64, labels: Option<LabelSetId>, stack: &[u8]) {
-        let p = self;
-        intern_stack(
-            &mut p.bytes,
-            &mut p.ends,
-            &mut p.table,
-            &mut p.pending,
-            weight,
-            labels,
-            stack,
-        );
-    }
-
     fn encoded(&self, i: usize) -> &[u8] {
         stack_bytes(&self.bytes, &self.ends, i)
     }
@@ -624,7 +610,7 @@ fn bytes_hash(b: &[u8]) -> u64 {
     h ^ (h >> 29)
 }
 
-/// What [`Census::add`], [`Census::add_record`] and [`Census::add_sample`]
+/// What [`Census::add`], [`Census::add_record`] and [`Census::take_samples`]
 /// count: a goroutine (weight 1, with its id) or a profile record or sample
 /// (weight = its count).
 struct Entry {
@@ -811,7 +797,7 @@ impl Census {
         );
     }
 
-    /// Registers a protobuf profile's locations for [`Self::add_sample`].
+    /// Registers a protobuf profile's locations for [`Self::take_samples`].
     /// A later location with the same id replaces an earlier one. A census
     /// counts one protobuf profile: stacks are known by their location ids,
     /// which another profile would mean otherwise. After an error from
@@ -891,21 +877,15 @@ impl Census {
         self.profile.missing
     }
 
-    /// Takes a protobuf profile sample: `weight` goroutines without ids,
-    /// wait reasons or wait times, whose stack is `stack`, the sample's
-    /// location ids as packed varints (innermost first). Its stack is only
-    /// looked up here; the samples are counted by [`Self::flush_samples`],
-    /// which must follow the last one.
-    pub fn add_sample(&mut self, weight: u64, labels: Option<LabelSetId>, stack: &[u8]) {
-        self.profile.intern(weight, labels, stack);
-    }
-
-    /// Takes a protobuf profile's samples as [`Self::add_sample`] does:
-    /// `read` calls the function it is given once per sample (weight,
-    /// labels, packed location ids). With more than one thread the stacks
-    /// first seen are walked while the samples are still being read: by
-    /// another thread from the start, by this one too once they are all
-    /// read. [`Self::flush_samples`] then counts them.
+    /// Takes a protobuf profile's samples: `read` calls the function it is
+    /// given once per sample with `weight` goroutines (no ids, wait reasons
+    /// or wait times), their labels, and their stack: the sample's location
+    /// ids as packed varints, innermost first. A stack is only looked up
+    /// here (a stack seen before costs a hash of its bytes and a probe).
+    /// With more than one thread the stacks first seen are walked while the
+    /// samples are still being read: by another thread from the start, by
+    /// this one too once they are all read. [`Self::flush_samples`], which
+    /// must follow, counts them.
     pub fn take_samples<E>(
         &mut self,
         read: impl FnOnce(&mut dyn FnMut(u64, Option<LabelSetId>, &[u8])) -> Result<(), E>,
@@ -914,7 +894,17 @@ impl Census {
         let p = &mut self.profile;
         // Only from a clean start: every stack so far walked.
         if threads < 2 || p.facts.len() != p.ends.len() {
-            return read(&mut |w, l, stack| p.intern(w, l, stack));
+            return read(&mut |w, l, stack| {
+                intern_stack(
+                    &mut p.bytes,
+                    &mut p.ends,
+                    &mut p.table,
+                    &mut p.pending,
+                    w,
+                    l,
+                    stack,
+                );
+            });
         }
         let ProfileStacks {
             locs,
@@ -1045,76 +1035,18 @@ impl Census {
         Ok(())
     }
 
-    /// Walks the stacks added since the last flush, filling their facts
-    /// but for the sequence id, and their function-sequence hashes into
-    /// `walked_fns`.
-    /// A walk reads only the locations, so the stacks are split between
-    /// threads, each filling its own part.
+    /// Walks the stacks added since the last flush that
+    /// [`Self::take_samples`] left (all of them on one thread), filling
+    /// their facts but for the sequence id, and their function-sequence
+    /// hashes into `walked_fns`.
     fn walk_new_stacks(&mut self) -> Result<(), BadStack> {
         let p = &mut self.profile;
-        let first_new = p.facts.len();
-        let n = p.ends.len() - first_new;
-        let placeholder = KnownStack {
-            seq: u32::MAX,
-            depth: 0,
-            facts: StackFacts {
-                state: State::Unknown,
-                block_class: BlockClass::None,
-                origin: Origin::User,
-            },
-        };
-        let mut facts = std::mem::take(&mut p.facts);
-        facts.resize(first_new + n, placeholder);
-        let mut fns = vec![0u64; n];
-        // Below a few thousand stacks a thread costs more than it saves.
-        let threads = self.walk_threads().clamp(1, 1 + n / 4096);
-        let chunk = n.div_ceil(threads).max(1);
-        let (p, fn_hash) = (&self.profile, &self.fn_hash[..]);
-        let work = |start: usize, facts: &mut [KnownStack], fns: &mut [u64]| {
-            let mut missing = 0u64;
-            for (k, (known, h)) in facts.iter_mut().zip(fns.iter_mut()).enumerate() {
-                (*known, *h, missing) = p.locs.known(p.encoded(start + k), fn_hash, missing)?;
-            }
-            Ok::<u64, BadStack>(missing)
-        };
-        let results: Vec<Result<u64, BadStack>> = std::thread::scope(|scope| {
-            let mut parts = facts[first_new..]
-                .chunks_mut(chunk)
-                .zip(fns.chunks_mut(chunk))
-                .enumerate();
-            // The first part on this thread, the others on their own.
-            let mine = parts.next();
-            let handles: Vec<_> = parts
-                .map(|(k, (f, h))| scope.spawn(move || work(first_new + k * chunk, f, h)))
-                .collect();
-            let mut results: Vec<_> = mine
-                .map(|(_, (f, h))| work(first_new, f, h))
-                .into_iter()
-                .collect();
-            // A walk does not panic (it is bounds-checked and returns
-            // errors); if one did, the census would be unusable anyway.
-            results.extend(
-                handles
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or(Err(BadStack))),
-            );
-            results
-        });
-        let p = &mut self.profile;
-        p.facts = facts;
-        let mut missing = 0;
-        for r in results {
-            match r {
-                Ok(m) => missing += m,
-                Err(e) => {
-                    // Forget the stacks of this batch: none was counted.
-                    p.facts.truncate(first_new);
-                    return Err(e);
-                }
-            }
+        for i in p.facts.len()..p.ends.len() {
+            let (known, fns, missing) = p.locs.known(p.encoded(i), &self.fn_hash, p.missing)?;
+            p.facts.push(known);
+            p.walked_fns.push(fns);
+            p.missing = missing;
         }
-        p.missing += missing;
-        p.walked_fns.extend_from_slice(&fns);
         Ok(())
     }
 

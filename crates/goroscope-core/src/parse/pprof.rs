@@ -211,7 +211,7 @@ pub fn gunzip(data: &[u8], limit: u64) -> Result<std::borrow::Cow<'_, [u8]>, Pro
 }
 
 /// Decodes a goroutine profile (gzipped or not), counting its samples into
-/// `census` as they are decoded ([`Census::add_sample`]): no record per
+/// `census` as they are decoded ([`Census::take_samples`]): no record per
 /// sample is kept (a profile of 100,000 distinct stacks would need as many),
 /// so the snapshot's `records` stay empty; its tables hold the frames,
 /// strings and labels the census's groups point into.
