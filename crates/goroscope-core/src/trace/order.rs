@@ -171,6 +171,45 @@ struct PState {
     ranges: Ranges,
 }
 
+/// A goroutine's or a proc's status, which sequenced events advance.
+trait Sequenced {
+    fn at(&self) -> (u64, Seq);
+    fn set(&mut self, status: u64, seq: Seq);
+}
+
+impl Sequenced for GState {
+    fn at(&self) -> (u64, Seq) {
+        (self.status, self.seq)
+    }
+    fn set(&mut self, status: u64, seq: Seq) {
+        (self.status, self.seq) = (status, seq);
+    }
+}
+
+impl Sequenced for PState {
+    fn at(&self) -> (u64, Seq) {
+        (self.status, self.seq)
+    }
+    fn set(&mut self, status: u64, seq: Seq) {
+        (self.status, self.seq) = (status, seq);
+    }
+}
+
+/// The status of `id` if an event with sequence number `seq` applies to
+/// it now: it is in one of the statuses `from` and `seq` is the next of
+/// its sequence. `None`: the event waits for another batch's events.
+fn ready<S: Sequenced>(map: &FxHashMap<i64, S>, id: i64, seq: Seq, from: &[u64]) -> Option<u64> {
+    let (status, last) = map.get(&id)?.at();
+    (from.contains(&status) && seq.succeeds(last)).then_some(status)
+}
+
+/// Moves `id` to `status` at sequence number `seq`.
+fn advance<S: Sequenced>(map: &mut FxHashMap<i64, S>, id: i64, status: u64, seq: Seq) {
+    if let Some(s) = map.get_mut(&id) {
+        s.set(status, seq);
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct MState {
     g: i64,
@@ -343,15 +382,11 @@ impl Ordering {
             ev::PROC_START => {
                 let pid = e.args[0] as i64;
                 let seq = Seq { gen, n: e.args[1] };
-                match self.p.get(&pid) {
-                    Some(s) if s.status == pstatus::IDLE && seq.succeeds(s.seq) && c.p == NO_P => {}
-                    _ => return Ok(None),
+                if c.p != NO_P || ready(&self.p, pid, seq, &[pstatus::IDLE]).is_none() {
+                    return Ok(None);
                 }
                 check_ctx(c, Need::Must, Need::No, Need::May)?;
-                if let Some(s) = self.p.get_mut(&pid) {
-                    s.status = pstatus::RUNNING;
-                    s.seq = seq;
-                }
+                advance(&mut self.p, pid, pstatus::RUNNING, seq);
                 self.push(*e, c);
                 Ok(Some(Ctx { p: pid, ..c }))
             }
@@ -400,15 +435,11 @@ impl Ordering {
             ev::GO_START => {
                 let gid = e.args[0] as i64;
                 let seq = Seq { gen, n: e.args[1] };
-                match self.g.get(&gid) {
-                    Some(s) if s.status == gstatus::RUNNABLE && seq.succeeds(s.seq) => {}
-                    _ => return Ok(None),
+                if ready(&self.g, gid, seq, &[gstatus::RUNNABLE]).is_none() {
+                    return Ok(None);
                 }
                 check_ctx(c, Need::Must, Need::Must, Need::No)?;
-                if let Some(s) = self.g.get_mut(&gid) {
-                    s.status = gstatus::RUNNING;
-                    s.seq = seq;
-                }
+                advance(&mut self.g, gid, gstatus::RUNNING, seq);
                 self.push(*e, c);
                 Ok(Some(Ctx { g: gid, ..c }))
             }
@@ -428,13 +459,10 @@ impl Ordering {
             ev::GO_UNBLOCK => {
                 let gid = e.args[0] as i64;
                 let seq = Seq { gen, n: e.args[1] };
-                match self.g.get_mut(&gid) {
-                    Some(s) if s.status == gstatus::WAITING && seq.succeeds(s.seq) => {
-                        s.status = gstatus::RUNNABLE;
-                        s.seq = seq;
-                    }
-                    _ => return Ok(None),
+                if ready(&self.g, gid, seq, &[gstatus::WAITING]).is_none() {
+                    return Ok(None);
                 }
+                advance(&mut self.g, gid, gstatus::RUNNABLE, seq);
                 self.push(*e, c);
                 Ok(Some(c))
             }
@@ -443,9 +471,8 @@ impl Ordering {
                 self.running_g(c.g, e.typ)?;
                 let next = e.args[0] as i64;
                 let seq = Seq { gen, n: e.args[1] };
-                match self.g.get(&next) {
-                    Some(s) if s.status == gstatus::WAITING && seq.succeeds(s.seq) => {}
-                    _ => return Ok(None),
+                if ready(&self.g, next, seq, &[gstatus::WAITING]).is_none() {
+                    return Ok(None);
                 }
                 self.push(*e, c);
                 if e.typ == ev::GO_SWITCH {
@@ -458,10 +485,7 @@ impl Ordering {
                     self.g.remove(&c.g);
                     self.push(Event::made(ev::GO_DESTROY, e.time, &[]), c);
                 }
-                if let Some(s) = self.g.get_mut(&next) {
-                    s.status = gstatus::RUNNING;
-                    s.seq = seq;
-                }
+                advance(&mut self.g, next, gstatus::RUNNING, seq);
                 self.push(
                     Event::made(ev::GO_START, e.time, &[next as u64, e.args[1]]),
                     Ctx { g: NO_G, ..c },
@@ -815,21 +839,13 @@ impl Ordering {
     fn proc_steal(&mut self, e: &mut Event, c: Ctx, gen: u64) -> Result<Option<Ctx>, String> {
         let pid = e.args[0] as i64;
         let seq = Seq { gen, n: e.args[1] };
-        let old = match self.p.get(&pid) {
-            Some(s)
-                if (s.status == pstatus::SYSCALL || s.status == pstatus::SYSCALL_ABANDONED)
-                    && seq.succeeds(s.seq) =>
-            {
-                s.status
-            }
-            _ => return Ok(None),
+        let from = [pstatus::SYSCALL, pstatus::SYSCALL_ABANDONED];
+        let Some(old) = ready(&self.p, pid, seq, &from) else {
+            return Ok(None);
         };
         check_ctx(c, Need::Must, Need::May, Need::May)?;
         e.args[3] = old;
-        if let Some(s) = self.p.get_mut(&pid) {
-            s.status = pstatus::IDLE;
-            s.seq = seq;
-        }
+        advance(&mut self.p, pid, pstatus::IDLE, seq);
         if old == pstatus::SYSCALL_ABANDONED {
             self.push(*e, c);
             return Ok(Some(c));
