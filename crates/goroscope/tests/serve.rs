@@ -992,10 +992,17 @@ fn the_demo_command_shows_live_metrics() {
             "metrics took {:?}",
             started.elapsed()
         );
-        assert_eq!(
-            value(&text, "goroscope_target_up", &[("target", "demo")]),
-            Some(1.0)
-        );
+        let up = value(&text, "goroscope_target_up", &[("target", "demo")]);
+        if up != Some(1.0) {
+            // The agent logs why a collection failed: show it. Stopped
+            // as below (SIGINT), so that it stops the demo program too and
+            // its stderr ends.
+            let pid = guard.child().id().to_string();
+            run_cmd_quiet(Command::new("kill").args(["-INT", &pid]));
+            let _ = guard.child().wait();
+            let said = err.join().expect("the stderr reader");
+            panic!("goroscope_target_up is {up:?}, not 1; the demo said:\n{said}");
+        }
         let pid = guard.child().id().to_string();
         assert!(run_cmd_quiet(Command::new("kill").args(["-INT", &pid])));
         let status = wait_bounded(
