@@ -188,6 +188,14 @@ pub fn read_header(header: &[u8]) -> Result<u32, TraceError> {
     }
 }
 
+/// Events a cursor decodes at a time: a tight loop over a batch's bytes,
+/// into a buffer small enough to stay in the L1 cache.
+const CHUNK: usize = 128;
+
+/// Events placed per [`Reader::fill`]: enough for a tight loop, few
+/// enough to stay in the cache.
+const OUT_CHUNK: usize = 256;
+
 /// One thread's position in its batches.
 struct Cursor {
     m: i64,
@@ -198,7 +206,26 @@ struct Cursor {
     batch: usize,
     off: usize,
     last: i64,
-    ev: Event,
+    /// Decoded events (context: the thread only); `buf[pos]` is the
+    /// thread's next one.
+    buf: Vec<Event>,
+    pos: usize,
+    /// Why decoding stopped after `buf`'s events, if it failed.
+    err: Option<TraceError>,
+}
+
+impl Cursor {
+    fn head(&self) -> &Event {
+        &self.buf[self.pos]
+    }
+}
+
+/// A frontier entry: the time of a cursor's next event, and the cursor.
+/// The heap moves these, not the cursors.
+#[derive(Debug, Clone, Copy)]
+struct Head {
+    time: i64,
+    c: usize,
 }
 
 /// Reads events from a trace.
@@ -208,7 +235,10 @@ pub struct Reader<R> {
     gen: Option<Box<Generation>>,
     /// The current generation's event batches, per thread.
     threads: Vec<Vec<wire::Batch>>,
-    frontier: Vec<Cursor>,
+    /// One cursor per thread of the generation.
+    cursors: Vec<Cursor>,
+    /// The cursors with events left, a heap on their next event's time.
+    frontier: Vec<Head>,
     cpu: std::collections::VecDeque<wire::CpuSample>,
     order: Ordering,
     last_ts: i64,
@@ -219,8 +249,10 @@ pub struct Reader<R> {
     /// after that generation's events and a Sync.
     late: Option<TraceError>,
     failed: Option<TraceError>,
-    /// The final Sync was returned.
+    /// The final Sync was placed.
     finished: bool,
+    /// The next event's index in `order.out`.
+    pos: usize,
     /// Generations read.
     pub generations: u64,
     /// The largest generation's event bytes (the reader's memory bound).
@@ -244,6 +276,7 @@ impl<R: Read> Reader<R> {
             version,
             gen: None,
             threads: Vec::new(),
+            cursors: Vec::new(),
             frontier: Vec::new(),
             cpu: Default::default(),
             order: Ordering::default(),
@@ -254,6 +287,7 @@ impl<R: Read> Reader<R> {
             late: None,
             failed: None,
             finished: false,
+            pos: 0,
             generations: 0,
             max_generation_bytes: 0,
         })
@@ -312,78 +346,80 @@ impl<R: Read> Reader<R> {
 
     /// The next event, `Ok(None)` at the end.
     pub fn next_event(&mut self) -> Result<Option<Event>, TraceError> {
-        if self.done {
-            return Ok(None);
-        }
-        if let Some(e) = self.failed.take() {
-            self.done = true;
-            return Err(e);
-        }
-        let e = match self.next_raw() {
-            Ok(Some(e)) => e,
-            Ok(None) => {
-                self.done = true;
-                return Ok(None);
+        loop {
+            if let Some(&e) = self.order.out.get(self.pos) {
+                self.pos += 1;
+                return Ok(Some(e));
             }
-            Err(e) => {
+            if let Some(e) = self.failed.take() {
                 self.done = true;
                 return Err(e);
             }
-        };
-        let mut e = e;
-        self.validate(&e)?;
-        if e.time <= self.last_ts {
-            e.time = self.last_ts + 1;
+            if self.done {
+                return Ok(None);
+            }
+            self.fill();
         }
-        self.last_ts = e.time;
-        Ok(Some(e))
     }
 
-    fn validate(&self, e: &Event) -> Result<(), TraceError> {
-        if e.typ == ev::SYNC_EVENT {
-            return Ok(());
-        }
-        let Some(g) = &self.gen else { return Ok(()) };
-        let spec = &SPECS[e.typ as usize];
-        for &i in spec.stacks {
-            let id = e.args[i as usize - 1];
-            if id != 0 && !g.has_stack(id) {
-                return Err(TraceError::Corrupt {
-                    offset: self.src.offset,
-                    message: format!(
-                        "event {} names stack {id}, which is not in its generation",
-                        spec.name
-                    ),
-                });
+    /// Places the next events in `order.out`: up to [`OUT_CHUNK`] and
+    /// within one generation (whose tables answer [`Reader::string`] for
+    /// them), checked and with Go's timestamps. An error is kept in
+    /// `failed`, to be returned after the events before it.
+    fn fill(&mut self) {
+        self.order.out.clear();
+        self.pos = 0;
+        let mut checked = 0;
+        while self.order.out.len() < OUT_CHUNK {
+            let before = self.order.out.len();
+            match self.step() {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.done = true;
+                    break;
+                }
+                Err(e) => {
+                    // Go returns none of a failed step's events.
+                    self.order.out.truncate(before);
+                    self.failed = Some(e);
+                    break;
+                }
+            }
+            let out = &mut self.order.out;
+            while checked < out.len() {
+                let e = &mut out[checked];
+                if let Err(err) = validate(self.gen.as_deref(), self.src.offset, e) {
+                    out.truncate(checked);
+                    self.failed = Some(err);
+                    return;
+                }
+                if e.time <= self.last_ts {
+                    e.time = self.last_ts + 1;
+                }
+                self.last_ts = e.time;
+                checked += 1;
+            }
+            if self.frontier.is_empty() && self.cpu.is_empty() {
+                // The generation's last event: the next one's tables
+                // replace its own.
+                break;
             }
         }
-        for &i in spec.strings {
-            let id = e.args[i as usize - 1];
-            if !g.has_string(id) {
-                return Err(TraceError::Corrupt {
-                    offset: self.src.offset,
-                    message: format!(
-                        "event {} names string {id}, which is not in its generation",
-                        spec.name
-                    ),
-                });
-            }
-        }
-        Ok(())
     }
 
-    fn next_raw(&mut self) -> Result<Option<Event>, TraceError> {
-        if let Some(e) = self.order.pop() {
-            return Ok(Some(e));
-        }
+    /// Places one more event (or a few, when the ordering makes some up) in
+    /// `order.out`; false at the end.
+    fn step(&mut self) -> Result<bool, TraceError> {
         if self.finished {
-            return Ok(None);
+            return Ok(false);
         }
         if self.frontier.is_empty() && self.cpu.is_empty() {
-            return self.next_generation();
+            let e = self.next_generation()?;
+            self.order.out.push(e);
+            return Ok(true);
         }
         if let Some(s) = self.cpu.front() {
-            if self.frontier.is_empty() || s.time < self.frontier[0].ev.time {
+            if self.frontier.is_empty() || s.time < self.frontier[0].time {
                 let s = self.cpu.pop_front().expect("checked");
                 let mut e = Event::made(ev::CPU_SAMPLE, s.time, &[s.stack]);
                 e.ctx = Ctx {
@@ -391,7 +427,8 @@ impl<R: Read> Reader<R> {
                     p: s.p,
                     m: s.m,
                 };
-                return Ok(Some(e));
+                self.order.out.push(e);
+                return Ok(true);
             }
         }
         if self.frontier.is_empty() {
@@ -403,7 +440,7 @@ impl<R: Read> Reader<R> {
         if !self.try_advance(0)? {
             // Not ready: the others, earliest first (a stable sort, as
             // Go's insertion sort is for the few threads a trace has).
-            self.frontier.sort_by_key(|c| c.ev.time);
+            self.frontier.sort_by_key(|h| h.time);
             let mut advanced = false;
             for i in 1..self.frontier.len() {
                 if self.try_advance(i)? {
@@ -412,7 +449,7 @@ impl<R: Read> Reader<R> {
                 }
             }
             if !advanced {
-                let head = &self.frontier[0].ev;
+                let head = self.cursors[self.frontier[0].c].head();
                 return Err(TraceError::Broken {
                     time: head.time,
                     event: SPECS[head.typ as usize].name,
@@ -423,36 +460,36 @@ impl<R: Read> Reader<R> {
                 });
             }
         }
-        Ok(self.order.pop())
+        Ok(true)
     }
 
     fn try_advance(&mut self, i: usize) -> Result<bool, TraceError> {
         let gen = self.gen.as_ref().expect("a generation is installed");
         let strings = |id: u64| gen.string(id).map(str::to_string);
-        let c = &self.frontier[i];
-        match self.order.advance(&c.ev, c.m, c.slot, gen.gen, &strings)? {
+        let c = &mut self.cursors[self.frontier[i].c];
+        match self.order.advance(c.head(), c.slot, gen.gen, &strings)? {
             Step::NotYet => return Ok(false),
             Step::Done => {}
         }
-        let c = &mut self.frontier[i];
-        let more = next_in_batches(&self.threads[c.t], gen.freq, c)?;
-        if more {
-            heap_update(&mut self.frontier, i);
-        } else {
+        c.pos += 1;
+        if c.pos == c.buf.len() && !refill(&self.threads[c.t], gen.freq, c)? {
             heap_remove(&mut self.frontier, i);
+        } else {
+            self.frontier[i].time = c.head().time;
+            heap_update(&mut self.frontier, i);
         }
         Ok(true)
     }
 
-    fn next_generation(&mut self) -> Result<Option<Event>, TraceError> {
+    fn next_generation(&mut self) -> Result<Event, TraceError> {
         let read = if self.version < 26 {
             // Before 1.26 the partial generation before a read error is
             // returned whole; the error comes after its closing Sync.
             if let Some(e) = self.late.take() {
-                return Ok(Some(self.close(Some(e))));
+                return Ok(self.close(Some(e)));
             }
             if self.gen.is_some() && self.spill.is_none() {
-                return Ok(Some(self.close(None)));
+                return Ok(self.close(None));
             }
             wire::read_generation_spill(&mut self.src, &mut self.spill, self.version).map(
                 |(g, late)| {
@@ -464,10 +501,10 @@ impl<R: Read> Reader<R> {
             wire::read_generation(&mut self.src, self.version)
         };
         match read {
-            Ok(Some(g)) => Ok(Some(self.install(g)?)),
-            Ok(None) => Ok(Some(self.close(None))),
+            Ok(Some(g)) => self.install(g),
+            Ok(None) => Ok(self.close(None)),
             // What was read stays valid: a Sync closes it, then the error.
-            Err(e) => Ok(Some(self.close(Some(e)))),
+            Err(e) => Ok(self.close(Some(e))),
         }
     }
 
@@ -491,6 +528,7 @@ impl<R: Read> Reader<R> {
         self.max_generation_bytes = self.max_generation_bytes.max(g.event_bytes);
         self.cpu = g.cpu_samples.iter().copied().collect();
         self.frontier.clear();
+        self.cursors.clear();
         let mut by_m = std::mem::take(&mut g.batches);
         self.threads =
             g.ms.iter()
@@ -504,10 +542,17 @@ impl<R: Read> Reader<R> {
                 batch: 0,
                 off: 0,
                 last: 0,
-                ev: Event::made(0, 0, &[]),
+                buf: Vec::with_capacity(CHUNK),
+                pos: 0,
+                err: None,
             };
-            if next_in_batches(&self.threads[t], g.freq, &mut c)? {
-                heap_insert(&mut self.frontier, c);
+            if refill(&self.threads[t], g.freq, &mut c)? {
+                let head = Head {
+                    time: c.head().time,
+                    c: self.cursors.len(),
+                };
+                self.cursors.push(c);
+                heap_insert(&mut self.frontier, head);
             }
         }
         let t = g.ns(g.min_ts);
@@ -516,10 +561,53 @@ impl<R: Read> Reader<R> {
     }
 }
 
-/// Reads the cursor's next event from its thread's batches; false when
-/// they are exhausted. Times as Go: per-batch base, then each delta
-/// converted and added.
-fn next_in_batches(batches: &[wire::Batch], freq: f64, c: &mut Cursor) -> Result<bool, TraceError> {
+/// Checks that the event's stack and string ids are in its generation
+/// (`offset`: where the reader is, for the message).
+#[inline]
+fn validate(g: Option<&Generation>, offset: u64, e: &Event) -> Result<(), TraceError> {
+    if e.typ == ev::SYNC_EVENT {
+        return Ok(());
+    }
+    let Some(g) = g else { return Ok(()) };
+    let spec = &SPECS[e.typ as usize];
+    for &i in spec.stacks {
+        let id = e.args[i as usize - 1];
+        if id != 0 && !g.has_stack(id) {
+            return Err(TraceError::Corrupt {
+                offset,
+                message: format!(
+                    "event {} names stack {id}, which is not in its generation",
+                    spec.name
+                ),
+            });
+        }
+    }
+    for &i in spec.strings {
+        let id = e.args[i as usize - 1];
+        if !g.has_string(id) {
+            return Err(TraceError::Corrupt {
+                offset,
+                message: format!(
+                    "event {} names string {id}, which is not in its generation",
+                    spec.name
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Decodes the cursor's next events from its thread's batches, up to
+/// [`CHUNK`]; false when they are exhausted. Times as Go: per-batch base,
+/// then each delta converted and added. A bad event ends the chunk: the
+/// events before it are ordered first, then its error is returned, as if
+/// decoded one at a time.
+fn refill(batches: &[wire::Batch], freq: f64, c: &mut Cursor) -> Result<bool, TraceError> {
+    c.buf.clear();
+    c.pos = 0;
+    if let Some(e) = c.err.take() {
+        return Err(e);
+    }
     while c.batch < batches.len() && batches[c.batch].data.len() == c.off {
         c.batch += 1;
         c.off = 0;
@@ -528,44 +616,69 @@ fn next_in_batches(batches: &[wire::Batch], freq: f64, c: &mut Cursor) -> Result
     let Some(b) = batches.get(c.batch) else {
         return Ok(false);
     };
-    if c.last == 0 {
-        c.last = wire::ns(freq, b.time);
-    }
     let data = &b.data[..];
     let mut i = c.off;
-    let typ = data[i];
-    i += 1;
-    let spec = &SPECS[typ as usize];
-    if !spec.timed || spec.args == 0 {
-        return Err(TraceError::Corrupt {
-            offset: 0,
-            message: format!(
-                "event type {typ} in an event batch of thread {}: not a timed event",
-                c.m
-            ),
-        });
+    while i < data.len() && c.buf.len() < CHUNK {
+        // Go's rule, checked per event: a zero time restarts from the base.
+        if c.last == 0 {
+            c.last = wire::ns(freq, b.time);
+        }
+        match decode(data, &mut i, freq, c.last, c.m) {
+            Some(r) => {
+                c.off = i;
+                c.last = r.time;
+                c.buf.push(r);
+            }
+            None if c.buf.is_empty() => return Err(decode_error(data, i, c.m)),
+            None => {
+                c.err = Some(decode_error(data, i, c.m));
+                break;
+            }
+        }
     }
-    let broken = || TraceError::Corrupt {
-        offset: 0,
-        message: format!("an event of thread {} ends in a bad or cut varint", c.m),
-    };
-    let dt = varint_at(data, &mut i).ok_or_else(broken)?;
-    let mut args = [0u64; 4];
-    for a in args.iter_mut().take(spec.args as usize - 1) {
-        *a = varint_at(data, &mut i).ok_or_else(broken)?;
-    }
-    c.off = i;
-    let time = wire::ns(freq, dt) + c.last;
-    c.last = time;
-    c.ev.typ = typ;
-    c.ev.time = time;
-    c.ev.ctx = Ctx {
-        g: NO_G,
-        p: NO_P,
-        m: c.m,
-    };
-    c.ev.args = args;
     Ok(true)
+}
+
+/// The event at `data[*i]` of thread `m`, `last` the time of the one
+/// before it; `None`
+/// if it is not a timed event or a varint is bad or cut ([`decode_error`]
+/// says which).
+#[inline(always)]
+fn decode(data: &[u8], i: &mut usize, freq: f64, last: i64, m: i64) -> Option<Event> {
+    let typ = *data.get(*i)?;
+    let n = spec::TIMED_ARGS[typ as usize];
+    if n > 4 {
+        return None;
+    }
+    let mut j = *i + 1;
+    let dt = varint_at(data, &mut j)?;
+    let mut args = [0u64; 4];
+    for a in &mut args[..n as usize] {
+        *a = varint_at(data, &mut j)?;
+    }
+    *i = j;
+    Some(Event {
+        typ,
+        time: wire::ns(freq, dt) + last,
+        ctx: Ctx {
+            g: NO_G,
+            p: NO_P,
+            m,
+        },
+        args,
+    })
+}
+
+/// Why [`decode`] failed at `data[i]`, for thread `m`.
+#[cold]
+fn decode_error(data: &[u8], i: usize, m: i64) -> TraceError {
+    let typ = data[i];
+    let message = if spec::TIMED_ARGS[typ as usize] > 4 {
+        format!("event type {typ} in an event batch of thread {m}: not a timed event")
+    } else {
+        format!("an event of thread {m} ends in a bad or cut varint")
+    };
+    TraceError::Corrupt { offset: 0, message }
 }
 
 /// A uvarint at `data[*i]` as Go's `binary.Uvarint` reads it; `None` if it
@@ -595,20 +708,20 @@ fn varint_at(data: &[u8], i: &mut usize) -> Option<u64> {
 // A binary min-heap on the cursors' next event times, with Go's sift
 // rules (strict comparisons), so that ties resolve the same way.
 
-fn heap_insert(h: &mut Vec<Cursor>, c: Cursor) {
+fn heap_insert(h: &mut Vec<Head>, c: Head) {
     h.push(c);
     let i = h.len() - 1;
     sift_up(h, i);
 }
 
-fn heap_update(h: &mut [Cursor], i: usize) {
+fn heap_update(h: &mut [Head], i: usize) {
     if sift_up(h, i) != i {
         return;
     }
     sift_down(h, i);
 }
 
-fn heap_remove(h: &mut Vec<Cursor>, mut i: usize) {
+fn heap_remove(h: &mut Vec<Head>, mut i: usize) {
     while i > 0 {
         h.swap((i - 1) / 2, i);
         i = (i - 1) / 2;
@@ -619,21 +732,21 @@ fn heap_remove(h: &mut Vec<Cursor>, mut i: usize) {
     sift_down(h, 0);
 }
 
-fn sift_up(h: &mut [Cursor], mut i: usize) -> usize {
-    while i > 0 && h[(i - 1) / 2].ev.time > h[i].ev.time {
+fn sift_up(h: &mut [Head], mut i: usize) -> usize {
+    while i > 0 && h[(i - 1) / 2].time > h[i].time {
         h.swap((i - 1) / 2, i);
         i = (i - 1) / 2;
     }
     i
 }
 
-fn sift_down(h: &mut [Cursor], mut i: usize) {
+fn sift_down(h: &mut [Head], mut i: usize) {
     loop {
         let mut m = i;
-        let mut min = if i < h.len() { h[i].ev.time } else { i64::MAX };
+        let mut min = if i < h.len() { h[i].time } else { i64::MAX };
         for j in [2 * i + 1, 2 * i + 2] {
-            if j < h.len() && h[j].ev.time < min {
-                min = h[j].ev.time;
+            if j < h.len() && h[j].time < min {
+                min = h[j].time;
                 m = j;
             }
         }

@@ -5,8 +5,6 @@
 //! different threads together. An event that cannot happen yet waits for
 //! other threads' events; one that can never happen is a broken trace.
 
-use std::collections::VecDeque;
-
 use rustc_hash::FxHashMap;
 
 use super::spec::{ev, SPECS};
@@ -156,10 +154,18 @@ impl Ranges {
     }
 }
 
+/// A goroutine's place in the model: what every goroutine event reads,
+/// kept small because a trace can have millions of goroutines.
 #[derive(Debug)]
 struct GState {
     status: u64,
     seq: Seq,
+}
+
+/// What few goroutines have (regions, STW and mark-assist ranges): kept
+/// aside so that the goroutine map stays small.
+#[derive(Debug, Default)]
+struct GExtra {
     regions: Vec<(u64, String)>,
     ranges: Ranges,
 }
@@ -203,6 +209,19 @@ fn ready<S: Sequenced>(map: &FxHashMap<i64, S>, id: i64, seq: Seq, from: &[u64])
     (from.contains(&status) && seq.succeeds(last)).then_some(status)
 }
 
+/// [`ready`] for an event that then advances `id` itself: one lookup.
+#[inline(always)]
+fn ready_mut<S: Sequenced>(
+    map: &mut FxHashMap<i64, S>,
+    id: i64,
+    seq: Seq,
+    from: u64,
+) -> Option<&mut S> {
+    let s = map.get_mut(&id)?;
+    let (status, last) = s.at();
+    (status == from && seq.succeeds(last)).then_some(s)
+}
+
 /// Moves `id` to `status` at sequence number `seq`.
 fn advance<S: Sequenced>(map: &mut FxHashMap<i64, S>, id: i64, status: u64, seq: Seq) {
     if let Some(s) = map.get_mut(&id) {
@@ -230,15 +249,36 @@ enum Need {
     Must,
 }
 
+/// Whether the context has what the event needs. Every event checks it:
+/// the test is inlined, the message made only on failure.
+#[inline(always)]
 fn check_ctx(ctx: Ctx, m: Need, p: Need, g: Need) -> Result<(), String> {
-    let bad = |need: Need, has: bool, what: &str| match (need, has) {
-        (Need::Must, false) => Err(format!("expected a {what} but had none")),
-        (Need::No, true) => Err(format!("expected no {what} but had one")),
-        _ => Ok(()),
+    let has = [
+        ctx.m != super::wire::NO_THREAD,
+        ctx.p != NO_P,
+        ctx.g != NO_G,
+    ];
+    let fits = |need: Need, has: bool| match need {
+        Need::Must => has,
+        Need::No => !has,
+        Need::May => true,
     };
-    bad(m, ctx.m != super::wire::NO_THREAD, "thread")?;
-    bad(p, ctx.p != NO_P, "proc")?;
-    bad(g, ctx.g != NO_G, "goroutine")
+    if fits(m, has[0]) && fits(p, has[1]) && fits(g, has[2]) {
+        return Ok(());
+    }
+    Err(ctx_error(has, [m, p, g]))
+}
+
+#[cold]
+fn ctx_error(has: [bool; 3], need: [Need; 3]) -> String {
+    let what = ["thread", "proc", "goroutine"];
+    (0..3)
+        .find_map(|i| match (need[i], has[i]) {
+            (Need::Must, false) => Some(format!("expected a {} but had none", what[i])),
+            (Need::No, true) => Some(format!("expected no {} but had one", what[i])),
+            _ => None,
+        })
+        .unwrap_or_default()
 }
 
 fn user(ctx: Ctx) -> Result<(), String> {
@@ -250,6 +290,8 @@ fn user(ctx: Ctx) -> Result<(), String> {
 #[derive(Debug)]
 pub struct Ordering {
     g: FxHashMap<i64, GState>,
+    /// Regions and ranges of the goroutines that have any.
+    g_extra: FxHashMap<i64, GExtra>,
     p: FxHashMap<i64, PState>,
     /// Threads: id to slot in `ms` (threads are few and live long; the
     /// reader's cursors keep their slot, so the hot path does no lookup).
@@ -261,10 +303,11 @@ pub struct Ordering {
     gc_seq: u64,
     gc: Gc,
     initial_gen: u64,
-    /// The next event ready to be returned, then the others in order
-    /// (most events advance alone: they skip the queue).
-    next: Option<Event>,
-    queue: VecDeque<Event>,
+    /// Events placed, in order, for the reader to hand out (it clears
+    /// this when it has): written once, where they are read.
+    pub out: Vec<Event>,
+    /// The thread slot of the event being dispatched.
+    slot: Option<usize>,
 }
 
 /// What `advance` decided.
@@ -279,6 +322,7 @@ impl Default for Ordering {
     fn default() -> Self {
         Ordering {
             g: FxHashMap::default(),
+            g_extra: FxHashMap::default(),
             p: FxHashMap::default(),
             m: FxHashMap::default(),
             ms: Vec::new(),
@@ -287,16 +331,13 @@ impl Default for Ordering {
             gc_seq: 0,
             gc: Gc::Undetermined,
             initial_gen: 0,
-            next: None,
-            queue: VecDeque::new(),
+            out: Vec::new(),
+            slot: None,
         }
     }
 }
 
 impl Ordering {
-    /// Tries to advance `e` (from thread `m`, in generation `gen`);
-    /// `strings` resolves the generation's string ids (task and region
-    /// names).
     /// The slot of thread `m`'s state (created idle), `None` for "no
     /// thread".
     pub fn slot(&mut self, m: i64) -> Option<usize> {
@@ -310,14 +351,13 @@ impl Ordering {
         }))
     }
 
-    /// Tries to advance `e` from thread `m` (whose state is in `slot`, from
-    /// [`Ordering::slot`]) in generation `gen`; `strings` resolves the
+    /// Tries to advance `e` from thread `e.ctx.m` (whose state is in
+    /// `slot`, from [`Ordering::slot`]) in generation `gen`; `strings` resolves the
     /// generation's string ids (task and region names).
     #[inline]
     pub fn advance(
         &mut self,
         e: &Event,
-        m: i64,
         slot: Option<usize>,
         gen: u64,
         strings: &dyn Fn(u64) -> Option<String>,
@@ -328,23 +368,17 @@ impl Ordering {
         let mut cur = Ctx {
             g: NO_G,
             p: NO_P,
-            m,
+            m: e.ctx.m,
         };
         if let Some(i) = slot {
             let ms = self.ms[i];
             cur.p = ms.p;
             cur.g = ms.g;
         }
-        let mut e = *e;
-        let result = self.dispatch(&mut e, &mut cur, gen, strings);
-        match result {
-            Ok(Some(new)) => {
-                if let Some(i) = slot {
-                    self.ms[i] = MState { g: new.g, p: new.p };
-                }
-                Ok(Step::Done)
-            }
-            Ok(None) => Ok(Step::NotYet),
+        self.slot = slot;
+        match self.dispatch(e, &mut cur, gen, strings) {
+            Ok(true) => Ok(Step::Done),
+            Ok(false) => Ok(Step::NotYet),
             Err(message) => Err(TraceError::Broken {
                 time: e.time,
                 event: SPECS[e.typ as usize].name,
@@ -353,42 +387,43 @@ impl Ordering {
         }
     }
 
-    fn push(&mut self, mut e: Event, ctx: Ctx) {
-        e.ctx = ctx;
-        if self.next.is_none() && self.queue.is_empty() {
-            self.next = Some(e);
-        } else {
-            self.queue.push_back(e);
-        }
+    #[inline(always)]
+    fn push(&mut self, e: &Event, ctx: Ctx) {
+        // Built from the decoded event where it lies, not from a copy just
+        // written on the stack: a wide load of narrow fresh stores stalls.
+        self.out.push(Event { ctx, ..*e });
     }
 
-    /// `Ok(Some(new context))` when advanced, `Ok(None)` when not yet.
+    /// `Ok(self.moved(new context))` when advanced, `Ok(false)` when not yet.
     fn dispatch(
         &mut self,
-        e: &mut Event,
+        e: &Event,
         cur: &mut Ctx,
         gen: u64,
         strings: &dyn Fn(u64) -> Option<String>,
-    ) -> Result<Option<Ctx>, String> {
+    ) -> Result<bool, String> {
         let c = *cur;
         let initial = gen == self.initial_gen;
         match e.typ {
             ev::PROCS_CHANGE | ev::GO_LABEL | ev::USER_LOG => {
                 user(c)?;
-                self.push(*e, c);
-                Ok(Some(c))
+                self.push(e, c);
+                Ok(self.moved(c))
             }
             ev::PROC_STATUS => self.proc_status(e, cur, gen),
             ev::PROC_START => {
                 let pid = e.args[0] as i64;
                 let seq = Seq { gen, n: e.args[1] };
-                if c.p != NO_P || ready(&self.p, pid, seq, &[pstatus::IDLE]).is_none() {
-                    return Ok(None);
+                if c.p != NO_P {
+                    return Ok(false);
                 }
+                let Some(s) = ready_mut(&mut self.p, pid, seq, pstatus::IDLE) else {
+                    return Ok(false);
+                };
                 check_ctx(c, Need::Must, Need::No, Need::May)?;
-                advance(&mut self.p, pid, pstatus::RUNNING, seq);
-                self.push(*e, c);
-                Ok(Some(Ctx { p: pid, ..c }))
+                s.set(pstatus::RUNNING, seq);
+                self.push(e, c);
+                Ok(self.moved(Ctx { p: pid, ..c }))
             }
             ev::PROC_STOP => {
                 let s = known(&mut self.p, c.p, "proc", e.typ)?;
@@ -397,8 +432,8 @@ impl Ordering {
                 }
                 check_ctx(c, Need::Must, Need::Must, Need::May)?;
                 s.status = pstatus::IDLE;
-                self.push(*e, c);
-                Ok(Some(Ctx { p: NO_P, ..c }))
+                self.push(e, c);
+                Ok(self.moved(Ctx { p: NO_P, ..c }))
             }
             ev::PROC_STEAL => self.proc_steal(e, c, gen),
             ev::GO_STATUS | ev::GO_STATUS_STACK => self.go_status(e, cur, gen),
@@ -419,8 +454,8 @@ impl Ordering {
                     gstatus::RUNNABLE
                 };
                 self.g.insert(new, new_g(status, gen));
-                self.push(*e, c);
-                Ok(Some(c))
+                self.push(e, c);
+                Ok(self.moved(c))
             }
             ev::GO_CREATE_SYSCALL => {
                 check_ctx(c, Need::Must, Need::May, Need::No)?;
@@ -429,42 +464,40 @@ impl Ordering {
                     return Err(format!("goroutine {new} created twice (in a syscall)"));
                 }
                 self.g.insert(new, new_g(gstatus::SYSCALL, gen));
-                self.push(*e, c);
-                Ok(Some(Ctx { g: new, ..c }))
+                self.push(e, c);
+                Ok(self.moved(Ctx { g: new, ..c }))
             }
             ev::GO_START => {
                 let gid = e.args[0] as i64;
                 let seq = Seq { gen, n: e.args[1] };
-                if ready(&self.g, gid, seq, &[gstatus::RUNNABLE]).is_none() {
-                    return Ok(None);
-                }
+                let Some(s) = ready_mut(&mut self.g, gid, seq, gstatus::RUNNABLE) else {
+                    return Ok(false);
+                };
                 check_ctx(c, Need::Must, Need::Must, Need::No)?;
-                advance(&mut self.g, gid, gstatus::RUNNING, seq);
-                self.push(*e, c);
-                Ok(Some(Ctx { g: gid, ..c }))
+                s.set(gstatus::RUNNING, seq);
+                self.push(e, c);
+                Ok(self.moved(Ctx { g: gid, ..c }))
             }
             ev::GO_DESTROY | ev::GO_STOP | ev::GO_BLOCK => {
                 user(c)?;
                 let s = self.running_g(c.g, e.typ)?;
                 match e.typ {
-                    ev::GO_DESTROY => {
-                        self.g.remove(&c.g);
-                    }
+                    ev::GO_DESTROY => self.remove_g(c.g),
                     ev::GO_STOP => s.status = gstatus::RUNNABLE,
                     _ => s.status = gstatus::WAITING,
                 }
-                self.push(*e, c);
-                Ok(Some(Ctx { g: NO_G, ..c }))
+                self.push(e, c);
+                Ok(self.moved(Ctx { g: NO_G, ..c }))
             }
             ev::GO_UNBLOCK => {
                 let gid = e.args[0] as i64;
                 let seq = Seq { gen, n: e.args[1] };
-                if ready(&self.g, gid, seq, &[gstatus::WAITING]).is_none() {
-                    return Ok(None);
-                }
-                advance(&mut self.g, gid, gstatus::RUNNABLE, seq);
-                self.push(*e, c);
-                Ok(Some(c))
+                let Some(s) = ready_mut(&mut self.g, gid, seq, gstatus::WAITING) else {
+                    return Ok(false);
+                };
+                s.set(gstatus::RUNNABLE, seq);
+                self.push(e, c);
+                Ok(self.moved(c))
             }
             ev::GO_SWITCH | ev::GO_SWITCH_DESTROY => {
                 user(c)?;
@@ -472,25 +505,25 @@ impl Ordering {
                 let next = e.args[0] as i64;
                 let seq = Seq { gen, n: e.args[1] };
                 if ready(&self.g, next, seq, &[gstatus::WAITING]).is_none() {
-                    return Ok(None);
+                    return Ok(false);
                 }
-                self.push(*e, c);
+                self.push(e, c);
                 if e.typ == ev::GO_SWITCH {
                     if let Some(s) = self.g.get_mut(&c.g) {
                         s.status = gstatus::WAITING;
                     }
                     // Go gives the implied block no reason and no stack.
-                    self.push(Event::made(ev::GO_BLOCK, e.time, &[0, 0]), c);
+                    self.push(&Event::made(ev::GO_BLOCK, e.time, &[0, 0]), c);
                 } else {
-                    self.g.remove(&c.g);
-                    self.push(Event::made(ev::GO_DESTROY, e.time, &[]), c);
+                    self.remove_g(c.g);
+                    self.push(&Event::made(ev::GO_DESTROY, e.time, &[]), c);
                 }
                 advance(&mut self.g, next, gstatus::RUNNING, seq);
                 self.push(
-                    Event::made(ev::GO_START, e.time, &[next as u64, e.args[1]]),
+                    &Event::made(ev::GO_START, e.time, &[next as u64, e.args[1]]),
                     Ctx { g: NO_G, ..c },
                 );
-                Ok(Some(Ctx { g: next, ..c }))
+                Ok(self.moved(Ctx { g: next, ..c }))
             }
             ev::GO_SYSCALL_BEGIN => {
                 user(c)?;
@@ -506,8 +539,8 @@ impl Ordering {
                     ));
                 }
                 p.seq = seq;
-                self.push(*e, c);
-                Ok(Some(c))
+                self.push(e, c);
+                Ok(self.moved(c))
             }
             ev::GO_SYSCALL_END => {
                 user(c)?;
@@ -521,8 +554,8 @@ impl Ordering {
                     return Err(format!("GoSyscallEnd: proc {} not in a syscall", c.p));
                 }
                 p.status = pstatus::RUNNING;
-                self.push(*e, c);
-                Ok(Some(c))
+                self.push(e, c);
+                Ok(self.moved(c))
             }
             ev::GO_SYSCALL_END_BLOCKED => {
                 if c.p != NO_P {
@@ -531,7 +564,7 @@ impl Ordering {
                         .get(&c.p)
                         .ok_or_else(|| format!("GoSyscallEndBlocked on unknown proc {}", c.p))?;
                     if p.status == pstatus::SYSCALL {
-                        return Ok(None);
+                        return Ok(false);
                     }
                 }
                 check_ctx(c, Need::Must, Need::May, Need::Must)?;
@@ -540,8 +573,8 @@ impl Ordering {
                     return Err("GoSyscallEndBlocked for a goroutine not in a syscall".into());
                 }
                 s.status = gstatus::RUNNABLE;
-                self.push(*e, c);
-                Ok(Some(Ctx { g: NO_G, ..c }))
+                self.push(e, c);
+                Ok(self.moved(Ctx { g: NO_G, ..c }))
             }
             ev::GO_DESTROY_SYSCALL => {
                 check_ctx(c, Need::Must, Need::May, Need::Must)?;
@@ -552,7 +585,7 @@ impl Ordering {
                     }
                     None => return Err(format!("GoDestroySyscall for unknown goroutine {}", c.g)),
                 }
-                self.g.remove(&c.g);
+                self.remove_g(c.g);
                 let mut new = Ctx { g: NO_G, ..c };
                 if c.p != NO_P {
                     let p = known(&mut self.p, c.p, "proc", e.typ)?;
@@ -563,12 +596,13 @@ impl Ordering {
                     new.p = NO_P;
                     let mut steal = Event::made(ev::PROC_STEAL, e.time, &[c.p as u64]);
                     steal.args[3] = pstatus::SYSCALL;
-                    self.push(steal, c);
+                    self.push(&steal, c);
                 }
-                self.push(*e, c);
-                Ok(Some(new))
+                self.push(e, c);
+                Ok(self.moved(new))
             }
             ev::USER_TASK_BEGIN => {
+                let mut e = *e;
                 let id = e.args[0];
                 if self.tasks.contains_key(&id) {
                     return Err(format!("task id {id} begun twice"));
@@ -582,10 +616,11 @@ impl Ordering {
                 let name = strings(e.args[2]).ok_or("task name is not in the string table")?;
                 self.tasks.insert(id, (name, parent));
                 user(c)?;
-                self.push(*e, c);
-                Ok(Some(c))
+                self.push(&e, c);
+                Ok(self.moved(c))
             }
             ev::USER_TASK_END => {
+                let mut e = *e;
                 let id = e.args[0];
                 let (name, parent) = self.tasks.remove(&id).unwrap_or((String::new(), u64::MAX));
                 e.args[2] = parent;
@@ -596,13 +631,13 @@ impl Ordering {
                     (self.task_names.len() - 1) as u64
                 };
                 user(c)?;
-                self.push(*e, c);
-                Ok(Some(c))
+                self.push(&e, c);
+                Ok(self.moved(c))
             }
             ev::USER_REGION_BEGIN | ev::USER_REGION_END => {
                 user(c)?;
                 let name = strings(e.args[1]).ok_or("region name is not in the string table")?;
-                let s = known(&mut self.g, c.g, "goroutine", e.typ)?;
+                let s = self.extra(c.g, e.typ)?;
                 let r = (e.args[0], name);
                 if e.typ == ev::USER_REGION_BEGIN {
                     s.regions.push(r);
@@ -612,8 +647,8 @@ impl Ordering {
                     }
                     s.regions.pop();
                 }
-                self.push(*e, c);
-                Ok(Some(c))
+                self.push(e, c);
+                Ok(self.moved(c))
             }
             ev::GC_ACTIVE => {
                 let seq = e.args[0];
@@ -625,30 +660,30 @@ impl Ordering {
                     }
                     self.gc_seq = seq;
                     self.gc = Gc::Running;
-                    self.push(*e, c);
-                    return Ok(Some(c));
+                    self.push(e, c);
+                    return Ok(self.moved(c));
                 }
                 if seq != self.gc_seq.wrapping_add(1) {
-                    return Ok(None);
+                    return Ok(false);
                 }
                 if self.gc != Gc::Running {
                     return Err("GCActive while no GC runs".into());
                 }
                 self.gc_seq = seq;
                 user(c)?;
-                self.push(*e, c);
-                Ok(Some(c))
+                self.push(e, c);
+                Ok(self.moved(c))
             }
             ev::GC_BEGIN => {
                 let seq = e.args[0];
                 if self.gc == Gc::Undetermined {
                     self.gc_seq = seq;
                     self.gc = Gc::Running;
-                    self.push(*e, c);
-                    return Ok(Some(c));
+                    self.push(e, c);
+                    return Ok(self.moved(c));
                 }
                 if seq != self.gc_seq.wrapping_add(1) {
-                    return Ok(None);
+                    return Ok(false);
                 }
                 if self.gc == Gc::Running {
                     return Err("GCBegin while a GC runs".into());
@@ -656,13 +691,13 @@ impl Ordering {
                 self.gc_seq = seq;
                 self.gc = Gc::Running;
                 user(c)?;
-                self.push(*e, c);
-                Ok(Some(c))
+                self.push(e, c);
+                Ok(self.moved(c))
             }
             ev::GC_END => {
                 let seq = e.args[0];
                 if seq != self.gc_seq.wrapping_add(1) {
-                    return Ok(None);
+                    return Ok(false);
                 }
                 match self.gc {
                     Gc::NotRunning => return Err("GCEnd while no GC runs".into()),
@@ -672,82 +707,98 @@ impl Ordering {
                 self.gc_seq = seq;
                 self.gc = Gc::NotRunning;
                 user(c)?;
-                self.push(*e, c);
-                Ok(Some(c))
+                self.push(e, c);
+                Ok(self.moved(c))
             }
             ev::HEAP_ALLOC | ev::HEAP_GOAL => {
                 check_ctx(c, Need::Must, Need::Must, Need::May)?;
-                self.push(*e, c);
-                Ok(Some(c))
+                self.push(e, c);
+                Ok(self.moved(c))
             }
             ev::GC_SWEEP_BEGIN => {
                 check_ctx(c, Need::Must, Need::Must, Need::May)?;
                 let p = known(&mut self.p, c.p, "proc", e.typ)?;
                 p.ranges.begin(range_type(e.typ, 0))?;
-                self.push(*e, c);
-                Ok(Some(c))
+                self.push(e, c);
+                Ok(self.moved(c))
             }
             ev::GC_SWEEP_ACTIVE => {
                 let pid = e.args[0] as i64;
                 let p = known(&mut self.p, pid, "proc", e.typ)?;
                 p.ranges.active(range_type(e.typ, 0), initial)?;
-                self.push(*e, c);
-                Ok(Some(c))
+                self.push(e, c);
+                Ok(self.moved(c))
             }
             ev::GC_SWEEP_END => {
                 check_ctx(c, Need::Must, Need::Must, Need::May)?;
                 let p = known(&mut self.p, c.p, "proc", e.typ)?;
                 p.ranges.end(e.typ)?;
-                self.push(*e, c);
-                Ok(Some(c))
+                self.push(e, c);
+                Ok(self.moved(c))
             }
             ev::STW_BEGIN | ev::GC_MARK_ASSIST_BEGIN => {
                 user(c)?;
                 let desc = if e.typ == ev::STW_BEGIN { e.args[0] } else { 0 };
-                let s = known(&mut self.g, c.g, "goroutine", e.typ)?;
+                let s = self.extra(c.g, e.typ)?;
                 s.ranges.begin(range_type(e.typ, desc))?;
-                self.push(*e, c);
-                Ok(Some(c))
+                self.push(e, c);
+                Ok(self.moved(c))
             }
             ev::GC_MARK_ASSIST_ACTIVE => {
                 let gid = e.args[0] as i64;
-                let s = known(&mut self.g, gid, "goroutine", e.typ)?;
+                let s = self.extra(gid, e.typ)?;
                 s.ranges.active(range_type(e.typ, 0), initial)?;
-                self.push(*e, c);
-                Ok(Some(c))
+                self.push(e, c);
+                Ok(self.moved(c))
             }
             ev::STW_END | ev::GC_MARK_ASSIST_END => {
+                let mut e = *e;
                 user(c)?;
-                let s = known(&mut self.g, c.g, "goroutine", e.typ)?;
+                let s = self.extra(c.g, e.typ)?;
                 let desc = s.ranges.end(e.typ)?;
                 if e.typ == ev::STW_END {
                     // The kind is carried over from the begin, as Go does.
                     e.args[0] = desc;
                 }
-                self.push(*e, c);
-                Ok(Some(c))
+                self.push(&e, c);
+                Ok(self.moved(c))
             }
             t if (ev::SPAN..=ev::GOROUTINE_STACK_FREE).contains(&t) => {
                 check_ctx(c, Need::Must, Need::May, Need::May)?;
-                self.push(*e, c);
-                Ok(Some(c))
+                self.push(e, c);
+                Ok(self.moved(c))
             }
             t => Err(format!("event type {t} cannot be ordered")),
-        }
-    }
-
-    /// The next event ready to be returned.
-    #[inline]
-    pub fn pop(&mut self) -> Option<Event> {
-        match self.next.take() {
-            Some(e) => Some(e),
-            None => self.queue.pop_front(),
         }
     }
 
     /// A name kept for a UserTaskEnd.
     pub fn task_name(&self, i: u64) -> &str {
         self.task_names.get(i as usize).map_or("", String::as_str)
+    }
+
+    /// The regions and ranges of goroutine `g`, which must exist.
+    fn extra(&mut self, g: i64, typ: u8) -> Result<&mut GExtra, String> {
+        known(&mut self.g, g, "goroutine", typ)?;
+        Ok(self.g_extra.entry(g).or_default())
+    }
+
+    fn remove_g(&mut self, g: i64) {
+        self.g.remove(&g);
+        if !self.g_extra.is_empty() {
+            self.g_extra.remove(&g);
+        }
+    }
+
+    /// Sets the context the event leaves its thread in; true. Written
+    /// here, from registers: a context returned through memory and read
+    /// back whole stalls on its fresh narrow stores.
+    #[inline(always)]
+    fn moved(&mut self, new: Ctx) -> bool {
+        if let Some(i) = self.slot {
+            self.ms[i] = MState { g: new.g, p: new.p };
+        }
+        true
     }
 
     fn running_g(&mut self, g: i64, typ: u8) -> Result<&mut GState, String> {
@@ -766,12 +817,8 @@ impl Ordering {
         Ok(s)
     }
 
-    fn proc_status(
-        &mut self,
-        e: &mut Event,
-        cur: &mut Ctx,
-        gen: u64,
-    ) -> Result<Option<Ctx>, String> {
+    fn proc_status(&mut self, e: &Event, cur: &mut Ctx, gen: u64) -> Result<bool, String> {
+        let mut e = *e;
         let pid = e.args[0] as i64;
         let status = e.args[1];
         if !(1..=4).contains(&status) {
@@ -832,23 +879,24 @@ impl Ordering {
             cur.p = pid;
             cur.g = ms.g;
         }
-        self.push(*e, *cur);
-        Ok(Some(new))
+        self.push(&e, *cur);
+        Ok(self.moved(new))
     }
 
-    fn proc_steal(&mut self, e: &mut Event, c: Ctx, gen: u64) -> Result<Option<Ctx>, String> {
+    fn proc_steal(&mut self, e: &Event, c: Ctx, gen: u64) -> Result<bool, String> {
+        let mut e = *e;
         let pid = e.args[0] as i64;
         let seq = Seq { gen, n: e.args[1] };
         let from = [pstatus::SYSCALL, pstatus::SYSCALL_ABANDONED];
         let Some(old) = ready(&self.p, pid, seq, &from) else {
-            return Ok(None);
+            return Ok(false);
         };
         check_ctx(c, Need::Must, Need::May, Need::May)?;
         e.args[3] = old;
         advance(&mut self.p, pid, pstatus::IDLE, seq);
         if old == pstatus::SYSCALL_ABANDONED {
-            self.push(*e, c);
-            return Ok(Some(c));
+            self.push(&e, c);
+            return Ok(self.moved(c));
         }
         let mid = e.args[2] as i64;
         if mid == c.m {
@@ -858,8 +906,8 @@ impl Ordering {
                     c.p
                 ));
             }
-            self.push(*e, c);
-            return Ok(Some(Ctx { p: NO_P, ..c }));
+            self.push(&e, c);
+            return Ok(self.moved(Ctx { p: NO_P, ..c }));
         }
         let i = *self
             .m
@@ -873,11 +921,12 @@ impl Ordering {
             ));
         }
         ms.p = NO_P;
-        self.push(*e, c);
-        Ok(Some(c))
+        self.push(&e, c);
+        Ok(self.moved(c))
     }
 
-    fn go_status(&mut self, e: &mut Event, cur: &mut Ctx, gen: u64) -> Result<Option<Ctx>, String> {
+    fn go_status(&mut self, e: &Event, cur: &mut Ctx, gen: u64) -> Result<bool, String> {
+        let mut e = *e;
         let gid = e.args[0] as i64;
         let mid = e.args[1] as i64;
         let status = e.args[2];
@@ -944,8 +993,8 @@ impl Ordering {
             }
             _ => {}
         }
-        self.push(*e, *cur);
-        Ok(Some(new))
+        self.push(&e, *cur);
+        Ok(self.moved(new))
     }
 }
 
@@ -965,7 +1014,5 @@ fn new_g(status: u64, gen: u64) -> GState {
     GState {
         status,
         seq: Seq { gen, n: 0 },
-        regions: Vec::new(),
-        ranges: Ranges::default(),
     }
 }

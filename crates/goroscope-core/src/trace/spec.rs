@@ -311,3 +311,19 @@ pub static SPECS: [Spec; 256] = {
 
 /// The largest number of arguments (the delta included) of a timed event.
 pub const MAX_TIMED_ARGS: usize = 5;
+
+/// For each event type, the arguments after a timed event's delta (0 to
+/// 4), or 255 when the type cannot be in an event batch: the decoder's
+/// one lookup per event.
+pub static TIMED_ARGS: [u8; 256] = {
+    let mut t = [255u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let s = &SPECS[i];
+        if s.timed && s.args > 0 {
+            t[i] = s.args - 1;
+        }
+        i += 1;
+    }
+    t
+};
