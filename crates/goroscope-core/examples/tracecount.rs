@@ -6,19 +6,31 @@ use goroscope_core::trace::Reader;
 fn main() {
     let path = std::env::args().nth(1).expect("usage: tracecount TRACE");
     let f = std::fs::File::open(&path).expect("open the trace");
-    let mut r = Reader::new(f).expect("a Go execution trace");
-    let mut kinds = [0u64; Kind::ALL.len()];
-    let mut total = 0u64;
+    let mut r = if std::env::var_os("TRACECOUNT_LOCAL").is_some() {
+        Reader::new(f)
+    } else {
+        Reader::with_helper(f)
+    }
+    .expect("a Go execution trace");
+    // Counted per wire type, turned into kinds at the end.
+    let mut types = [0u64; 256];
     let result = loop {
-        match r.next_event() {
-            Ok(Some(e)) => {
-                kinds[e.kind() as usize] += 1;
-                total += 1;
+        match r.next_events() {
+            Ok([]) => break Ok(()),
+            Ok(events) => {
+                for e in events {
+                    types[e.typ as usize] += 1;
+                }
             }
-            Ok(None) => break Ok(()),
             Err(e) => break Err(e),
         }
     };
+    let mut kinds = [0u64; Kind::ALL.len()];
+    for (typ, &n) in types.iter().enumerate() {
+        let e = goroscope_core::trace::Event::made(typ as u8, 0, &[]);
+        kinds[e.kind() as usize] += n;
+    }
+    let total: u64 = kinds.iter().sum();
     let by_kind: Vec<String> = Kind::ALL
         .iter()
         .filter(|&&k| kinds[k as usize] > 0)

@@ -96,7 +96,7 @@ fn state_name(s: GoState) -> &'static str {
 /// Runs the command.
 pub fn run(args: &TraceArgs) -> Result<ExitCode, Failure> {
     let input = args.input.to_string_lossy().to_string();
-    let (source, stream): (String, Box<dyn Read>) = if fetch::is_url(&input) {
+    let (source, stream): (String, Box<dyn Read + Send>) = if fetch::is_url(&input) {
         let url = fetch::trace_url(&input, f64::from(args.seconds));
         let opts = fetch::Options {
             mode: fetch::Mode::Profile,
@@ -110,7 +110,7 @@ pub fn run(args: &TraceArgs) -> Result<ExitCode, Failure> {
         let s = fetch::open(&url, &opts).map_err(|e| Failure::Usage(e.to_string()))?;
         (url, s)
     } else if input == "-" {
-        ("-".into(), Box::new(io::stdin().lock()))
+        ("-".into(), Box::new(io::stdin()))
     } else {
         let f = std::fs::File::open(&args.input).map_err(|e| {
             Failure::Usage(format!(
@@ -119,7 +119,17 @@ pub fn run(args: &TraceArgs) -> Result<ExitCode, Failure> {
         })?;
         (input.clone(), Box::new(f))
     };
-    let mut reader = Reader::new(stream).map_err(|e| match e {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let helper = match args.threads {
+        0 => cores > 1,
+        n => n > 1,
+    };
+    let reader = if helper {
+        Reader::with_helper(stream)
+    } else {
+        Reader::new(stream)
+    };
+    let mut reader = reader.map_err(|e| match e {
         TraceError::Io(e) => Failure::Usage(format!("{source}: {e}")),
         e => Failure::Usage(format!("{source}: {e}")),
     })?;

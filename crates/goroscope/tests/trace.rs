@@ -288,3 +288,53 @@ fn older_trace_formats_match_gos_reader() {
         assert_eq!(mine["version"], header.trim_end_matches(" trace"));
     }
 }
+
+/// `--threads 1` (read, decode and order on one thread) and the default
+/// two-stage reader (a helper thread reads and decodes ahead) give the
+/// same output and the same error, byte for byte: on a whole trace, cut
+/// at many places, and with bytes damaged at many places.
+#[test]
+fn one_thread_and_two_read_the_same() {
+    let Some((gen, _)) = tools() else { return };
+    let trace = record(gen, "threads", &["-d", "1s"]);
+    let bytes = std::fs::read(&trace).expect("trace");
+    let dir = scratch_dir("trace-threads-files");
+    let read = |f: &Path, threads: &str| {
+        let o = run([
+            "trace",
+            "--format",
+            "json",
+            "--goroutines",
+            "--threads",
+            threads,
+            &f.to_string_lossy(),
+        ]);
+        let code = o.code();
+        (o.stdout, o.stderr, code)
+    };
+    let mut cases = vec![("whole".to_string(), bytes.clone())];
+    for i in 1..8 {
+        let at = bytes.len() * i / 8;
+        cases.push((format!("cut at {at}"), bytes[..at].to_vec()));
+        let mut bad = bytes.clone();
+        for b in &mut bad[at..(at + 16).min(bytes.len())] {
+            *b = 0xff;
+        }
+        cases.push((format!("damaged at {at}"), bad));
+    }
+    let mut failed = 0;
+    for (what, data) in cases {
+        let f = dir.join("case.trace");
+        std::fs::write(&f, &data).expect("write");
+        let one = read(&f, "1");
+        let two = read(&f, "2");
+        assert_eq!(one.2, two.2, "{what}: exit codes; {} / {}", one.1, two.1);
+        assert_eq!(one.1, two.1, "{what}: stderr");
+        assert!(one.0 == two.0, "{what}: the outputs differ");
+        assert!(!one.0.is_empty(), "{what}: no output; {}", one.1);
+        failed += usize::from(one.2 != 0);
+    }
+    // The damaged and cut traces must really fail (else the comparison
+    // proves little about the error paths).
+    assert!(failed >= 10, "only {failed} of 15 cases failed");
+}

@@ -10,6 +10,7 @@
 //! scheduler model, and [`Reader`] hands out events. [`summary`] turns
 //! them into time in each state and blocking latencies.
 
+mod feed;
 mod order;
 pub mod spec;
 pub mod summary;
@@ -19,6 +20,7 @@ pub use order::GoState;
 
 use std::io::Read;
 
+use feed::{Feed, Generations, Next};
 use order::{Ordering, Step};
 use spec::{ev, Kind, SPECS};
 use wire::{Generation, Source};
@@ -230,11 +232,9 @@ struct Head {
 
 /// Reads events from a trace.
 pub struct Reader<R> {
-    src: Source<R>,
+    feed: Feed<R>,
     version: u32,
     gen: Option<Box<Generation>>,
-    /// The current generation's event batches, per thread.
-    threads: Vec<Vec<wire::Batch>>,
     /// One cursor per thread of the generation.
     cursors: Vec<Cursor>,
     /// The cursors with events left, a heap on their next event's time.
@@ -244,24 +244,45 @@ pub struct Reader<R> {
     last_ts: i64,
     syncs: u64,
     done: bool,
-    spill: Option<wire::Batch>,
-    /// An error found after a partial generation (old formats), reported
-    /// after that generation's events and a Sync.
-    late: Option<TraceError>,
     failed: Option<TraceError>,
     /// The final Sync was placed.
     finished: bool,
     /// The next event's index in `order.out`.
     pos: usize,
+    /// `order.out`'s events of complete steps (a failed step's are
+    /// dropped).
+    kept: usize,
     /// Generations read.
     pub generations: u64,
     /// The largest generation's event bytes (the reader's memory bound).
     pub max_generation_bytes: usize,
 }
 
+impl<R: Read + Send + 'static> Reader<R> {
+    /// [`Reader::new`], with a helper thread that reads and decodes the
+    /// input ahead of the ordering: the same events, sooner, on two cores.
+    pub fn with_helper(inner: R) -> Result<Self, TraceError> {
+        let gens = Self::header(inner)?;
+        let version = gens.version();
+        Ok(Self::with_feed(Feed::piped(gens)?, version))
+    }
+}
+
 impl<R: Read> Reader<R> {
     /// Reads the header.
     pub fn new(inner: R) -> Result<Self, TraceError> {
+        let gens = Self::header(inner)?;
+        let version = gens.version();
+        Ok(Self::with_feed(
+            Feed::Local {
+                gens,
+                threads: Vec::new(),
+            },
+            version,
+        ))
+    }
+
+    fn header(inner: R) -> Result<Generations<R>, TraceError> {
         let mut src = Source::new(inner);
         let mut header = Vec::new();
         src.bytes(16, &mut header).map_err(|e| match e {
@@ -271,11 +292,14 @@ impl<R: Read> Reader<R> {
             e => e,
         })?;
         let version = read_header(&header)?;
-        Ok(Reader {
-            src,
+        Ok(Generations::new(src, version))
+    }
+
+    fn with_feed(feed: Feed<R>, version: u32) -> Self {
+        Reader {
+            feed,
             version,
             gen: None,
-            threads: Vec::new(),
             cursors: Vec::new(),
             frontier: Vec::new(),
             cpu: Default::default(),
@@ -283,14 +307,13 @@ impl<R: Read> Reader<R> {
             last_ts: 0,
             syncs: 0,
             done: false,
-            spill: None,
-            late: None,
             failed: None,
             finished: false,
             pos: 0,
+            kept: 0,
             generations: 0,
             max_generation_bytes: 0,
-        })
+        }
     }
 
     /// The name of the task a UserTaskEnd event ends (from its begin,
@@ -362,6 +385,28 @@ impl<R: Read> Reader<R> {
         }
     }
 
+    /// The next events, in order, as many as are at hand (a few hundred);
+    /// empty at the end. The same events as [`Reader::next_event`] gives
+    /// one at a time, without a copy and a check per event; the tables
+    /// ([`Reader::string`], [`Reader::stack`]) answer for all of them.
+    pub fn next_events(&mut self) -> Result<&[Event], TraceError> {
+        loop {
+            let (from, to) = (self.pos, self.order.out.len());
+            if from < to {
+                self.pos = to;
+                return Ok(&self.order.out[from..to]);
+            }
+            if let Some(e) = self.failed.take() {
+                self.done = true;
+                return Err(e);
+            }
+            if self.done {
+                return Ok(&[]);
+            }
+            self.fill();
+        }
+    }
+
     /// Places the next events in `order.out`: up to [`OUT_CHUNK`] and
     /// within one generation (whose tables answer [`Reader::string`] for
     /// them), checked and with Go's timestamps. An error is kept in
@@ -369,9 +414,8 @@ impl<R: Read> Reader<R> {
     fn fill(&mut self) {
         self.order.out.clear();
         self.pos = 0;
-        let mut checked = 0;
+        self.kept = 0;
         while self.order.out.len() < OUT_CHUNK {
-            let before = self.order.out.len();
             match self.step() {
                 Ok(true) => {}
                 Ok(false) => {
@@ -380,24 +424,10 @@ impl<R: Read> Reader<R> {
                 }
                 Err(e) => {
                     // Go returns none of a failed step's events.
-                    self.order.out.truncate(before);
+                    self.order.out.truncate(self.kept);
                     self.failed = Some(e);
                     break;
                 }
-            }
-            let out = &mut self.order.out;
-            while checked < out.len() {
-                let e = &mut out[checked];
-                if let Err(err) = validate(self.gen.as_deref(), self.src.offset, e) {
-                    out.truncate(checked);
-                    self.failed = Some(err);
-                    return;
-                }
-                if e.time <= self.last_ts {
-                    e.time = self.last_ts + 1;
-                }
-                self.last_ts = e.time;
-                checked += 1;
             }
             if self.frontier.is_empty() && self.cpu.is_empty() {
                 // The generation's last event: the next one's tables
@@ -405,10 +435,26 @@ impl<R: Read> Reader<R> {
                 break;
             }
         }
+        // Go checks and retimes each event as it returns it: a bad one
+        // ends the reading there, before any later error.
+        let out = &mut self.order.out;
+        for (k, e) in out.iter_mut().enumerate() {
+            if let Err(err) = validate(self.gen.as_deref(), self.feed.offset(), e) {
+                out.truncate(k);
+                self.failed = Some(err);
+                return;
+            }
+            if e.time <= self.last_ts {
+                e.time = self.last_ts + 1;
+            }
+            self.last_ts = e.time;
+        }
     }
 
-    /// Places one more event (or a few, when the ordering makes some up) in
-    /// `order.out`; false at the end.
+    /// Places one more step's events in `order.out` (a run of the
+    /// earliest thread's events, or one event when the ordering makes
+    /// some up or another thread has to go first); false at the end.
+    /// `kept` ends up after the last complete step's events.
     fn step(&mut self) -> Result<bool, TraceError> {
         if self.finished {
             return Ok(false);
@@ -416,51 +462,78 @@ impl<R: Read> Reader<R> {
         if self.frontier.is_empty() && self.cpu.is_empty() {
             let e = self.next_generation()?;
             self.order.out.push(e);
+            self.kept = self.order.out.len();
             return Ok(true);
         }
-        if let Some(s) = self.cpu.front() {
-            if self.frontier.is_empty() || s.time < self.frontier[0].time {
-                let s = self.cpu.pop_front().expect("checked");
-                let mut e = Event::made(ev::CPU_SAMPLE, s.time, &[s.stack]);
-                e.ctx = Ctx {
-                    g: s.g,
-                    p: s.p,
-                    m: s.m,
-                };
-                self.order.out.push(e);
+        let sample_at = self.cpu.front().map_or(i64::MAX, |s| s.time);
+        if self.frontier.is_empty() || sample_at < self.frontier[0].time {
+            let s = self.cpu.pop_front().expect("checked");
+            let mut e = Event::made(ev::CPU_SAMPLE, s.time, &[s.stack]);
+            e.ctx = Ctx {
+                g: s.g,
+                p: s.p,
+                m: s.m,
+            };
+            self.order.out.push(e);
+            self.kept = self.order.out.len();
+            return Ok(true);
+        }
+        if self.run_head(sample_at)? > 0 {
+            return Ok(true);
+        }
+        // Not ready: the others, earliest first (a stable sort, as Go's
+        // insertion sort is for the few threads a trace has).
+        self.frontier.sort_by_key(|h| h.time);
+        for i in 1..self.frontier.len() {
+            if self.try_advance(i)? {
+                self.kept = self.order.out.len();
                 return Ok(true);
             }
         }
-        if self.frontier.is_empty() {
-            return Err(TraceError::Corrupt {
-                offset: self.src.offset,
-                message: "no thread has events left but the ordering waits for some".into(),
-            });
-        }
-        if !self.try_advance(0)? {
-            // Not ready: the others, earliest first (a stable sort, as
-            // Go's insertion sort is for the few threads a trace has).
-            self.frontier.sort_by_key(|h| h.time);
-            let mut advanced = false;
-            for i in 1..self.frontier.len() {
-                if self.try_advance(i)? {
-                    advanced = true;
-                    break;
-                }
+        let head = self.cursors[self.frontier[0].c].head();
+        Err(TraceError::Broken {
+            time: head.time,
+            event: SPECS[head.typ as usize].name,
+            message: format!(
+                "no thread's next event can happen ({} threads waiting)",
+                self.frontier.len()
+            ),
+        })
+    }
+
+    /// Advances the earliest thread's events while they are ready and stay
+    /// the earliest (no later than its heap children's and the next CPU
+    /// sample at `sample_at`): the heap is touched once per run, not per
+    /// event, with the same outcome as Go's fix after each. Returns how
+    /// many advanced.
+    fn run_head(&mut self, sample_at: i64) -> Result<usize, TraceError> {
+        let gen = self.gen.as_deref().expect("a generation is installed");
+        let strings = |id: u64| gen.string(id).map(str::to_string);
+        let children = self.frontier.iter().skip(1).take(2).map(|h| h.time);
+        let limit = children.fold(sample_at, i64::min);
+        let c = &mut self.cursors[self.frontier[0].c];
+        let mut n = 0;
+        while self.order.out.len() < OUT_CHUNK {
+            if let Step::NotYet = self.order.advance(c.head(), c.slot, gen.gen, &strings)? {
+                break;
             }
-            if !advanced {
-                let head = self.cursors[self.frontier[0].c].head();
-                return Err(TraceError::Broken {
-                    time: head.time,
-                    event: SPECS[head.typ as usize].name,
-                    message: format!(
-                        "no thread's next event can happen ({} threads waiting)",
-                        self.frontier.len()
-                    ),
-                });
+            n += 1;
+            c.pos += 1;
+            if c.pos == c.buf.len() && !self.feed.refill(gen.freq, c)? {
+                heap_remove(&mut self.frontier, 0);
+                self.kept = self.order.out.len();
+                return Ok(n);
+            }
+            self.kept = self.order.out.len();
+            let t = c.head().time;
+            self.frontier[0].time = t;
+            if t > limit {
+                break;
             }
         }
-        Ok(true)
+        // Where Go's fix after the last event would have put it.
+        sift_down(&mut self.frontier, 0);
+        Ok(n)
     }
 
     fn try_advance(&mut self, i: usize) -> Result<bool, TraceError> {
@@ -472,7 +545,7 @@ impl<R: Read> Reader<R> {
             Step::Done => {}
         }
         c.pos += 1;
-        if c.pos == c.buf.len() && !refill(&self.threads[c.t], gen.freq, c)? {
+        if c.pos == c.buf.len() && !self.feed.refill(gen.freq, c)? {
             heap_remove(&mut self.frontier, i);
         } else {
             self.frontier[i].time = c.head().time;
@@ -482,29 +555,11 @@ impl<R: Read> Reader<R> {
     }
 
     fn next_generation(&mut self) -> Result<Event, TraceError> {
-        let read = if self.version < 26 {
-            // Before 1.26 the partial generation before a read error is
-            // returned whole; the error comes after its closing Sync.
-            if let Some(e) = self.late.take() {
-                return Ok(self.close(Some(e)));
-            }
-            if self.gen.is_some() && self.spill.is_none() {
-                return Ok(self.close(None));
-            }
-            wire::read_generation_spill(&mut self.src, &mut self.spill, self.version).map(
-                |(g, late)| {
-                    self.late = late;
-                    Some(g)
-                },
-            )
-        } else {
-            wire::read_generation(&mut self.src, self.version)
-        };
-        match read {
-            Ok(Some(g)) => self.install(g),
-            Ok(None) => Ok(self.close(None)),
+        match self.feed.next_generation() {
+            Next::Gen(g) => self.install(g),
+            Next::End(None) => Ok(self.close(None)),
             // What was read stays valid: a Sync closes it, then the error.
-            Err(e) => Ok(self.close(Some(e))),
+            Next::End(Some(e)) => Ok(self.close(Some(e))),
         }
     }
 
@@ -514,8 +569,6 @@ impl<R: Read> Reader<R> {
         self.gen = None;
         self.frontier.clear();
         self.cpu.clear();
-        self.spill = None;
-        self.late = None;
         // `done` is set by the next call finding nothing, or the error.
         self.finished = error.is_none();
         self.failed = error;
@@ -523,17 +576,12 @@ impl<R: Read> Reader<R> {
         self.sync(t)
     }
 
-    fn install(&mut self, mut g: Box<Generation>) -> Result<Event, TraceError> {
+    fn install(&mut self, g: Box<Generation>) -> Result<Event, TraceError> {
         self.generations += 1;
         self.max_generation_bytes = self.max_generation_bytes.max(g.event_bytes);
         self.cpu = g.cpu_samples.iter().copied().collect();
         self.frontier.clear();
         self.cursors.clear();
-        let mut by_m = std::mem::take(&mut g.batches);
-        self.threads =
-            g.ms.iter()
-                .map(|m| by_m.remove(m).unwrap_or_default())
-                .collect();
         for (t, &m) in g.ms.iter().enumerate() {
             let mut c = Cursor {
                 m,
@@ -542,11 +590,11 @@ impl<R: Read> Reader<R> {
                 batch: 0,
                 off: 0,
                 last: 0,
-                buf: Vec::with_capacity(CHUNK),
+                buf: Vec::new(),
                 pos: 0,
                 err: None,
             };
-            if refill(&self.threads[t], g.freq, &mut c)? {
+            if self.feed.refill(g.freq, &mut c)? {
                 let head = Head {
                     time: c.head().time,
                     c: self.cursors.len(),
@@ -595,48 +643,6 @@ fn validate(g: Option<&Generation>, offset: u64, e: &Event) -> Result<(), TraceE
         }
     }
     Ok(())
-}
-
-/// Decodes the cursor's next events from its thread's batches, up to
-/// [`CHUNK`]; false when they are exhausted. Times as Go: per-batch base,
-/// then each delta converted and added. A bad event ends the chunk: the
-/// events before it are ordered first, then its error is returned, as if
-/// decoded one at a time.
-fn refill(batches: &[wire::Batch], freq: f64, c: &mut Cursor) -> Result<bool, TraceError> {
-    c.buf.clear();
-    c.pos = 0;
-    if let Some(e) = c.err.take() {
-        return Err(e);
-    }
-    while c.batch < batches.len() && batches[c.batch].data.len() == c.off {
-        c.batch += 1;
-        c.off = 0;
-        c.last = 0;
-    }
-    let Some(b) = batches.get(c.batch) else {
-        return Ok(false);
-    };
-    let data = &b.data[..];
-    let mut i = c.off;
-    while i < data.len() && c.buf.len() < CHUNK {
-        // Go's rule, checked per event: a zero time restarts from the base.
-        if c.last == 0 {
-            c.last = wire::ns(freq, b.time);
-        }
-        match decode(data, &mut i, freq, c.last, c.m) {
-            Some(r) => {
-                c.off = i;
-                c.last = r.time;
-                c.buf.push(r);
-            }
-            None if c.buf.is_empty() => return Err(decode_error(data, i, c.m)),
-            None => {
-                c.err = Some(decode_error(data, i, c.m));
-                break;
-            }
-        }
-    }
-    Ok(true)
 }
 
 /// The event at `data[*i]` of thread `m`, `last` the time of the one
