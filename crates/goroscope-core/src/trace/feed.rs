@@ -6,9 +6,10 @@
 
 use std::io::Read;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::Arc;
 
 use super::wire::{self, Batch, Generation, Source};
-use super::{decode, decode_error, Cursor, Event, TraceError, CHUNK};
+use super::{decode, decode_error, validate, Cursor, Event, TraceError, CHUNK};
 
 /// Reads generation after generation, with the rules of each format
 /// version for where a generation ends and when a read error shows.
@@ -69,6 +70,9 @@ struct Decoded {
     k: usize,
     events: Vec<Event>,
     err: Option<TraceError>,
+    /// The first event whose ids are not in the generation
+    /// (`usize::MAX`: none).
+    bad: usize,
 }
 
 /// What the helper thread sends, in order: a generation (its batches
@@ -76,7 +80,7 @@ struct Decoded {
 /// batches, then the next generation... and last, how the input ended.
 enum Msg {
     Gen {
-        gen: Box<Generation>,
+        gen: Arc<Generation>,
         counts: Vec<usize>,
         offset: u64,
     },
@@ -116,7 +120,7 @@ pub(super) struct Piped {
 
 /// What [`Feed::next_generation`] found.
 pub(super) enum Next {
-    Gen(Box<Generation>),
+    Gen(Arc<Generation>),
     End(Option<TraceError>),
 }
 
@@ -164,8 +168,7 @@ fn helper<R: Read>(mut gens: Generations<R>, tx: &SyncSender<Msg>, spent: &Recei
         };
         let threads = take_threads(&mut g);
         let counts = threads.iter().map(Vec::len).collect();
-        let freq = g.freq;
-        let ms = g.ms.clone();
+        let g: Arc<Generation> = g.into();
         let mut order: Vec<(u64, usize, usize)> = threads
             .iter()
             .enumerate()
@@ -177,7 +180,7 @@ fn helper<R: Read>(mut gens: Generations<R>, tx: &SyncSender<Msg>, spent: &Recei
         let offset = gens.src.offset;
         if tx
             .send(Msg::Gen {
-                gen: g,
+                gen: Arc::clone(&g),
                 counts,
                 offset,
             })
@@ -188,8 +191,15 @@ fn helper<R: Read>(mut gens: Generations<R>, tx: &SyncSender<Msg>, spent: &Recei
         for (_, t, k) in order {
             let mut events = spent.try_recv().unwrap_or_default();
             events.clear();
-            let err = decode_batch(&threads[t][k], freq, ms[t], &mut events);
-            if tx.send(Msg::Batch(Decoded { t, k, events, err })).is_err() {
+            let (err, bad) = decode_batch(&threads[t][k], &g, g.ms[t], &mut events);
+            let d = Decoded {
+                t,
+                k,
+                events,
+                err,
+                bad,
+            };
+            if tx.send(Msg::Batch(d)).is_err() {
                 return;
             }
         }
@@ -204,26 +214,36 @@ fn take_threads(g: &mut Generation) -> Vec<Vec<Batch>> {
         .collect()
 }
 
-/// Decodes a whole batch of thread `m` into `out`; the error of the first
-/// bad event, which ends it.
-fn decode_batch(b: &Batch, freq: f64, m: i64, out: &mut Vec<Event>) -> Option<TraceError> {
+/// Decodes a whole batch of thread `m` of generation `g` into `out`: the
+/// error of the first undecodable event, which ends it, and the index of
+/// the first event with ids not in `g` (`usize::MAX`: none).
+fn decode_batch(
+    b: &Batch,
+    g: &Generation,
+    m: i64,
+    out: &mut Vec<Event>,
+) -> (Option<TraceError>, usize) {
     let data = &b.data[..];
     let mut i = 0;
     let mut last = 0;
+    let mut bad = usize::MAX;
     while i < data.len() {
         // Go's rule, checked per event: a zero time restarts from the base.
         if last == 0 {
-            last = wire::ns(freq, b.time);
+            last = wire::ns(g.freq, b.time);
         }
-        match decode(data, &mut i, freq, last, m) {
+        match decode(data, &mut i, g.freq, last, m) {
             Some(e) => {
                 last = e.time;
+                if bad == usize::MAX && validate(Some(g), 0, &e).is_err() {
+                    bad = out.len();
+                }
                 out.push(e);
             }
-            None => return Some(decode_error(data, i, m)),
+            None => return (Some(decode_error(data, i, m)), bad),
         }
     }
-    None
+    (None, bad)
 }
 
 impl<R: Read> Feed<R> {
@@ -241,7 +261,7 @@ impl<R: Read> Feed<R> {
             Feed::Local { gens, threads } => match gens.next() {
                 Ok(Some(mut g)) => {
                     *threads = take_threads(&mut g);
-                    Next::Gen(g)
+                    Next::Gen(g.into())
                 }
                 Ok(None) => Next::End(None),
                 Err(e) => Next::End(Some(e)),
@@ -276,14 +296,15 @@ impl<R: Read> Feed<R> {
     /// converted and added. A bad event ends the events before it: they
     /// are ordered first, then its error is returned, as if decoded one
     /// at a time.
-    pub(super) fn refill(&mut self, freq: f64, c: &mut Cursor) -> Result<bool, TraceError> {
+    pub(super) fn refill(&mut self, g: &Generation, c: &mut Cursor) -> Result<bool, TraceError> {
         c.pos = 0;
+        c.bad = usize::MAX;
         if let Some(e) = c.err.take() {
             c.buf.clear();
             return Err(e);
         }
         match self {
-            Feed::Local { threads, .. } => refill_local(&threads[c.t], freq, c),
+            Feed::Local { threads, .. } => refill_local(&threads[c.t], g, c),
             Feed::Piped(p) => loop {
                 let Some(d) = p.take(c.t, c.batch)? else {
                     c.buf.clear();
@@ -295,6 +316,7 @@ impl<R: Read> Feed<R> {
                     let _ = p.spent.send(old);
                 }
                 c.err = d.err;
+                c.bad = d.bad;
                 if !c.buf.is_empty() {
                     return Ok(true);
                 }
@@ -341,7 +363,7 @@ fn helper_gone() -> TraceError {
 
 /// Decodes up to [`CHUNK`] of the cursor's next events from its thread's
 /// batches.
-fn refill_local(batches: &[Batch], freq: f64, c: &mut Cursor) -> Result<bool, TraceError> {
+fn refill_local(batches: &[Batch], g: &Generation, c: &mut Cursor) -> Result<bool, TraceError> {
     c.buf.clear();
     while c.batch < batches.len() && batches[c.batch].data.len() == c.off {
         c.batch += 1;
@@ -356,12 +378,15 @@ fn refill_local(batches: &[Batch], freq: f64, c: &mut Cursor) -> Result<bool, Tr
     while i < data.len() && c.buf.len() < CHUNK {
         // Go's rule, checked per event: a zero time restarts from the base.
         if c.last == 0 {
-            c.last = wire::ns(freq, b.time);
+            c.last = wire::ns(g.freq, b.time);
         }
-        match decode(data, &mut i, freq, c.last, c.m) {
+        match decode(data, &mut i, g.freq, c.last, c.m) {
             Some(r) => {
                 c.off = i;
                 c.last = r.time;
+                if c.bad == usize::MAX && validate(Some(g), 0, &r).is_err() {
+                    c.bad = c.buf.len();
+                }
                 c.buf.push(r);
             }
             None if c.buf.is_empty() => return Err(decode_error(data, i, c.m)),

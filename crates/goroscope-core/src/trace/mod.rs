@@ -19,6 +19,7 @@ mod wire;
 pub use order::GoState;
 
 use std::io::Read;
+use std::sync::Arc;
 
 use feed::{Feed, Generations, Next};
 use order::{Ordering, Step};
@@ -214,6 +215,9 @@ struct Cursor {
     pos: usize,
     /// Why decoding stopped after `buf`'s events, if it failed.
     err: Option<TraceError>,
+    /// The index in `buf` of the first event whose ids are not in its
+    /// generation (`usize::MAX`: none).
+    bad: usize,
 }
 
 impl Cursor {
@@ -234,7 +238,9 @@ struct Head {
 pub struct Reader<R> {
     feed: Feed<R>,
     version: u32,
-    gen: Option<Box<Generation>>,
+    /// The current generation's tables (shared with the helper thread,
+    /// which checks the events' ids against them).
+    gen: Option<Arc<Generation>>,
     /// One cursor per thread of the generation.
     cursors: Vec<Cursor>,
     /// The cursors with events left, a heap on their next event's time.
@@ -252,6 +258,9 @@ pub struct Reader<R> {
     /// `order.out`'s events of complete steps (a failed step's are
     /// dropped).
     kept: usize,
+    /// The first event placed whose ids are not in its generation: its
+    /// index in `order.out`, and the error.
+    invalid: Option<(usize, TraceError)>,
     /// Generations read.
     pub generations: u64,
     /// The largest generation's event bytes (the reader's memory bound).
@@ -311,6 +320,7 @@ impl<R: Read> Reader<R> {
             finished: false,
             pos: 0,
             kept: 0,
+            invalid: None,
             generations: 0,
             max_generation_bytes: 0,
         }
@@ -423,27 +433,30 @@ impl<R: Read> Reader<R> {
                     break;
                 }
                 Err(e) => {
-                    // Go returns none of a failed step's events.
+                    // Go returns none of a failed step's events (nor
+                    // checks them).
                     self.order.out.truncate(self.kept);
+                    if matches!(self.invalid, Some((k, _)) if k >= self.kept) {
+                        self.invalid = None;
+                    }
                     self.failed = Some(e);
                     break;
                 }
             }
-            if self.frontier.is_empty() && self.cpu.is_empty() {
-                // The generation's last event: the next one's tables
-                // replace its own.
+            if self.invalid.is_some() || (self.frontier.is_empty() && self.cpu.is_empty()) {
+                // A bad event; or the generation's last event: the next
+                // one's tables replace its own.
                 break;
             }
         }
-        // Go checks and retimes each event as it returns it: a bad one
-        // ends the reading there, before any later error.
-        let out = &mut self.order.out;
-        for (k, e) in out.iter_mut().enumerate() {
-            if let Err(err) = validate(self.gen.as_deref(), self.feed.offset(), e) {
-                out.truncate(k);
-                self.failed = Some(err);
-                return;
-            }
+        // Go checks each event's ids as it returns it: a bad one ends the
+        // reading there, before any later error. (They were checked when
+        // decoded; `invalid` is the first bad one placed.)
+        if let Some((k, err)) = self.invalid.take() {
+            self.order.out.truncate(k);
+            self.failed = Some(err);
+        }
+        for e in &mut self.order.out {
             if e.time <= self.last_ts {
                 e.time = self.last_ts + 1;
             }
@@ -509,17 +522,22 @@ impl<R: Read> Reader<R> {
     fn run_head(&mut self, sample_at: i64) -> Result<usize, TraceError> {
         let gen = self.gen.as_deref().expect("a generation is installed");
         let strings = |id: u64| gen.string(id).map(str::to_string);
+        let offset = self.feed.offset();
         let children = self.frontier.iter().skip(1).take(2).map(|h| h.time);
         let limit = children.fold(sample_at, i64::min);
         let c = &mut self.cursors[self.frontier[0].c];
         let mut n = 0;
         while self.order.out.len() < OUT_CHUNK {
+            let before = self.order.out.len();
             if let Step::NotYet = self.order.advance(c.head(), c.slot, gen.gen, &strings)? {
                 break;
             }
             n += 1;
+            if c.pos == c.bad {
+                self.invalid = first_invalid(gen, offset, &self.order.out, before);
+            }
             c.pos += 1;
-            if c.pos == c.buf.len() && !self.feed.refill(gen.freq, c)? {
+            if c.pos == c.buf.len() && !self.feed.refill(gen, c)? {
                 heap_remove(&mut self.frontier, 0);
                 self.kept = self.order.out.len();
                 return Ok(n);
@@ -527,7 +545,7 @@ impl<R: Read> Reader<R> {
             self.kept = self.order.out.len();
             let t = c.head().time;
             self.frontier[0].time = t;
-            if t > limit {
+            if t > limit || self.invalid.is_some() {
                 break;
             }
         }
@@ -540,12 +558,16 @@ impl<R: Read> Reader<R> {
         let gen = self.gen.as_ref().expect("a generation is installed");
         let strings = |id: u64| gen.string(id).map(str::to_string);
         let c = &mut self.cursors[self.frontier[i].c];
+        let before = self.order.out.len();
         match self.order.advance(c.head(), c.slot, gen.gen, &strings)? {
             Step::NotYet => return Ok(false),
             Step::Done => {}
         }
+        if c.pos == c.bad {
+            self.invalid = first_invalid(gen, self.feed.offset(), &self.order.out, before);
+        }
         c.pos += 1;
-        if c.pos == c.buf.len() && !self.feed.refill(gen.freq, c)? {
+        if c.pos == c.buf.len() && !self.feed.refill(gen, c)? {
             heap_remove(&mut self.frontier, i);
         } else {
             self.frontier[i].time = c.head().time;
@@ -576,7 +598,7 @@ impl<R: Read> Reader<R> {
         self.sync(t)
     }
 
-    fn install(&mut self, g: Box<Generation>) -> Result<Event, TraceError> {
+    fn install(&mut self, g: Arc<Generation>) -> Result<Event, TraceError> {
         self.generations += 1;
         self.max_generation_bytes = self.max_generation_bytes.max(g.event_bytes);
         self.cpu = g.cpu_samples.iter().copied().collect();
@@ -593,8 +615,9 @@ impl<R: Read> Reader<R> {
                 buf: Vec::new(),
                 pos: 0,
                 err: None,
+                bad: usize::MAX,
             };
-            if self.feed.refill(g.freq, &mut c)? {
+            if self.feed.refill(&g, &mut c)? {
                 let head = Head {
                     time: c.head().time,
                     c: self.cursors.len(),
@@ -607,6 +630,19 @@ impl<R: Read> Reader<R> {
         self.gen = Some(g);
         Ok(self.sync(t))
     }
+}
+
+/// Where and why the first of `out[from..]` (one step's events: the event
+/// marked bad when decoded, and any the ordering made up around it) fails
+/// [`validate`].
+#[cold]
+fn first_invalid(
+    g: &Generation,
+    offset: u64,
+    out: &[Event],
+    from: usize,
+) -> Option<(usize, TraceError)> {
+    (from..out.len()).find_map(|k| validate(Some(g), offset, &out[k]).err().map(|e| (k, e)))
 }
 
 /// Checks that the event's stack and string ids are in its generation

@@ -204,7 +204,7 @@ impl Sequenced for PState {
 /// The status of `id` if an event with sequence number `seq` applies to
 /// it now: it is in one of the statuses `from` and `seq` is the next of
 /// its sequence. `None`: the event waits for another batch's events.
-fn ready<S: Sequenced>(map: &FxHashMap<i64, S>, id: i64, seq: Seq, from: &[u64]) -> Option<u64> {
+fn ready<S: Sequenced>(map: &impl States<S>, id: i64, seq: Seq, from: &[u64]) -> Option<u64> {
     let (status, last) = map.get(&id)?.at();
     (from.contains(&status) && seq.succeeds(last)).then_some(status)
 }
@@ -212,7 +212,7 @@ fn ready<S: Sequenced>(map: &FxHashMap<i64, S>, id: i64, seq: Seq, from: &[u64])
 /// [`ready`] for an event that then advances `id` itself: one lookup.
 #[inline(always)]
 fn ready_mut<S: Sequenced>(
-    map: &mut FxHashMap<i64, S>,
+    map: &mut impl States<S>,
     id: i64,
     seq: Seq,
     from: u64,
@@ -223,7 +223,7 @@ fn ready_mut<S: Sequenced>(
 }
 
 /// Moves `id` to `status` at sequence number `seq`.
-fn advance<S: Sequenced>(map: &mut FxHashMap<i64, S>, id: i64, status: u64, seq: Seq) {
+fn advance<S: Sequenced>(map: &mut impl States<S>, id: i64, status: u64, seq: Seq) {
     if let Some(s) = map.get_mut(&id) {
         s.set(status, seq);
     }
@@ -289,7 +289,7 @@ fn user(ctx: Ctx) -> Result<(), String> {
 /// from one generation to the next.
 #[derive(Debug)]
 pub struct Ordering {
-    g: FxHashMap<i64, GState>,
+    g: GTable,
     /// Regions and ranges of the goroutines that have any.
     g_extra: FxHashMap<i64, GExtra>,
     p: FxHashMap<i64, PState>,
@@ -321,7 +321,7 @@ pub enum Step {
 impl Default for Ordering {
     fn default() -> Self {
         Ordering {
-            g: FxHashMap::default(),
+            g: GTable::default(),
             g_extra: FxHashMap::default(),
             p: FxHashMap::default(),
             m: FxHashMap::default(),
@@ -1000,7 +1000,7 @@ impl Ordering {
 
 /// The state of a goroutine or P an event names, which must be known.
 fn known<'a, S>(
-    states: &'a mut FxHashMap<i64, S>,
+    states: &'a mut impl States<S>,
     id: i64,
     what: &str,
     typ: u8,
@@ -1014,5 +1014,174 @@ fn new_g(status: u64, gen: u64) -> GState {
     GState {
         status,
         seq: Seq { gen, n: 0 },
+    }
+}
+
+/// The states a sequenced event looks up by id: goroutines (in a
+/// [`GTable`]) or Ps (in a map: a program has few).
+trait States<S> {
+    fn get(&self, id: &i64) -> Option<&S>;
+    fn get_mut(&mut self, id: &i64) -> Option<&mut S>;
+}
+
+impl<S> States<S> for FxHashMap<i64, S> {
+    fn get(&self, id: &i64) -> Option<&S> {
+        FxHashMap::get(self, id)
+    }
+    fn get_mut(&mut self, id: &i64) -> Option<&mut S> {
+        FxHashMap::get_mut(self, id)
+    }
+}
+
+/// Ids per leaf of a [`GTable`], and leaves per middle node.
+const LEAF_BITS: u32 = 8;
+const MID_BITS: u32 = 12;
+/// Ids the table indexes: below 2^40 (Go's goroutine ids count up from 1;
+/// a service would need decades to pass this). Others go to the map.
+const TOP_SHIFT: u32 = LEAF_BITS + MID_BITS;
+const MAX_TOP: u64 = 1 << (40 - TOP_SHIFT);
+/// Leaves alive at most (6 KiB each: 24 MiB). Ids spread far apart (only
+/// made up traces do that) go to the map past this.
+const MAX_LEAVES: usize = 4096;
+
+struct Leaf {
+    live: u32,
+    /// Status 0: no goroutine (wire statuses are 1 to 4).
+    slots: [GState; 1 << LEAF_BITS],
+}
+
+type Mid = [Option<Box<Leaf>>; 1 << MID_BITS];
+
+/// Goroutine states by id. Go hands goroutine ids out from a counter, a
+/// batch at a time per P, so the ids alive at once sit in a few runs of
+/// consecutive ids: a radix table of 256-id leaves, indexed directly, costs
+/// a few loads where a hash map costs a hash, a probe and a cache miss on
+/// a big table. Every event looks a goroutine up.
+#[derive(Default)]
+struct GTable {
+    top: Vec<Option<Box<Mid>>>,
+    leaves: usize,
+    far: FxHashMap<i64, GState>,
+}
+
+impl std::fmt::Debug for GTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GTable")
+            .field("leaves", &self.leaves)
+            .field("far", &self.far.len())
+            .finish()
+    }
+}
+
+const ABSENT: GState = GState {
+    status: 0,
+    seq: Seq { gen: 0, n: 0 },
+};
+
+impl GTable {
+    /// The leaf slot of `id`, if its leaf exists.
+    #[inline(always)]
+    fn slot(&self, id: i64) -> Option<&GState> {
+        let u = id as u64;
+        let mid = self.top.get((u >> TOP_SHIFT) as usize)?.as_ref()?;
+        let leaf = mid[((u >> LEAF_BITS) & ((1 << MID_BITS) - 1)) as usize].as_ref()?;
+        Some(&leaf.slots[(u & ((1 << LEAF_BITS) - 1)) as usize])
+    }
+
+    #[inline(always)]
+    fn leaf_mut(&mut self, id: i64) -> Option<&mut Leaf> {
+        let u = id as u64;
+        let mid = self.top.get_mut((u >> TOP_SHIFT) as usize)?.as_mut()?;
+        mid[((u >> LEAF_BITS) & ((1 << MID_BITS) - 1)) as usize].as_deref_mut()
+    }
+
+    #[inline(always)]
+    fn get(&self, id: &i64) -> Option<&GState> {
+        match self.slot(*id) {
+            Some(s) if s.status != 0 => Some(s),
+            _ if self.far.is_empty() => None,
+            _ => self.far.get(id),
+        }
+    }
+
+    #[inline(always)]
+    fn get_mut(&mut self, id: &i64) -> Option<&mut GState> {
+        let in_leaf = matches!(self.slot(*id), Some(s) if s.status != 0);
+        if in_leaf {
+            let leaf = self.leaf_mut(*id)?;
+            return Some(&mut leaf.slots[(*id as u64 & ((1 << LEAF_BITS) - 1)) as usize]);
+        }
+        if self.far.is_empty() {
+            return None;
+        }
+        self.far.get_mut(id)
+    }
+
+    fn contains_key(&self, id: &i64) -> bool {
+        self.get(id).is_some()
+    }
+
+    /// Adds goroutine `id` (not present: the callers check).
+    fn insert(&mut self, id: i64, s: GState) {
+        let u = id as u64;
+        let t = u >> TOP_SHIFT;
+        if id < 0 || t >= MAX_TOP {
+            self.far.insert(id, s);
+            return;
+        }
+        let t = t as usize;
+        if self.top.len() <= t {
+            self.top.resize_with(t + 1, || None);
+        }
+        let m = ((u >> LEAF_BITS) & ((1 << MID_BITS) - 1)) as usize;
+        let has_leaf = self.top[t].as_ref().is_some_and(|mid| mid[m].is_some());
+        if !has_leaf && self.leaves >= MAX_LEAVES {
+            self.far.insert(id, s);
+            return;
+        }
+        let mid = self.top[t].get_or_insert_with(|| Box::new(std::array::from_fn(|_| None)));
+        let leaf = mid[m].get_or_insert_with(|| {
+            self.leaves += 1;
+            Box::new(Leaf {
+                live: 0,
+                slots: [ABSENT; 1 << LEAF_BITS],
+            })
+        });
+        leaf.live += 1;
+        leaf.slots[(u & ((1 << LEAF_BITS) - 1)) as usize] = s;
+    }
+
+    fn remove(&mut self, id: &i64) {
+        let u = *id as u64;
+        let in_leaf = matches!(self.slot(*id), Some(s) if s.status != 0);
+        if !in_leaf {
+            if !self.far.is_empty() {
+                self.far.remove(id);
+            }
+            return;
+        }
+        let t = (u >> TOP_SHIFT) as usize;
+        let m = ((u >> LEAF_BITS) & ((1 << MID_BITS) - 1)) as usize;
+        let Some(mid) = self.top[t].as_mut() else {
+            return;
+        };
+        let Some(leaf) = mid[m].as_mut() else { return };
+        leaf.slots[(u & ((1 << LEAF_BITS) - 1)) as usize] = ABSENT;
+        leaf.live -= 1;
+        if leaf.live == 0 {
+            // Ids only count up: a leaf whose goroutines are all gone is
+            // done with.
+            mid[m] = None;
+            self.leaves -= 1;
+        }
+    }
+}
+
+impl States<GState> for GTable {
+    fn get(&self, id: &i64) -> Option<&GState> {
+        GTable::get(self, id)
+    }
+    fn get_mut(&mut self, id: &i64) -> Option<&mut GState> {
+        GTable::get_mut(self, id)
     }
 }
