@@ -5,11 +5,12 @@
 //! halves of the work, on two cores).
 
 use std::io::Read;
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::Arc;
+use std::sync::Mutex;
 
 use super::wire::{self, Batch, Generation, Source};
-use super::{decode, decode_error, validate, Cursor, Event, TraceError, CHUNK};
+use super::{decode, decode_error, ids_ok, Cursor, Event, TraceError, CHUNK};
 
 /// Reads generation after generation, with the rules of each format
 /// version for where a generation ends and when a read error shows.
@@ -91,6 +92,28 @@ enum Msg {
     },
 }
 
+/// Event buffers the reader is done with, for the helper to fill again:
+/// the last one in is the first out, still in the cache.
+#[derive(Clone, Default)]
+struct Spent(Arc<Mutex<Vec<Vec<Event>>>>);
+
+impl Spent {
+    fn put(&self, mut events: Vec<Event>) {
+        events.clear();
+        if let Ok(mut list) = self.0.lock() {
+            list.push(events);
+        }
+    }
+
+    fn take(&self) -> Vec<Event> {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|mut list| list.pop())
+            .unwrap_or_default()
+    }
+}
+
 /// Decoded batches the helper may run ahead by (about 1 MB each): enough
 /// to keep both threads busy, little next to a generation's own bytes.
 const AHEAD: usize = 8;
@@ -110,7 +133,7 @@ pub(super) enum Feed<R> {
 pub(super) struct Piped {
     rx: Receiver<Msg>,
     /// Spent event buffers, back to the helper for reuse.
-    spent: Sender<Vec<Event>>,
+    spent: Spent,
     /// Batches that came before the reader needed them, per thread, by
     /// batch number.
     stash: Vec<Vec<Option<Decoded>>>,
@@ -128,10 +151,11 @@ impl<R: Read + Send + 'static> Feed<R> {
     /// Starts the helper thread, which takes the input from here on.
     pub(super) fn piped(gens: Generations<R>) -> Result<Feed<R>, TraceError> {
         let (tx, rx) = mpsc::sync_channel(AHEAD);
-        let (spent, spent_rx) = mpsc::channel();
+        let spent = Spent::default();
+        let spent_helper = spent.clone();
         std::thread::Builder::new()
             .name("trace-decode".into())
-            .spawn(move || helper(gens, &tx, &spent_rx))?;
+            .spawn(move || helper(gens, &tx, &spent_helper))?;
         Ok(Feed::Piped(Piped {
             rx,
             spent,
@@ -145,7 +169,7 @@ impl<R: Read + Send + 'static> Feed<R> {
 /// its batches: each thread's first, then the others in the order of
 /// their start times (about the order the ordering needs them in). It
 /// stops when the reader is dropped.
-fn helper<R: Read>(mut gens: Generations<R>, tx: &SyncSender<Msg>, spent: &Receiver<Vec<Event>>) {
+fn helper<R: Read>(mut gens: Generations<R>, tx: &SyncSender<Msg>, spent: &Spent) {
     loop {
         let mut g = match gens.next() {
             Ok(Some(g)) => g,
@@ -189,8 +213,7 @@ fn helper<R: Read>(mut gens: Generations<R>, tx: &SyncSender<Msg>, spent: &Recei
             return;
         }
         for (_, t, k) in order {
-            let mut events = spent.try_recv().unwrap_or_default();
-            events.clear();
+            let mut events = spent.take();
             let (err, bad) = decode_batch(&threads[t][k], &g, g.ms[t], &mut events);
             let d = Decoded {
                 t,
@@ -232,15 +255,13 @@ fn decode_batch(
         if last == 0 {
             last = wire::ns(g.freq, b.time);
         }
-        match decode(data, &mut i, g.freq, last, m) {
-            Some(e) => {
-                last = e.time;
-                if bad == usize::MAX && validate(Some(g), 0, &e).is_err() {
-                    bad = out.len();
-                }
-                out.push(e);
-            }
-            None => return (Some(decode_error(data, i, m)), bad),
+        if !decode(data, &mut i, g.freq, last, m, out) {
+            return (Some(decode_error(data, i, m)), bad);
+        }
+        let e = &out[out.len() - 1];
+        last = e.time;
+        if bad == usize::MAX && !ids_ok(g, e) {
+            bad = out.len() - 1;
         }
     }
     (None, bad)
@@ -279,7 +300,7 @@ impl<R: Read> Feed<R> {
                     }
                     // Left over from a generation cut short: not needed.
                     Ok(Msg::Batch(d)) => {
-                        let _ = p.spent.send(d.events);
+                        p.spent.put(d.events);
                     }
                     Ok(Msg::End { error, offset }) => {
                         p.offset = offset;
@@ -313,7 +334,7 @@ impl<R: Read> Feed<R> {
                 c.batch += 1;
                 let old = std::mem::replace(&mut c.buf, d.events);
                 if old.capacity() > 0 {
-                    let _ = p.spent.send(old);
+                    p.spent.put(old);
                 }
                 c.err = d.err;
                 c.bad = d.bad;
@@ -380,20 +401,18 @@ fn refill_local(batches: &[Batch], g: &Generation, c: &mut Cursor) -> Result<boo
         if c.last == 0 {
             c.last = wire::ns(g.freq, b.time);
         }
-        match decode(data, &mut i, g.freq, c.last, c.m) {
-            Some(r) => {
-                c.off = i;
-                c.last = r.time;
-                if c.bad == usize::MAX && validate(Some(g), 0, &r).is_err() {
-                    c.bad = c.buf.len();
-                }
-                c.buf.push(r);
+        if !decode(data, &mut i, g.freq, c.last, c.m, &mut c.buf) {
+            if c.buf.is_empty() {
+                return Err(decode_error(data, i, c.m));
             }
-            None if c.buf.is_empty() => return Err(decode_error(data, i, c.m)),
-            None => {
-                c.err = Some(decode_error(data, i, c.m));
-                break;
-            }
+            c.err = Some(decode_error(data, i, c.m));
+            break;
+        }
+        let e = &c.buf[c.buf.len() - 1];
+        c.off = i;
+        c.last = e.time;
+        if c.bad == usize::MAX && !ids_ok(g, e) {
+            c.bad = c.buf.len() - 1;
         }
     }
     Ok(true)

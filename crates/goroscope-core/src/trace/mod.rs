@@ -645,6 +645,18 @@ fn first_invalid(
     (from..out.len()).find_map(|k| validate(Some(g), offset, &out[k]).err().map(|e| (k, e)))
 }
 
+/// Whether the event's stack and string ids are in its generation: the
+/// per-event check, [`validate`] says what is wrong.
+#[inline(always)]
+fn ids_ok(g: &Generation, e: &Event) -> bool {
+    let at = spec::ID_ARGS[e.typ as usize];
+    let arg = |k: usize| e.args[at[k] as usize - 1];
+    (at[0] == 0 || arg(0) == 0 || g.has_stack(arg(0)))
+        && (at[1] == 0 || arg(1) == 0 || g.has_stack(arg(1)))
+        && (at[2] == 0 || g.has_string(arg(2)))
+        && (at[3] == 0 || g.has_string(arg(3)))
+}
+
 /// Checks that the event's stack and string ids are in its generation
 /// (`offset`: where the reader is, for the message).
 #[inline]
@@ -681,25 +693,25 @@ fn validate(g: Option<&Generation>, offset: u64, e: &Event) -> Result<(), TraceE
     Ok(())
 }
 
-/// The event at `data[*i]` of thread `m`, `last` the time of the one
-/// before it; `None`
-/// if it is not a timed event or a varint is bad or cut ([`decode_error`]
-/// says which).
+/// Decodes the event at `data[*i]` of thread `m` onto `out`, `last` the
+/// time of the one before it; false if it is not a timed event or a
+/// varint is bad or cut ([`decode_error`] says which). The arguments are
+/// written where the event goes: built on the stack and copied, their
+/// narrow stores would stall the wide loads of the copy.
 #[inline(always)]
-fn decode(data: &[u8], i: &mut usize, freq: f64, last: i64, m: i64) -> Option<Event> {
-    let typ = *data.get(*i)?;
-    let n = spec::TIMED_ARGS[typ as usize];
+fn decode(data: &[u8], i: &mut usize, freq: f64, last: i64, m: i64, out: &mut Vec<Event>) -> bool {
+    let Some(&typ) = data.get(*i) else {
+        return false;
+    };
+    let n = spec::TIMED_ARGS[typ as usize] as usize;
     if n > 4 {
-        return None;
+        return false;
     }
     let mut j = *i + 1;
-    let dt = varint_at(data, &mut j)?;
-    let mut args = [0u64; 4];
-    for a in &mut args[..n as usize] {
-        *a = varint_at(data, &mut j)?;
-    }
-    *i = j;
-    Some(Event {
+    let Some(dt) = varint_at(data, &mut j) else {
+        return false;
+    };
+    out.push(Event {
         typ,
         time: wire::ns(freq, dt) + last,
         ctx: Ctx {
@@ -707,8 +719,20 @@ fn decode(data: &[u8], i: &mut usize, freq: f64, last: i64, m: i64) -> Option<Ev
             p: NO_P,
             m,
         },
-        args,
-    })
+        args: [0; 4],
+    });
+    let k = out.len() - 1;
+    for a in 0..n {
+        match varint_at(data, &mut j) {
+            Some(v) => out[k].args[a] = v,
+            None => {
+                out.pop();
+                return false;
+            }
+        }
+    }
+    *i = j;
+    true
 }
 
 /// Why [`decode`] failed at `data[i]`, for thread `m`.
@@ -774,28 +798,45 @@ fn heap_remove(h: &mut Vec<Head>, mut i: usize) {
     sift_down(h, 0);
 }
 
+// Both sifts move a hole, not the entry: its time was just written, and
+// the wide load of a swap would stall on that narrow store.
+
 fn sift_up(h: &mut [Head], mut i: usize) -> usize {
-    while i > 0 && h[(i - 1) / 2].time > h[i].time {
-        h.swap((i - 1) / 2, i);
+    let e = Head {
+        time: h[i].time,
+        c: h[i].c,
+    };
+    while i > 0 && h[(i - 1) / 2].time > e.time {
+        h[i] = h[(i - 1) / 2];
         i = (i - 1) / 2;
     }
+    h[i] = e;
     i
 }
 
 fn sift_down(h: &mut [Head], mut i: usize) {
+    let n = h.len();
+    if i >= n {
+        return;
+    }
+    let e = Head {
+        time: h[i].time,
+        c: h[i].c,
+    };
     loop {
         let mut m = i;
-        let mut min = if i < h.len() { h[i].time } else { i64::MAX };
+        let mut min = e.time;
         for j in [2 * i + 1, 2 * i + 2] {
-            if j < h.len() && h[j].time < min {
+            if j < n && h[j].time < min {
                 min = h[j].time;
                 m = j;
             }
         }
         if m == i {
-            return;
+            break;
         }
-        h.swap(i, m);
+        h[i] = h[m];
         i = m;
     }
+    h[i] = e;
 }

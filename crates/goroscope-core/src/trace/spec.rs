@@ -327,3 +327,47 @@ pub static TIMED_ARGS: [u8; 256] = {
     }
     t
 };
+
+/// For each event type, where its stack and string ids are among the
+/// arguments after the delta (1-based; 0: none): two stack ids, then two
+/// string ids. The decoder checks every event's ids with it.
+pub static ID_ARGS: [[u8; 4]; 256] = {
+    let mut t = [[0u8; 4]; 256];
+    let mut i = 0;
+    while i < 256 {
+        let s = &SPECS[i];
+        let mut k = 0;
+        while k < s.stacks.len() && k < 2 {
+            t[i][k] = s.stacks[k];
+            k += 1;
+        }
+        let mut k = 0;
+        while k < s.strings.len() && k < 2 {
+            t[i][2 + k] = s.strings[k];
+            k += 1;
+        }
+        i += 1;
+    }
+    t
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// ID_ARGS holds two stack and two string positions: every event type
+    /// fits, and each position is one of the event's arguments.
+    #[test]
+    fn id_args_cover_every_stack_and_string() {
+        for (typ, s) in SPECS.iter().enumerate() {
+            assert!(s.stacks.len() <= 2 && s.strings.len() <= 2, "{}", s.name);
+            let at = ID_ARGS[typ];
+            let want: Vec<u8> = s.stacks.iter().chain(s.strings).copied().collect();
+            let got: Vec<u8> = at.iter().copied().filter(|&k| k != 0).collect();
+            assert_eq!(got, want, "{}", s.name);
+            for k in got {
+                assert!(k >= 1 && k < s.args.max(1), "{}: argument {k}", s.name);
+            }
+        }
+    }
+}

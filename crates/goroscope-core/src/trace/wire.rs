@@ -253,6 +253,7 @@ impl Generation {
     }
 
     /// Whether the stack table has this id.
+    #[inline]
     pub fn has_stack(&self, id: u64) -> bool {
         match self.stack_ids.get(id as usize) {
             Some(&b) => b,
@@ -261,6 +262,7 @@ impl Generation {
     }
 
     /// Whether the string table has this id (0 always: the empty string).
+    #[inline]
     pub fn has_string(&self, id: u64) -> bool {
         id == 0
             || match self.string_ids.get(id as usize) {
