@@ -376,7 +376,7 @@ impl Ordering {
             cur.g = ms.g;
         }
         self.slot = slot;
-        match self.dispatch(e, &mut cur, gen, strings) {
+        match self.dispatch_hot(e, &mut cur, gen, strings) {
             Ok(true) => Ok(Step::Done),
             Ok(false) => Ok(Step::NotYet),
             Err(message) => Err(TraceError::Broken {
@@ -394,7 +394,111 @@ impl Ordering {
         self.out.push(Event { ctx, ..*e });
     }
 
-    /// `Ok(self.moved(new context))` when advanced, `Ok(false)` when not yet.
+    /// The scheduler events that make up nearly all of a trace (goroutine
+    /// creation, start, block, unblock, exit, syscalls), inlined into the
+    /// reader's loop; the others go through [`Ordering::dispatch`].
+    /// `Ok(true)` when advanced (the thread's new context is set by
+    /// [`Ordering::moved`]), `Ok(false)` when not yet.
+    #[inline(always)]
+    fn dispatch_hot(
+        &mut self,
+        e: &Event,
+        cur: &mut Ctx,
+        gen: u64,
+        strings: &dyn Fn(u64) -> Option<String>,
+    ) -> Result<bool, String> {
+        let c = *cur;
+        match e.typ {
+            ev::GO_CREATE | ev::GO_CREATE_BLOCKED => {
+                check_ctx(c, Need::Must, Need::Must, Need::May)?;
+                if let Some(s) = self.g.get(&c.g) {
+                    if s.status != gstatus::RUNNING {
+                        return Err("goroutine creation by a goroutine that is not running".into());
+                    }
+                }
+                let new = e.args[0] as i64;
+                if self.g.contains_key(&new) {
+                    return Err(format!("goroutine {new} created twice"));
+                }
+                let status = if e.typ == ev::GO_CREATE_BLOCKED {
+                    gstatus::WAITING
+                } else {
+                    gstatus::RUNNABLE
+                };
+                self.g.insert(new, new_g(status, gen));
+                self.push(e, c);
+                Ok(self.moved(c))
+            }
+            ev::GO_START => {
+                let gid = e.args[0] as i64;
+                let seq = Seq { gen, n: e.args[1] };
+                let Some(s) = ready_mut(&mut self.g, gid, seq, gstatus::RUNNABLE) else {
+                    return Ok(false);
+                };
+                check_ctx(c, Need::Must, Need::Must, Need::No)?;
+                s.set(gstatus::RUNNING, seq);
+                self.push(e, c);
+                Ok(self.moved(Ctx { g: gid, ..c }))
+            }
+            ev::GO_DESTROY | ev::GO_STOP | ev::GO_BLOCK => {
+                user(c)?;
+                let s = self.running_g(c.g, e.typ)?;
+                match e.typ {
+                    ev::GO_DESTROY => self.remove_g(c.g),
+                    ev::GO_STOP => s.status = gstatus::RUNNABLE,
+                    _ => s.status = gstatus::WAITING,
+                }
+                self.push(e, c);
+                Ok(self.moved(Ctx { g: NO_G, ..c }))
+            }
+            ev::GO_UNBLOCK => {
+                let gid = e.args[0] as i64;
+                let seq = Seq { gen, n: e.args[1] };
+                let Some(s) = ready_mut(&mut self.g, gid, seq, gstatus::WAITING) else {
+                    return Ok(false);
+                };
+                s.set(gstatus::RUNNABLE, seq);
+                self.push(e, c);
+                Ok(self.moved(c))
+            }
+            ev::GO_SYSCALL_BEGIN => {
+                user(c)?;
+                let s = self.running_g(c.g, e.typ)?;
+                s.status = gstatus::SYSCALL;
+                let p = known(&mut self.p, c.p, "proc", e.typ)?;
+                p.status = pstatus::SYSCALL;
+                let seq = Seq { gen, n: e.args[0] };
+                if !seq.succeeds(p.seq) {
+                    return Err(format!(
+                        "GoSyscallBegin: proc sequence {} does not follow {}",
+                        seq.n, p.seq.n
+                    ));
+                }
+                p.seq = seq;
+                self.push(e, c);
+                Ok(self.moved(c))
+            }
+            ev::GO_SYSCALL_END => {
+                user(c)?;
+                let s = known(&mut self.g, c.g, "goroutine", e.typ)?;
+                if s.status != gstatus::SYSCALL {
+                    return Err("GoSyscallEnd for a goroutine not in a syscall".into());
+                }
+                s.status = gstatus::RUNNING;
+                let p = known(&mut self.p, c.p, "proc", e.typ)?;
+                if p.status != pstatus::SYSCALL {
+                    return Err(format!("GoSyscallEnd: proc {} not in a syscall", c.p));
+                }
+                p.status = pstatus::RUNNING;
+                self.push(e, c);
+                Ok(self.moved(c))
+            }
+            _ => self.dispatch(e, cur, gen, strings),
+        }
+    }
+
+    /// The other events of [`Ordering::dispatch_hot`].
+    #[inline(never)]
     fn dispatch(
         &mut self,
         e: &Event,
@@ -437,26 +541,6 @@ impl Ordering {
             }
             ev::PROC_STEAL => self.proc_steal(e, c, gen),
             ev::GO_STATUS | ev::GO_STATUS_STACK => self.go_status(e, cur, gen),
-            ev::GO_CREATE | ev::GO_CREATE_BLOCKED => {
-                check_ctx(c, Need::Must, Need::Must, Need::May)?;
-                if let Some(s) = self.g.get(&c.g) {
-                    if s.status != gstatus::RUNNING {
-                        return Err("goroutine creation by a goroutine that is not running".into());
-                    }
-                }
-                let new = e.args[0] as i64;
-                if self.g.contains_key(&new) {
-                    return Err(format!("goroutine {new} created twice"));
-                }
-                let status = if e.typ == ev::GO_CREATE_BLOCKED {
-                    gstatus::WAITING
-                } else {
-                    gstatus::RUNNABLE
-                };
-                self.g.insert(new, new_g(status, gen));
-                self.push(e, c);
-                Ok(self.moved(c))
-            }
             ev::GO_CREATE_SYSCALL => {
                 check_ctx(c, Need::Must, Need::May, Need::No)?;
                 let new = e.args[0] as i64;
@@ -466,38 +550,6 @@ impl Ordering {
                 self.g.insert(new, new_g(gstatus::SYSCALL, gen));
                 self.push(e, c);
                 Ok(self.moved(Ctx { g: new, ..c }))
-            }
-            ev::GO_START => {
-                let gid = e.args[0] as i64;
-                let seq = Seq { gen, n: e.args[1] };
-                let Some(s) = ready_mut(&mut self.g, gid, seq, gstatus::RUNNABLE) else {
-                    return Ok(false);
-                };
-                check_ctx(c, Need::Must, Need::Must, Need::No)?;
-                s.set(gstatus::RUNNING, seq);
-                self.push(e, c);
-                Ok(self.moved(Ctx { g: gid, ..c }))
-            }
-            ev::GO_DESTROY | ev::GO_STOP | ev::GO_BLOCK => {
-                user(c)?;
-                let s = self.running_g(c.g, e.typ)?;
-                match e.typ {
-                    ev::GO_DESTROY => self.remove_g(c.g),
-                    ev::GO_STOP => s.status = gstatus::RUNNABLE,
-                    _ => s.status = gstatus::WAITING,
-                }
-                self.push(e, c);
-                Ok(self.moved(Ctx { g: NO_G, ..c }))
-            }
-            ev::GO_UNBLOCK => {
-                let gid = e.args[0] as i64;
-                let seq = Seq { gen, n: e.args[1] };
-                let Some(s) = ready_mut(&mut self.g, gid, seq, gstatus::WAITING) else {
-                    return Ok(false);
-                };
-                s.set(gstatus::RUNNABLE, seq);
-                self.push(e, c);
-                Ok(self.moved(c))
             }
             ev::GO_SWITCH | ev::GO_SWITCH_DESTROY => {
                 user(c)?;
@@ -524,38 +576,6 @@ impl Ordering {
                     Ctx { g: NO_G, ..c },
                 );
                 Ok(self.moved(Ctx { g: next, ..c }))
-            }
-            ev::GO_SYSCALL_BEGIN => {
-                user(c)?;
-                let s = self.running_g(c.g, e.typ)?;
-                s.status = gstatus::SYSCALL;
-                let p = known(&mut self.p, c.p, "proc", e.typ)?;
-                p.status = pstatus::SYSCALL;
-                let seq = Seq { gen, n: e.args[0] };
-                if !seq.succeeds(p.seq) {
-                    return Err(format!(
-                        "GoSyscallBegin: proc sequence {} does not follow {}",
-                        seq.n, p.seq.n
-                    ));
-                }
-                p.seq = seq;
-                self.push(e, c);
-                Ok(self.moved(c))
-            }
-            ev::GO_SYSCALL_END => {
-                user(c)?;
-                let s = known(&mut self.g, c.g, "goroutine", e.typ)?;
-                if s.status != gstatus::SYSCALL {
-                    return Err("GoSyscallEnd for a goroutine not in a syscall".into());
-                }
-                s.status = gstatus::RUNNING;
-                let p = known(&mut self.p, c.p, "proc", e.typ)?;
-                if p.status != pstatus::SYSCALL {
-                    return Err(format!("GoSyscallEnd: proc {} not in a syscall", c.p));
-                }
-                p.status = pstatus::RUNNING;
-                self.push(e, c);
-                Ok(self.moved(c))
             }
             ev::GO_SYSCALL_END_BLOCKED => {
                 if c.p != NO_P {
