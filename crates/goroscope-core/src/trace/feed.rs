@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::Mutex;
 
 use super::wire::{self, Batch, Generation, Source};
-use super::{decode, decode_error, ids_ok, Cursor, Event, TraceError, CHUNK};
+use super::{decode, decode_error, ids_ok, Cursor, Raw, TraceError, CHUNK};
 
 /// Reads generation after generation, with the rules of each format
 /// version for where a generation ends and when a read error shows.
@@ -69,7 +69,7 @@ impl<R: Read> Generations<R> {
 struct Decoded {
     t: usize,
     k: usize,
-    events: Vec<Event>,
+    events: Vec<Raw>,
     err: Option<TraceError>,
     /// The first event whose ids are not in the generation
     /// (`usize::MAX`: none).
@@ -95,17 +95,17 @@ enum Msg {
 /// Event buffers the reader is done with, for the helper to fill again:
 /// the last one in is the first out, still in the cache.
 #[derive(Clone, Default)]
-struct Spent(Arc<Mutex<Vec<Vec<Event>>>>);
+struct Spent(Arc<Mutex<Vec<Vec<Raw>>>>);
 
 impl Spent {
-    fn put(&self, mut events: Vec<Event>) {
+    fn put(&self, mut events: Vec<Raw>) {
         events.clear();
         if let Ok(mut list) = self.0.lock() {
             list.push(events);
         }
     }
 
-    fn take(&self) -> Vec<Event> {
+    fn take(&self) -> Vec<Raw> {
         self.0
             .lock()
             .ok()
@@ -244,7 +244,7 @@ fn decode_batch(
     b: &Batch,
     g: &Generation,
     m: i64,
-    out: &mut Vec<Event>,
+    out: &mut Vec<Raw>,
 ) -> (Option<TraceError>, usize) {
     let data = &b.data[..];
     let mut i = 0;
@@ -255,7 +255,7 @@ fn decode_batch(
         if last == 0 {
             last = wire::ns(g.freq, b.time);
         }
-        if !decode(data, &mut i, g.freq, last, m, out) {
+        if !decode(data, &mut i, g.freq, last, out) {
             return (Some(decode_error(data, i, m)), bad);
         }
         let e = &out[out.len() - 1];
@@ -401,7 +401,7 @@ fn refill_local(batches: &[Batch], g: &Generation, c: &mut Cursor) -> Result<boo
         if c.last == 0 {
             c.last = wire::ns(g.freq, b.time);
         }
-        if !decode(data, &mut i, g.freq, c.last, c.m, &mut c.buf) {
+        if !decode(data, &mut i, g.freq, c.last, &mut c.buf) {
             if c.buf.is_empty() {
                 return Err(decode_error(data, i, c.m));
             }

@@ -164,6 +164,26 @@ impl Event {
     }
 }
 
+/// An event as decoded from its thread's batch: what the helper thread
+/// hands over and the ordering reads, two thirds of an [`Event`] (the
+/// context is the ordering's to give). Every byte of it crosses between
+/// cores.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Raw {
+    pub(crate) time: i64,
+    pub(crate) args: [u64; 4],
+    pub(crate) typ: u8,
+}
+
+impl Raw {
+    /// An event the ordering makes up.
+    pub(crate) fn made(typ: u8, time: i64, args: &[u64]) -> Raw {
+        let mut a = [0; 4];
+        a[..args.len()].copy_from_slice(args);
+        Raw { time, args: a, typ }
+    }
+}
+
 /// The trace format version of a header, or why it is not one.
 pub fn read_header(header: &[u8]) -> Result<u32, TraceError> {
     let not = || {
@@ -209,9 +229,8 @@ struct Cursor {
     batch: usize,
     off: usize,
     last: i64,
-    /// Decoded events (context: the thread only); `buf[pos]` is the
-    /// thread's next one.
-    buf: Vec<Event>,
+    /// Decoded events; `buf[pos]` is the thread's next one.
+    buf: Vec<Raw>,
     pos: usize,
     /// Why decoding stopped after `buf`'s events, if it failed.
     err: Option<TraceError>,
@@ -221,7 +240,7 @@ struct Cursor {
 }
 
 impl Cursor {
-    fn head(&self) -> &Event {
+    fn head(&self) -> &Raw {
         &self.buf[self.pos]
     }
 }
@@ -529,7 +548,10 @@ impl<R: Read> Reader<R> {
         let mut n = 0;
         while self.order.out.len() < OUT_CHUNK {
             let before = self.order.out.len();
-            if let Step::NotYet = self.order.advance(c.head(), c.slot, gen.gen, &strings)? {
+            if let Step::NotYet = self
+                .order
+                .advance(c.head(), c.m, c.slot, gen.gen, &strings)?
+            {
                 break;
             }
             n += 1;
@@ -559,7 +581,10 @@ impl<R: Read> Reader<R> {
         let strings = |id: u64| gen.string(id).map(str::to_string);
         let c = &mut self.cursors[self.frontier[i].c];
         let before = self.order.out.len();
-        match self.order.advance(c.head(), c.slot, gen.gen, &strings)? {
+        match self
+            .order
+            .advance(c.head(), c.m, c.slot, gen.gen, &strings)?
+        {
             Step::NotYet => return Ok(false),
             Step::Done => {}
         }
@@ -648,7 +673,7 @@ fn first_invalid(
 /// Whether the event's stack and string ids are in its generation: the
 /// per-event check, [`validate`] says what is wrong.
 #[inline(always)]
-fn ids_ok(g: &Generation, e: &Event) -> bool {
+fn ids_ok(g: &Generation, e: &Raw) -> bool {
     let at = spec::ID_ARGS[e.typ as usize];
     let arg = |k: usize| e.args[at[k] as usize - 1];
     (at[0] == 0 || arg(0) == 0 || g.has_stack(arg(0)))
@@ -693,13 +718,13 @@ fn validate(g: Option<&Generation>, offset: u64, e: &Event) -> Result<(), TraceE
     Ok(())
 }
 
-/// Decodes the event at `data[*i]` of thread `m` onto `out`, `last` the
+/// Decodes the event at `data[*i]` onto `out`, `last` the
 /// time of the one before it; false if it is not a timed event or a
 /// varint is bad or cut ([`decode_error`] says which). The arguments are
 /// written where the event goes: built on the stack and copied, their
 /// narrow stores would stall the wide loads of the copy.
 #[inline(always)]
-fn decode(data: &[u8], i: &mut usize, freq: f64, last: i64, m: i64, out: &mut Vec<Event>) -> bool {
+fn decode(data: &[u8], i: &mut usize, freq: f64, last: i64, out: &mut Vec<Raw>) -> bool {
     let Some(&typ) = data.get(*i) else {
         return false;
     };
@@ -711,15 +736,10 @@ fn decode(data: &[u8], i: &mut usize, freq: f64, last: i64, m: i64, out: &mut Ve
     let Some(dt) = varint_at(data, &mut j) else {
         return false;
     };
-    out.push(Event {
-        typ,
+    out.push(Raw {
         time: wire::ns(freq, dt) + last,
-        ctx: Ctx {
-            g: NO_G,
-            p: NO_P,
-            m,
-        },
         args: [0; 4],
+        typ,
     });
     let k = out.len() - 1;
     for a in 0..n {

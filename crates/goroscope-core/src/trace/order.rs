@@ -8,7 +8,7 @@
 use rustc_hash::FxHashMap;
 
 use super::spec::{ev, SPECS};
-use super::{Ctx, Event, TraceError, NO_G, NO_P};
+use super::{Ctx, Event, Raw, TraceError, NO_G, NO_P};
 
 /// Wire goroutine status (`tracev2.GoStatus`).
 pub mod gstatus {
@@ -351,13 +351,14 @@ impl Ordering {
         }))
     }
 
-    /// Tries to advance `e` from thread `e.ctx.m` (whose state is in
-    /// `slot`, from [`Ordering::slot`]) in generation `gen`; `strings` resolves the
+    /// Tries to advance `e` from thread `m` (whose state is in `slot`,
+    /// from [`Ordering::slot`]) in generation `gen`; `strings` resolves the
     /// generation's string ids (task and region names).
     #[inline]
     pub fn advance(
         &mut self,
-        e: &Event,
+        e: &Raw,
+        m: i64,
         slot: Option<usize>,
         gen: u64,
         strings: &dyn Fn(u64) -> Option<String>,
@@ -368,7 +369,7 @@ impl Ordering {
         let mut cur = Ctx {
             g: NO_G,
             p: NO_P,
-            m: e.ctx.m,
+            m,
         };
         if let Some(i) = slot {
             let ms = self.ms[i];
@@ -388,10 +389,15 @@ impl Ordering {
     }
 
     #[inline(always)]
-    fn push(&mut self, e: &Event, ctx: Ctx) {
+    fn push(&mut self, e: &Raw, ctx: Ctx) {
         // Built from the decoded event where it lies, not from a copy just
         // written on the stack: a wide load of narrow fresh stores stalls.
-        self.out.push(Event { ctx, ..*e });
+        self.out.push(Event {
+            typ: e.typ,
+            time: e.time,
+            ctx,
+            args: e.args,
+        });
     }
 
     /// The scheduler events that make up nearly all of a trace (goroutine
@@ -402,7 +408,7 @@ impl Ordering {
     #[inline(always)]
     fn dispatch_hot(
         &mut self,
-        e: &Event,
+        e: &Raw,
         cur: &mut Ctx,
         gen: u64,
         strings: &dyn Fn(u64) -> Option<String>,
@@ -501,7 +507,7 @@ impl Ordering {
     #[inline(never)]
     fn dispatch(
         &mut self,
-        e: &Event,
+        e: &Raw,
         cur: &mut Ctx,
         gen: u64,
         strings: &dyn Fn(u64) -> Option<String>,
@@ -565,14 +571,14 @@ impl Ordering {
                         s.status = gstatus::WAITING;
                     }
                     // Go gives the implied block no reason and no stack.
-                    self.push(&Event::made(ev::GO_BLOCK, e.time, &[0, 0]), c);
+                    self.push(&Raw::made(ev::GO_BLOCK, e.time, &[0, 0]), c);
                 } else {
                     self.remove_g(c.g);
-                    self.push(&Event::made(ev::GO_DESTROY, e.time, &[]), c);
+                    self.push(&Raw::made(ev::GO_DESTROY, e.time, &[]), c);
                 }
                 advance(&mut self.g, next, gstatus::RUNNING, seq);
                 self.push(
-                    &Event::made(ev::GO_START, e.time, &[next as u64, e.args[1]]),
+                    &Raw::made(ev::GO_START, e.time, &[next as u64, e.args[1]]),
                     Ctx { g: NO_G, ..c },
                 );
                 Ok(self.moved(Ctx { g: next, ..c }))
@@ -614,7 +620,7 @@ impl Ordering {
                     }
                     p.status = pstatus::SYSCALL_ABANDONED;
                     new.p = NO_P;
-                    let mut steal = Event::made(ev::PROC_STEAL, e.time, &[c.p as u64]);
+                    let mut steal = Raw::made(ev::PROC_STEAL, e.time, &[c.p as u64]);
                     steal.args[3] = pstatus::SYSCALL;
                     self.push(&steal, c);
                 }
@@ -837,7 +843,7 @@ impl Ordering {
         Ok(s)
     }
 
-    fn proc_status(&mut self, e: &Event, cur: &mut Ctx, gen: u64) -> Result<bool, String> {
+    fn proc_status(&mut self, e: &Raw, cur: &mut Ctx, gen: u64) -> Result<bool, String> {
         let mut e = *e;
         let pid = e.args[0] as i64;
         let status = e.args[1];
@@ -903,7 +909,7 @@ impl Ordering {
         Ok(self.moved(new))
     }
 
-    fn proc_steal(&mut self, e: &Event, c: Ctx, gen: u64) -> Result<bool, String> {
+    fn proc_steal(&mut self, e: &Raw, c: Ctx, gen: u64) -> Result<bool, String> {
         let mut e = *e;
         let pid = e.args[0] as i64;
         let seq = Seq { gen, n: e.args[1] };
@@ -945,7 +951,7 @@ impl Ordering {
         Ok(self.moved(c))
     }
 
-    fn go_status(&mut self, e: &Event, cur: &mut Ctx, gen: u64) -> Result<bool, String> {
+    fn go_status(&mut self, e: &Raw, cur: &mut Ctx, gen: u64) -> Result<bool, String> {
         let mut e = *e;
         let gid = e.args[0] as i64;
         let mid = e.args[1] as i64;
