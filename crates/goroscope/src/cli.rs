@@ -104,10 +104,10 @@ pub struct TraceArgs {
     #[arg(long, value_name = "MIB", default_value_t = 2048)]
     pub max_mib: u64,
 
-    /// Threads that read the trace: 1 = one thread; 0 (one per core) or
-    /// more = a second thread reads and decodes the input while the first
-    /// orders the events (the work has two stages: more threads do not
-    /// help). The result is the same whatever the number.
+    /// Threads that read the trace: 1 = one thread; 0 (when the machine
+    /// has more than one core) or more = three stages on three threads:
+    /// read and decode, order, count (more do not help). The result is
+    /// the same whatever the number.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub threads: usize,
 }

@@ -134,8 +134,15 @@ pub fn run(args: &TraceArgs) -> Result<ExitCode, Failure> {
         e => Failure::Usage(format!("{source}: {e}")),
     })?;
     let mut summary = Summary::new(args.goroutines);
-    let error = summary.read(&mut reader).err().map(|e| e.to_string());
-    let out = output(&summary, &source, reader.version(), error.clone(), args);
+    let version = reader.version();
+    let read = if helper {
+        // Decoding, ordering and counting, each on a thread.
+        summary.read_piped(reader)
+    } else {
+        summary.read(&mut reader)
+    };
+    let error = read.err().map(|e| e.to_string());
+    let out = output(&summary, &source, version, error.clone(), args);
     let stdout = io::stdout();
     let mut w = io::BufWriter::new(stdout.lock());
     let written = match args.format {

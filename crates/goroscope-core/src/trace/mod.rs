@@ -184,6 +184,69 @@ impl Raw {
     }
 }
 
+/// What resolves an event's string and stack ids: the tables of its
+/// generation.
+pub trait Tables {
+    /// A string (id 0: the empty string).
+    fn string(&self, id: u64) -> Option<&str>;
+    /// A stack's frames, innermost first: (function, file, line).
+    fn stack(&self, id: u64) -> Vec<(&str, &str, u64)>;
+}
+
+impl<R: Read> Tables for Reader<R> {
+    fn string(&self, id: u64) -> Option<&str> {
+        Reader::string(self, id)
+    }
+    fn stack(&self, id: u64) -> Vec<(&str, &str, u64)> {
+        Reader::stack(self, id)
+    }
+}
+
+/// A generation's tables, kept after the reader moved on ([`Reader::tables`]).
+#[derive(Clone, Default)]
+pub struct GenTables(Option<Arc<Generation>>);
+
+impl GenTables {
+    /// Whether both are the same generation's.
+    pub fn same(&self, other: &GenTables) -> bool {
+        match (&self.0, &other.0) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        }
+    }
+}
+
+impl Tables for GenTables {
+    fn string(&self, id: u64) -> Option<&str> {
+        self.0.as_ref()?.string(id)
+    }
+    fn stack(&self, id: u64) -> Vec<(&str, &str, u64)> {
+        stack_of(self.0.as_deref(), id)
+    }
+}
+
+fn stack_of(g: Option<&Generation>, id: u64) -> Vec<(&str, &str, u64)> {
+    let Some(g) = g else {
+        return Vec::new();
+    };
+    g.stacks
+        .get(&id)
+        .map(|pcs| {
+            pcs.iter()
+                .filter_map(|pc| g.frames.get(pc))
+                .map(|f| {
+                    (
+                        g.string(f.func).unwrap_or(""),
+                        g.string(f.file).unwrap_or(""),
+                        f.line,
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The trace format version of a header, or why it is not one.
 pub fn read_header(header: &[u8]) -> Result<u32, TraceError> {
     let not = || {
@@ -369,24 +432,13 @@ impl<R: Read> Reader<R> {
     /// The frames of a stack of the current generation, innermost first:
     /// (function, file, line).
     pub fn stack(&self, id: u64) -> Vec<(&str, &str, u64)> {
-        let Some(g) = &self.gen else {
-            return Vec::new();
-        };
-        g.stacks
-            .get(&id)
-            .map(|pcs| {
-                pcs.iter()
-                    .filter_map(|pc| g.frames.get(pc))
-                    .map(|f| {
-                        (
-                            g.string(f.func).unwrap_or(""),
-                            g.string(f.file).unwrap_or(""),
-                            f.line,
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
+        stack_of(self.gen.as_deref(), id)
+    }
+
+    /// The current generation's tables, to resolve the ids of the events
+    /// just returned after the reader has moved on (on another thread).
+    pub fn tables(&self) -> GenTables {
+        GenTables(self.gen.clone())
     }
 
     fn sync(&mut self, time: i64) -> Event {
