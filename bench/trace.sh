@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark goroscope's execution trace reader against Go's own
 # (golang.org/x/exp/trace, a generated copy of Go 1.26's internal/trace)
-# on the same trace of a real Go 1.26 program. See bench/README.md.
+# on the same trace of a real Go 1.26 program, goroscope with its threads
+# (the default) and on one thread (TRACECOUNT_LOCAL=1, --threads 1). See
+# bench/README.md.
 #
 # Knobs (environment):
 #   SECONDS_TRACED=20  how long testdata/tracegen runs (20 s: ~130 MB)
@@ -46,12 +48,14 @@ run() { # tool round
 	local tf="$OUT/time.$1.$2.txt"
 	case $1 in
 	goroscope-read) /usr/bin/time -v -o "$tf" "$TARGET/examples/tracecount" "$TRACE" >/dev/null ;;
+	goroscope-read-1) TRACECOUNT_LOCAL=1 /usr/bin/time -v -o "$tf" "$TARGET/examples/tracecount" "$TRACE" >/dev/null ;;
 	go-read) /usr/bin/time -v -o "$tf" "$OUT/tracecheck" -read-only "$TRACE" >/dev/null ;;
 	goroscope-summary) /usr/bin/time -v -o "$tf" "$TARGET/goroscope" trace --format json "$TRACE" >/dev/null ;;
+	goroscope-summary-1) /usr/bin/time -v -o "$tf" "$TARGET/goroscope" trace --threads 1 --format json "$TRACE" >/dev/null ;;
 	go-summary) /usr/bin/time -v -o "$tf" "$OUT/tracecheck" -no-goroutines -compact "$TRACE" >/dev/null ;;
 	esac
 }
-TOOLS=(goroscope-read go-read goroscope-summary go-summary)
+TOOLS=(goroscope-read goroscope-read-1 go-read goroscope-summary goroscope-summary-1 go-summary)
 for ((r = 1; r <= RUNS; r++)); do
 	for t in "${TOOLS[@]}"; do run "$t" "$r"; done
 done
@@ -62,7 +66,7 @@ import os, statistics
 from timev import parse_time
 out, runs = os.environ["OUT"], int(os.environ["RUNS"])
 res = {}
-for tool in ("goroscope-read", "go-read", "goroscope-summary", "go-summary"):
+for tool in ("goroscope-read", "goroscope-read-1", "go-read", "goroscope-summary", "goroscope-summary-1", "go-summary"):
     w, m, _ = zip(*(parse_time(f"{out}/time.{tool}.{r}.txt") for r in range(1, runs + 1)))
     res[tool] = (statistics.median(w), max(m) / 1024)
 size = int(os.environ["size"]) / 1e6
@@ -72,7 +76,7 @@ print("| what | tool | wall s | MB/s | peak RSS MiB | speed vs Go |")
 print("|---|---|---:|---:|---:|---:|")
 for what, ours, go in (("read every event", "goroscope-read", "go-read"), ("summary", "goroscope-summary", "go-summary")):
     g = res[go][0]
-    for tool in (ours, go):
+    for tool in (ours, ours + "-1", go):
         wall, rss = res[tool]
         print(f"| {what} | {tool} | {wall:.2f} | {size / wall:.0f} | {rss:.1f} | {g / wall:.2f}× |")
 PY

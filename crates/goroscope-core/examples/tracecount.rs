@@ -1,5 +1,7 @@
 //! Reads every event of a trace and prints how many there were per kind:
 //! the bare reader, for bench/trace.sh (Go's side: tracecheck -read-only).
+//! With its decoding helper thread (`Reader::with_helper`), or on one
+//! thread when TRACECOUNT_LOCAL is set.
 use goroscope_core::trace::spec::Kind;
 use goroscope_core::trace::Reader;
 

@@ -132,6 +132,7 @@ pub(super) enum Feed<R> {
 
 pub(super) struct Piped {
     rx: Receiver<Msg>,
+    helper: Option<std::thread::JoinHandle<()>>,
     /// Spent event buffers, back to the helper for reuse.
     spent: Spent,
     /// Batches that came before the reader needed them, per thread, by
@@ -153,11 +154,12 @@ impl<R: Read + Send + 'static> Feed<R> {
         let (tx, rx) = mpsc::sync_channel(AHEAD);
         let spent = Spent::default();
         let spent_helper = spent.clone();
-        std::thread::Builder::new()
+        let handle = std::thread::Builder::new()
             .name("trace-decode".into())
             .spawn(move || helper(gens, &tx, &spent_helper))?;
         Ok(Feed::Piped(Piped {
             rx,
+            helper: Some(handle),
             spent,
             stash: Vec::new(),
             offset: 0,
@@ -345,6 +347,18 @@ impl<R: Read> Feed<R> {
                     return Err(e);
                 }
             },
+        }
+    }
+}
+
+impl Drop for Piped {
+    /// Stops the helper (its next hand-over fails) and waits for it: no
+    /// thread outlives its reader.
+    fn drop(&mut self) {
+        let (_, closed) = mpsc::sync_channel(0);
+        drop(std::mem::replace(&mut self.rx, closed));
+        if let Some(h) = self.helper.take() {
+            let _ = h.join();
         }
     }
 }
