@@ -329,7 +329,6 @@ pub struct Reader<R> {
     frontier: Vec<Head>,
     cpu: std::collections::VecDeque<wire::CpuSample>,
     order: Ordering,
-    last_ts: i64,
     syncs: u64,
     done: bool,
     failed: Option<TraceError>,
@@ -395,7 +394,6 @@ impl<R: Read> Reader<R> {
             frontier: Vec::new(),
             cpu: Default::default(),
             order: Ordering::default(),
-            last_ts: 0,
             syncs: 0,
             done: false,
             failed: None,
@@ -490,7 +488,8 @@ impl<R: Read> Reader<R> {
 
     /// Places the next events in `order.out`: up to [`OUT_CHUNK`] and
     /// within one generation (whose tables answer [`Reader::string`] for
-    /// them), checked and with Go's timestamps. An error is kept in
+    /// them), checked and with Go's timestamps (made strictly increasing
+    /// as they are placed). An error is kept in
     /// `failed`, to be returned after the events before it.
     fn fill(&mut self) {
         self.order.out.clear();
@@ -527,12 +526,6 @@ impl<R: Read> Reader<R> {
             self.order.out.truncate(k);
             self.failed = Some(err);
         }
-        for e in &mut self.order.out {
-            if e.time <= self.last_ts {
-                e.time = self.last_ts + 1;
-            }
-            self.last_ts = e.time;
-        }
     }
 
     /// Places one more step's events in `order.out` (a run of the
@@ -545,7 +538,7 @@ impl<R: Read> Reader<R> {
         }
         if self.frontier.is_empty() && self.cpu.is_empty() {
             let e = self.next_generation()?;
-            self.order.out.push(e);
+            self.order.place(e);
             self.kept = self.order.out.len();
             return Ok(true);
         }
@@ -558,7 +551,7 @@ impl<R: Read> Reader<R> {
                 p: s.p,
                 m: s.m,
             };
-            self.order.out.push(e);
+            self.order.place(e);
             self.kept = self.order.out.len();
             return Ok(true);
         }
@@ -671,7 +664,7 @@ impl<R: Read> Reader<R> {
         // `done` is set by the next call finding nothing, or the error.
         self.finished = error.is_none();
         self.failed = error;
-        let t = self.last_ts;
+        let t = self.order.last_ts;
         self.sync(t)
     }
 

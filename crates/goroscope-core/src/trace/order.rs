@@ -306,6 +306,8 @@ pub struct Ordering {
     /// Events placed, in order, for the reader to hand out (it clears
     /// this when it has): written once, where they are read.
     pub out: Vec<Event>,
+    /// The time of the last event placed.
+    pub last_ts: i64,
     /// The thread slot of the event being dispatched.
     slot: Option<usize>,
 }
@@ -332,6 +334,7 @@ impl Default for Ordering {
             gc: Gc::Undetermined,
             initial_gen: 0,
             out: Vec::new(),
+            last_ts: 0,
             slot: None,
         }
     }
@@ -392,12 +395,32 @@ impl Ordering {
     fn push(&mut self, e: &Raw, ctx: Ctx) {
         // Built from the decoded event where it lies, not from a copy just
         // written on the stack: a wide load of narrow fresh stores stalls.
+        let time = self.retime(e.time);
         self.out.push(Event {
             typ: e.typ,
-            time: e.time,
+            time,
             ctx,
             args: e.args,
         });
+    }
+
+    /// Places an event the reader makes (a Sync, a CPU sample).
+    pub fn place(&mut self, mut e: Event) {
+        e.time = self.retime(e.time);
+        self.out.push(e);
+    }
+
+    /// Go's output times: strictly increasing, each at least one
+    /// nanosecond after the one before.
+    #[inline(always)]
+    fn retime(&mut self, t: i64) -> i64 {
+        let t = if t <= self.last_ts {
+            self.last_ts + 1
+        } else {
+            t
+        };
+        self.last_ts = t;
+        t
     }
 
     /// The scheduler events that make up nearly all of a trace (goroutine
