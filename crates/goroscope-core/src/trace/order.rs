@@ -1155,10 +1155,15 @@ impl GTable {
 
     #[inline(always)]
     fn get_mut(&mut self, id: &i64) -> Option<&mut GState> {
+        let k = (*id as u64 & ((1 << LEAF_BITS) - 1)) as usize;
+        if self.far.is_empty() {
+            // The usual case: one walk down the table.
+            let s = &mut self.leaf_mut(*id)?.slots[k];
+            return (s.status != 0).then_some(s);
+        }
         let in_leaf = matches!(self.slot(*id), Some(s) if s.status != 0);
         if in_leaf {
-            let leaf = self.leaf_mut(*id)?;
-            return Some(&mut leaf.slots[(*id as u64 & ((1 << LEAF_BITS) - 1)) as usize]);
+            return Some(&mut self.leaf_mut(*id)?.slots[k]);
         }
         if self.far.is_empty() {
             return None;
@@ -1232,5 +1237,73 @@ impl States<GState> for GTable {
     }
     fn get_mut(&mut self, id: &i64) -> Option<&mut GState> {
         GTable::get_mut(self, id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The goroutine table against a plain map, on ids from every range it
+    /// treats apart: dense small ids (leaves), ids spread a leaf apart
+    /// until the leaves run out (then the map), negative ids and ids past
+    /// 2^40 (the map), with leaves emptied and freed on the way.
+    #[test]
+    fn the_goroutine_table_is_a_map() {
+        let mut t = GTable::default();
+        let mut want: FxHashMap<i64, u64> = FxHashMap::default();
+        let mut most = 0;
+        let mut x: u64 = 1;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for step in 0..250_000u64 {
+            let r = next();
+            // Small ids alone first (the map unused: the fast paths),
+            // then every range.
+            let ranges = if step < 50_000 { 2 } else { 5 };
+            let id: i64 = match r % ranges {
+                0 | 1 => (r >> 8) as i64 % 5_000,
+                2 => ((r >> 8) % (2 * MAX_LEAVES as u64) << LEAF_BITS) as i64,
+                3 => -((r >> 8) as i64 % 1_000) - 2,
+                _ => (1i64 << 41) + (r >> 8) as i64 % 1_000,
+            };
+            // Twice as many adds as removals: the leaves run out.
+            match (r >> 4) % 4 {
+                0 | 1 if !want.contains_key(&id) => {
+                    let status = 1 + step % 4;
+                    t.insert(id, new_g(status, step));
+                    want.insert(id, status);
+                }
+                2 => {
+                    t.remove(&id);
+                    want.remove(&id);
+                }
+                _ => {
+                    if let Some(s) = t.get_mut(&id) {
+                        s.status = 1 + (s.status % 4);
+                        *want.get_mut(&id).expect("in the model too") = s.status;
+                    }
+                }
+            }
+            assert_eq!(t.get(&id).map(|s| s.status), want.get(&id).copied(), "{id}");
+            assert_eq!(t.contains_key(&id), want.contains_key(&id));
+            most = most.max(t.leaves);
+        }
+        assert_eq!(most, MAX_LEAVES, "the leaves never ran out");
+        for (id, &status) in &want {
+            assert_eq!(t.get(id).map(|s| s.status), Some(status), "{id}");
+        }
+        assert!(t.leaves <= MAX_LEAVES);
+        assert!(!t.far.is_empty(), "the map was never used");
+        // Every goroutine gone: every leaf freed.
+        for id in want.keys().copied().collect::<Vec<_>>() {
+            t.remove(&id);
+        }
+        assert_eq!(t.leaves, 0);
+        assert!(t.far.is_empty());
     }
 }
