@@ -1267,7 +1267,7 @@ mod tests {
             let ranges = if step < 50_000 { 2 } else { 5 };
             let id: i64 = match r % ranges {
                 0 | 1 => (r >> 8) as i64 % 5_000,
-                2 => ((r >> 8) % (2 * MAX_LEAVES as u64) << LEAF_BITS) as i64,
+                2 => (((r >> 8) % (2 * MAX_LEAVES as u64)) << LEAF_BITS) as i64,
                 3 => -((r >> 8) as i64 % 1_000) - 2,
                 _ => (1i64 << 41) + (r >> 8) as i64 % 1_000,
             };
