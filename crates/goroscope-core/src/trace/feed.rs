@@ -133,6 +133,8 @@ pub(super) enum Feed<R> {
 pub(super) struct Piped {
     rx: Receiver<Msg>,
     helper: Option<std::thread::JoinHandle<()>>,
+    /// Closed when the helper returns.
+    gone: Receiver<()>,
     /// Spent event buffers, back to the helper for reuse.
     spent: Spent,
     /// Batches that came before the reader needed them, per thread, by
@@ -154,12 +156,18 @@ impl<R: Read + Send + 'static> Feed<R> {
         let (tx, rx) = mpsc::sync_channel(AHEAD);
         let spent = Spent::default();
         let spent_helper = spent.clone();
+        let (gone_tx, gone) = mpsc::channel::<()>();
         let handle = std::thread::Builder::new()
             .name("trace-decode".into())
-            .spawn(move || helper(gens, &tx, &spent_helper))?;
+            .spawn(move || {
+                // Dropped on return or panic: `gone` sees it.
+                let _gone = gone_tx;
+                helper(gens, &tx, &spent_helper);
+            })?;
         Ok(Feed::Piped(Piped {
             rx,
             helper: Some(handle),
+            gone,
             spent,
             stash: Vec::new(),
             offset: 0,
@@ -351,13 +359,21 @@ impl<R: Read> Feed<R> {
     }
 }
 
+/// How long a dropped reader waits for its helper to stop.
+const HELPER_GRACE: std::time::Duration = std::time::Duration::from_millis(200);
+
 impl Drop for Piped {
-    /// Stops the helper (its next hand-over fails) and waits for it: no
-    /// thread outlives its reader.
+    /// Stops the helper (its next hand-over fails) and waits for it, so
+    /// that it does not outlive its reader; but not for long: a helper
+    /// blocked reading a stalled stream is left to end with it.
     fn drop(&mut self) {
         let (_, closed) = mpsc::sync_channel(0);
         drop(std::mem::replace(&mut self.rx, closed));
-        if let Some(h) = self.helper.take() {
+        let stopped = matches!(
+            self.gone.recv_timeout(HELPER_GRACE),
+            Err(mpsc::RecvTimeoutError::Disconnected)
+        );
+        if let (true, Some(h)) = (stopped, self.helper.take()) {
             let _ = h.join();
         }
     }

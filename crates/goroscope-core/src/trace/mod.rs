@@ -446,7 +446,8 @@ impl<R: Read> Reader<R> {
         e
     }
 
-    /// The next event, `Ok(None)` at the end.
+    /// The next event, `Ok(None)` at the end. After an error, `Ok(None)`
+    /// too: a trace is not read past its first error (as Go's reader).
     pub fn next_event(&mut self) -> Result<Option<Event>, TraceError> {
         loop {
             if let Some(&e) = self.order.out.get(self.pos) {

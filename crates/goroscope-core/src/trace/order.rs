@@ -1099,7 +1099,15 @@ struct Leaf {
     slots: [GState; 1 << LEAF_BITS],
 }
 
-type Mid = [Option<Box<Leaf>>; 1 << MID_BITS];
+struct Mid {
+    /// Leaves alive under it: freed at none.
+    leaves: u32,
+    slots: [Option<Box<Leaf>>; 1 << MID_BITS],
+}
+
+/// Middle nodes alive at most (32 KiB each: 8 MiB). Ids a million apart
+/// (only made up traces have many) go to the map past this.
+const MAX_MIDS: usize = 256;
 
 /// Goroutine states by id. Go hands goroutine ids out from a counter, a
 /// batch at a time per P, so the ids alive at once sit in a few runs of
@@ -1110,6 +1118,7 @@ type Mid = [Option<Box<Leaf>>; 1 << MID_BITS];
 struct GTable {
     top: Vec<Option<Box<Mid>>>,
     leaves: usize,
+    mids: usize,
     far: FxHashMap<i64, GState>,
 }
 
@@ -1132,16 +1141,23 @@ impl GTable {
     #[inline(always)]
     fn slot(&self, id: i64) -> Option<&GState> {
         let u = id as u64;
+        // Compared before the cast: a 32-bit usize would alias big ids.
+        if u >> TOP_SHIFT >= MAX_TOP {
+            return None;
+        }
         let mid = self.top.get((u >> TOP_SHIFT) as usize)?.as_ref()?;
-        let leaf = mid[((u >> LEAF_BITS) & ((1 << MID_BITS) - 1)) as usize].as_ref()?;
+        let leaf = mid.slots[((u >> LEAF_BITS) & ((1 << MID_BITS) - 1)) as usize].as_ref()?;
         Some(&leaf.slots[(u & ((1 << LEAF_BITS) - 1)) as usize])
     }
 
     #[inline(always)]
     fn leaf_mut(&mut self, id: i64) -> Option<&mut Leaf> {
         let u = id as u64;
+        if u >> TOP_SHIFT >= MAX_TOP {
+            return None;
+        }
         let mid = self.top.get_mut((u >> TOP_SHIFT) as usize)?.as_mut()?;
-        mid[((u >> LEAF_BITS) & ((1 << MID_BITS) - 1)) as usize].as_deref_mut()
+        mid.slots[((u >> LEAF_BITS) & ((1 << MID_BITS) - 1)) as usize].as_deref_mut()
     }
 
     #[inline(always)]
@@ -1188,14 +1204,24 @@ impl GTable {
             self.top.resize_with(t + 1, || None);
         }
         let m = ((u >> LEAF_BITS) & ((1 << MID_BITS) - 1)) as usize;
-        let has_leaf = self.top[t].as_ref().is_some_and(|mid| mid[m].is_some());
-        if !has_leaf && self.leaves >= MAX_LEAVES {
+        let has_mid = self.top[t].is_some();
+        let has_leaf = self.top[t]
+            .as_ref()
+            .is_some_and(|mid| mid.slots[m].is_some());
+        if !has_leaf && (self.leaves >= MAX_LEAVES || !has_mid && self.mids >= MAX_MIDS) {
             self.far.insert(id, s);
             return;
         }
-        let mid = self.top[t].get_or_insert_with(|| Box::new(std::array::from_fn(|_| None)));
-        let leaf = mid[m].get_or_insert_with(|| {
+        let mid = self.top[t].get_or_insert_with(|| {
+            self.mids += 1;
+            Box::new(Mid {
+                leaves: 0,
+                slots: std::array::from_fn(|_| None),
+            })
+        });
+        let leaf = mid.slots[m].get_or_insert_with(|| {
             self.leaves += 1;
+            mid.leaves += 1;
             Box::new(Leaf {
                 live: 0,
                 slots: [ABSENT; 1 << LEAF_BITS],
@@ -1219,14 +1245,21 @@ impl GTable {
         let Some(mid) = self.top[t].as_mut() else {
             return;
         };
-        let Some(leaf) = mid[m].as_mut() else { return };
+        let Some(leaf) = mid.slots[m].as_mut() else {
+            return;
+        };
         leaf.slots[(u & ((1 << LEAF_BITS) - 1)) as usize] = ABSENT;
         leaf.live -= 1;
         if leaf.live == 0 {
             // Ids only count up: a leaf whose goroutines are all gone is
-            // done with.
-            mid[m] = None;
+            // done with, and so is a middle node with no leaves left.
+            mid.slots[m] = None;
+            mid.leaves -= 1;
             self.leaves -= 1;
+            if mid.leaves == 0 {
+                self.top[t] = None;
+                self.mids -= 1;
+            }
         }
     }
 }
@@ -1246,13 +1279,14 @@ mod tests {
 
     /// The goroutine table against a plain map, on ids from every range it
     /// treats apart: dense small ids (leaves), ids spread a leaf apart
-    /// until the leaves run out (then the map), negative ids and ids past
-    /// 2^40 (the map), with leaves emptied and freed on the way.
+    /// until the leaves run out and a million apart until the middle nodes
+    /// do (then the map), negative ids and ids past 2^40 (the map), with
+    /// leaves and middle nodes emptied and freed on the way.
     #[test]
     fn the_goroutine_table_is_a_map() {
         let mut t = GTable::default();
         let mut want: FxHashMap<i64, u64> = FxHashMap::default();
-        let mut most = 0;
+        let (mut most, mut most_mids) = (0, 0);
         let mut x: u64 = 1;
         let mut next = || {
             x ^= x << 13;
@@ -1264,8 +1298,9 @@ mod tests {
             let r = next();
             // Small ids alone first (the map unused: the fast paths),
             // then every range.
-            let ranges = if step < 50_000 { 2 } else { 5 };
+            let ranges = if step < 50_000 { 2 } else { 6 };
             let id: i64 = match r % ranges {
+                5 => (((r >> 8) % (2 * MAX_MIDS as u64)) << TOP_SHIFT) as i64,
                 0 | 1 => (r >> 8) as i64 % 5_000,
                 2 => (((r >> 8) % (2 * MAX_LEAVES as u64)) << LEAF_BITS) as i64,
                 3 => -((r >> 8) as i64 % 1_000) - 2,
@@ -1292,8 +1327,10 @@ mod tests {
             assert_eq!(t.get(&id).map(|s| s.status), want.get(&id).copied(), "{id}");
             assert_eq!(t.contains_key(&id), want.contains_key(&id));
             most = most.max(t.leaves);
+            most_mids = most_mids.max(t.mids);
         }
         assert_eq!(most, MAX_LEAVES, "the leaves never ran out");
+        assert_eq!(most_mids, MAX_MIDS, "the middle nodes never ran out");
         for (id, &status) in &want {
             assert_eq!(t.get(id).map(|s| s.status), Some(status), "{id}");
         }
@@ -1304,6 +1341,7 @@ mod tests {
             t.remove(&id);
         }
         assert_eq!(t.leaves, 0);
+        assert_eq!(t.mids, 0);
         assert!(t.far.is_empty());
     }
 }

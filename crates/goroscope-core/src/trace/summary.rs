@@ -393,7 +393,8 @@ impl Summary {
         const CHUNK: usize = 4096;
         type Msg = (Vec<Event>, GenTables);
         let (tx, rx) = mpsc::sync_channel::<Msg>(4);
-        let (spent_tx, spent_rx) = mpsc::channel::<Vec<Event>>();
+        // Bounded: a buffer handed back when the pool is full is dropped.
+        let (spent_tx, spent_rx) = mpsc::sync_channel::<Vec<Event>>(4);
         let reading = std::thread::Builder::new()
             .name("trace-order".into())
             .spawn(move || {
@@ -435,7 +436,7 @@ impl Summary {
                 self.add_with(e, &tables, &mut |_| {});
             }
             events.clear();
-            let _ = spent_tx.send(events);
+            let _ = spent_tx.try_send(events);
         }
         let (result, generations, max_bytes) = reading.join().map_err(|_| {
             TraceError::Io(std::io::Error::other("the trace reading thread failed"))
