@@ -556,15 +556,15 @@ impl<R: Read> Reader<R> {
             self.kept = self.order.out.len();
             return Ok(true);
         }
-        if self.run_head(sample_at)? > 0 {
+        let children = self.frontier.iter().skip(1).take(2).map(|h| h.time);
+        if self.advance_run(0, children.fold(sample_at, i64::min))? > 0 {
             return Ok(true);
         }
         // Not ready: the others, earliest first (a stable sort, as Go's
         // insertion sort is for the few threads a trace has).
         self.frontier.sort_by_key(|h| h.time);
         for i in 1..self.frontier.len() {
-            if self.try_advance(i)? {
-                self.kept = self.order.out.len();
+            if self.advance_run(i, i64::MIN)? > 0 {
                 return Ok(true);
             }
         }
@@ -579,20 +579,18 @@ impl<R: Read> Reader<R> {
         })
     }
 
-    /// Advances the earliest thread's events while they are ready and stay
-    /// the earliest (no later than its heap children's and the next CPU
-    /// sample at `sample_at`): the heap is touched once per run, not per
-    /// event, with the same outcome as Go's fix after each. Returns how
-    /// many advanced.
-    fn run_head(&mut self, sample_at: i64) -> Result<usize, TraceError> {
+    /// Advances the events of the cursor at frontier index `i` while they
+    /// are ready and no later than `limit`, then fixes the heap once: the
+    /// same outcome as Go's fix after each event (the earliest thread's
+    /// entry stays at the root while its time is no later than its
+    /// children's and the next CPU sample's). `limit` = `i64::MIN`: one
+    /// event. Returns how many advanced.
+    fn advance_run(&mut self, i: usize, limit: i64) -> Result<usize, TraceError> {
         let gen = self.gen.as_deref().expect("a generation is installed");
         let strings = |id: u64| gen.string(id).map(str::to_string);
-        let offset = self.feed.offset();
-        let children = self.frontier.iter().skip(1).take(2).map(|h| h.time);
-        let limit = children.fold(sample_at, i64::min);
-        let c = &mut self.cursors[self.frontier[0].c];
+        let c = &mut self.cursors[self.frontier[i].c];
         let mut n = 0;
-        while self.order.out.len() < OUT_CHUNK {
+        loop {
             let before = self.order.out.len();
             if let Step::NotYet = self
                 .order
@@ -602,49 +600,25 @@ impl<R: Read> Reader<R> {
             }
             n += 1;
             if c.pos == c.bad {
-                self.invalid = first_invalid(gen, offset, &self.order.out, before);
+                self.invalid = first_invalid(gen, self.feed.offset(), &self.order.out, before);
             }
             c.pos += 1;
             if c.pos == c.buf.len() && !self.feed.refill(gen, c)? {
-                heap_remove(&mut self.frontier, 0);
+                heap_remove(&mut self.frontier, i);
                 self.kept = self.order.out.len();
                 return Ok(n);
             }
             self.kept = self.order.out.len();
             let t = c.head().time;
-            self.frontier[0].time = t;
-            if t > limit || self.invalid.is_some() {
+            self.frontier[i].time = t;
+            if t > limit || self.invalid.is_some() || self.order.out.len() >= OUT_CHUNK {
                 break;
             }
         }
-        // Where Go's fix after the last event would have put it.
-        sift_down(&mut self.frontier, 0);
-        Ok(n)
-    }
-
-    fn try_advance(&mut self, i: usize) -> Result<bool, TraceError> {
-        let gen = self.gen.as_ref().expect("a generation is installed");
-        let strings = |id: u64| gen.string(id).map(str::to_string);
-        let c = &mut self.cursors[self.frontier[i].c];
-        let before = self.order.out.len();
-        match self
-            .order
-            .advance(c.head(), c.m, c.slot, gen.gen, &strings)?
-        {
-            Step::NotYet => return Ok(false),
-            Step::Done => {}
-        }
-        if c.pos == c.bad {
-            self.invalid = first_invalid(gen, self.feed.offset(), &self.order.out, before);
-        }
-        c.pos += 1;
-        if c.pos == c.buf.len() && !self.feed.refill(gen, c)? {
-            heap_remove(&mut self.frontier, i);
-        } else {
-            self.frontier[i].time = c.head().time;
+        if n > 0 {
             heap_update(&mut self.frontier, i);
         }
-        Ok(true)
+        Ok(n)
     }
 
     fn next_generation(&mut self) -> Result<Event, TraceError> {
