@@ -224,7 +224,17 @@ fn helper<R: Read>(mut gens: Generations<R>, tx: &SyncSender<Msg>, spent: &Spent
         }
         for (_, t, k) in order {
             let mut events = spent.take();
-            let (err, bad) = decode_batch(&threads[t][k], &g, g.ms[t], &mut events);
+            let mut bad = usize::MAX;
+            let mut at = BatchPos::default();
+            let err = decode_run(
+                &threads[t][k],
+                &g,
+                g.ms[t],
+                &mut at,
+                &mut events,
+                usize::MAX,
+                &mut bad,
+            );
             let d = Decoded {
                 t,
                 k,
@@ -247,34 +257,45 @@ fn take_threads(g: &mut Generation) -> Vec<Vec<Batch>> {
         .collect()
 }
 
-/// Decodes a whole batch of thread `m` of generation `g` into `out`: the
-/// error of the first undecodable event, which ends it, and the index of
-/// the first event with ids not in `g` (`usize::MAX`: none).
-fn decode_batch(
+/// Where decoding is in a batch: the next event's offset, and the time of
+/// the one before (0 at the batch's start).
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct BatchPos {
+    off: usize,
+    last: i64,
+}
+
+/// Decodes batch `b` of thread `m` of generation `g` from `at` onto `out`,
+/// until the batch ends or `out` holds `limit` events. Times as Go: the
+/// batch's base, then each delta converted and added. The first event
+/// whose ids are not in `g` is marked in `bad` (its index in `out`, if
+/// `bad` marks none yet); an undecodable event ends the run with its
+/// error.
+fn decode_run(
     b: &Batch,
     g: &Generation,
     m: i64,
+    at: &mut BatchPos,
     out: &mut Vec<Raw>,
-) -> (Option<TraceError>, usize) {
+    limit: usize,
+    bad: &mut usize,
+) -> Option<TraceError> {
     let data = &b.data[..];
-    let mut i = 0;
-    let mut last = 0;
-    let mut bad = usize::MAX;
-    while i < data.len() {
+    while at.off < data.len() && out.len() < limit {
         // Go's rule, checked per event: a zero time restarts from the base.
-        if last == 0 {
-            last = wire::ns(g.freq, b.time);
+        if at.last == 0 {
+            at.last = wire::ns(g.freq, b.time);
         }
-        if !decode(data, &mut i, g.freq, last, out) {
-            return (Some(decode_error(data, i, m)), bad);
+        if !decode(data, &mut at.off, g.freq, at.last, out) {
+            return Some(decode_error(data, at.off, m));
         }
         let e = &out[out.len() - 1];
-        last = e.time;
-        if bad == usize::MAX && !ids_ok(g, e) {
-            bad = out.len() - 1;
+        at.last = e.time;
+        if *bad == usize::MAX && !ids_ok(g, e) {
+            *bad = out.len() - 1;
         }
     }
-    (None, bad)
+    None
 }
 
 impl<R: Read> Feed<R> {
@@ -416,34 +437,18 @@ fn helper_gone() -> TraceError {
 /// batches.
 fn refill_local(batches: &[Batch], g: &Generation, c: &mut Cursor) -> Result<bool, TraceError> {
     c.buf.clear();
-    while c.batch < batches.len() && batches[c.batch].data.len() == c.off {
+    while c.batch < batches.len() && batches[c.batch].data.len() == c.at.off {
         c.batch += 1;
-        c.off = 0;
-        c.last = 0;
+        c.at = BatchPos::default();
     }
     let Some(b) = batches.get(c.batch) else {
         return Ok(false);
     };
-    let data = &b.data[..];
-    let mut i = c.off;
-    while i < data.len() && c.buf.len() < CHUNK {
-        // Go's rule, checked per event: a zero time restarts from the base.
-        if c.last == 0 {
-            c.last = wire::ns(g.freq, b.time);
-        }
-        if !decode(data, &mut i, g.freq, c.last, &mut c.buf) {
-            if c.buf.is_empty() {
-                return Err(decode_error(data, i, c.m));
-            }
-            c.err = Some(decode_error(data, i, c.m));
-            break;
-        }
-        let e = &c.buf[c.buf.len() - 1];
-        c.off = i;
-        c.last = e.time;
-        if c.bad == usize::MAX && !ids_ok(g, e) {
-            c.bad = c.buf.len() - 1;
+    match decode_run(b, g, c.m, &mut c.at, &mut c.buf, CHUNK, &mut c.bad) {
+        Some(e) if c.buf.is_empty() => Err(e),
+        e => {
+            c.err = e;
+            Ok(true)
         }
     }
-    Ok(true)
 }

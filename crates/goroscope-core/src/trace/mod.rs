@@ -285,13 +285,14 @@ const OUT_CHUNK: usize = 256;
 /// One thread's position in its batches.
 struct Cursor {
     m: i64,
-    /// Index of the thread's batches in `Reader::threads`.
+    /// The thread's index in its generation (`ms` order).
     t: usize,
     /// The thread's state slot in the ordering.
     slot: Option<usize>,
+    /// The batch being decoded, and where (one thread decoding: see
+    /// `feed`).
     batch: usize,
-    off: usize,
-    last: i64,
+    at: feed::BatchPos,
     /// Decoded events; `buf[pos]` is the thread's next one.
     buf: Vec<Raw>,
     pos: usize,
@@ -655,8 +656,7 @@ impl<R: Read> Reader<R> {
                 t,
                 slot: self.order.slot(m),
                 batch: 0,
-                off: 0,
-                last: 0,
+                at: feed::BatchPos::default(),
                 buf: Vec::new(),
                 pos: 0,
                 err: None,
