@@ -2,7 +2,7 @@
 //! the bare reader, for bench/trace.sh (Go's side: tracecheck -read-only).
 //! With its decoding helper thread (`Reader::with_helper`), or on one
 //! thread when TRACECOUNT_LOCAL is set.
-use goroscope_core::trace::spec::Kind;
+use goroscope_core::trace::spec::{Kind, SPECS};
 use goroscope_core::trace::Reader;
 
 fn main() {
@@ -32,8 +32,7 @@ fn main() {
     let types: Vec<u64> = (0..256).map(|t| types.iter().map(|c| c[t]).sum()).collect();
     let mut kinds = [0u64; Kind::ALL.len()];
     for (typ, &n) in types.iter().enumerate() {
-        let e = goroscope_core::trace::Event::made(typ as u8, 0, &[]);
-        kinds[e.kind() as usize] += n;
+        kinds[SPECS[typ].kind.unwrap_or(Kind::Sync) as usize] += n;
     }
     let total: u64 = kinds.iter().sum();
     let by_kind: Vec<String> = Kind::ALL

@@ -101,8 +101,7 @@ impl Event {
     /// An event the ordering makes up (the parts of a GoSwitch, the steal
     /// before a GoDestroySyscall).
     pub fn made(typ: u8, time: i64, args: &[u64]) -> Event {
-        let mut a = [0; 4];
-        a[..args.len()].copy_from_slice(args);
+        let r = Raw::made(typ, time, args);
         Event {
             typ,
             time,
@@ -111,7 +110,7 @@ impl Event {
                 p: NO_P,
                 m: wire::NO_THREAD,
             },
-            args: a,
+            args: r.args,
         }
     }
 
@@ -687,55 +686,52 @@ fn first_invalid(
     out: &[Event],
     from: usize,
 ) -> Option<(usize, TraceError)> {
-    (from..out.len()).find_map(|k| validate(Some(g), offset, &out[k]).err().map(|e| (k, e)))
+    (from..out.len()).find_map(|k| validate(g, offset, &out[k]).err().map(|e| (k, e)))
+}
+
+/// Whether the id at `spec::ID_ARGS` position `k` of an event of type
+/// `typ` (0 and 1: stacks, 0 meaning none; 2 and 3: strings) is in the
+/// generation; true where the type has none.
+#[inline(always)]
+fn id_ok(g: &Generation, typ: u8, args: &[u64; 4], k: usize) -> bool {
+    let at = spec::ID_ARGS[typ as usize][k];
+    if at == 0 {
+        return true;
+    }
+    let id = args[at as usize - 1];
+    if k < 2 {
+        id == 0 || g.has_stack(id)
+    } else {
+        g.has_string(id)
+    }
 }
 
 /// Whether the event's stack and string ids are in its generation: the
 /// per-event check, [`validate`] says what is wrong.
 #[inline(always)]
 fn ids_ok(g: &Generation, e: &Raw) -> bool {
-    let at = spec::ID_ARGS[e.typ as usize];
-    let arg = |k: usize| e.args[at[k] as usize - 1];
-    (at[0] == 0 || arg(0) == 0 || g.has_stack(arg(0)))
-        && (at[1] == 0 || arg(1) == 0 || g.has_stack(arg(1)))
-        && (at[2] == 0 || g.has_string(arg(2)))
-        && (at[3] == 0 || g.has_string(arg(3)))
+    (0..4).all(|k| id_ok(g, e.typ, &e.args, k))
 }
 
 /// Checks that the event's stack and string ids are in its generation
 /// (`offset`: where the reader is, for the message).
-#[inline]
-fn validate(g: Option<&Generation>, offset: u64, e: &Event) -> Result<(), TraceError> {
+#[cold]
+fn validate(g: &Generation, offset: u64, e: &Event) -> Result<(), TraceError> {
     if e.typ == ev::SYNC_EVENT {
         return Ok(());
     }
-    let Some(g) = g else { return Ok(()) };
-    let spec = &SPECS[e.typ as usize];
-    for &i in spec.stacks {
-        let id = e.args[i as usize - 1];
-        if id != 0 && !g.has_stack(id) {
-            return Err(TraceError::Corrupt {
-                offset,
-                message: format!(
-                    "event {} names stack {id}, which is not in its generation",
-                    spec.name
-                ),
-            });
-        }
-    }
-    for &i in spec.strings {
-        let id = e.args[i as usize - 1];
-        if !g.has_string(id) {
-            return Err(TraceError::Corrupt {
-                offset,
-                message: format!(
-                    "event {} names string {id}, which is not in its generation",
-                    spec.name
-                ),
-            });
-        }
-    }
-    Ok(())
+    let Some(k) = (0..4).find(|&k| !id_ok(g, e.typ, &e.args, k)) else {
+        return Ok(());
+    };
+    let what = if k < 2 { "stack" } else { "string" };
+    let id = e.args[spec::ID_ARGS[e.typ as usize][k] as usize - 1];
+    Err(TraceError::Corrupt {
+        offset,
+        message: format!(
+            "event {} names {what} {id}, which is not in its generation",
+            SPECS[e.typ as usize].name
+        ),
+    })
 }
 
 /// Decodes the event at `data[*i]` onto `out`, `last` the
