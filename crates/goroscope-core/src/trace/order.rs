@@ -1109,6 +1109,9 @@ struct Mid {
 /// (only made up traces have many) go to the map past this.
 const MAX_MIDS: usize = 256;
 
+/// Emptied leaves a [`GTable`] keeps for reuse.
+const SPARE_LEAVES: usize = 4;
+
 /// Goroutine states by id. Go hands goroutine ids out from a counter, a
 /// batch at a time per P, so the ids alive at once sit in a few runs of
 /// consecutive ids: a radix table of 256-id leaves, indexed directly, costs
@@ -1120,6 +1123,10 @@ struct GTable {
     leaves: usize,
     mids: usize,
     far: FxHashMap<i64, GState>,
+    /// A few emptied leaves (all slots absent again), for the next ids:
+    /// a busy program fills a leaf every 256 goroutines it creates, and
+    /// a fresh one costs an allocation and 6 KB of zeroing.
+    spare: Vec<Box<Leaf>>,
 }
 
 impl std::fmt::Debug for GTable {
@@ -1219,12 +1226,15 @@ impl GTable {
                 slots: std::array::from_fn(|_| None),
             })
         });
+        let spare = &mut self.spare;
         let leaf = mid.slots[m].get_or_insert_with(|| {
             self.leaves += 1;
             mid.leaves += 1;
-            Box::new(Leaf {
-                live: 0,
-                slots: [ABSENT; 1 << LEAF_BITS],
+            spare.pop().unwrap_or_else(|| {
+                Box::new(Leaf {
+                    live: 0,
+                    slots: [ABSENT; 1 << LEAF_BITS],
+                })
             })
         });
         leaf.live += 1;
@@ -1252,8 +1262,13 @@ impl GTable {
         leaf.live -= 1;
         if leaf.live == 0 {
             // Ids only count up: a leaf whose goroutines are all gone is
-            // done with, and so is a middle node with no leaves left.
-            mid.slots[m] = None;
+            // done with (kept for reuse, emptied), and so is a middle node
+            // with no leaves left.
+            if let Some(empty) = mid.slots[m].take() {
+                if self.spare.len() < SPARE_LEAVES {
+                    self.spare.push(empty);
+                }
+            }
             mid.leaves -= 1;
             self.leaves -= 1;
             if mid.leaves == 0 {

@@ -403,9 +403,9 @@ impl Summary {
                 let mut tables = GenTables::default();
                 let result = loop {
                     let start = chunk.len();
-                    match r.next_events() {
-                        Ok([]) => break Ok(()),
-                        Ok(events) => chunk.extend_from_slice(events),
+                    match r.next_events_into(&mut chunk, CHUNK) {
+                        Ok(()) if chunk.len() == start => break Ok(()),
+                        Ok(()) => {}
                         Err(e) => break Err(e),
                     }
                     // A chunk holds one generation's events: its tables.
