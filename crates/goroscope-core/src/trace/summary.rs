@@ -196,26 +196,35 @@ fn is_zero(v: &i64) -> bool {
     *v == 0
 }
 
+/// What the summary keeps of a goroutine while its transitions stream
+/// past: its current interval, in 24 bytes (a lookup per transition, so
+/// two entries to a cache line).
 #[derive(Debug, Clone)]
 struct GoAcc {
-    first: i64,
-    last: i64,
-    cur: GoState,
-    seen: bool,
-    transitions: i64,
-    mismatches: i64,
-    state_ns: [i64; 6],
-    /// Reason index and block class of the current wait.
-    reason: u32,
-    class: BlockClass,
-    /// Signature index of the current wait's stack.
-    sig: u32,
     /// When the current state began, and whether that is known (entered
     /// by a transition in the trace, not reported by a status event).
     entered: i64,
+    /// When it was created, if in the trace (for lifetimes).
+    created: i64,
+    /// Signature index of the current wait's stack.
+    sig: u32,
+    cur: GoState,
+    /// Block class of the current wait.
+    class: BlockClass,
+    seen: bool,
     known: bool,
-    /// Created in the trace (for lifetimes).
-    created: Option<i64>,
+    was_created: bool,
+}
+
+/// What only the per-goroutine figures need ([`Summary::goroutines`]).
+#[derive(Debug, Clone)]
+struct GoDetail {
+    first: i64,
+    last: i64,
+    transitions: i64,
+    mismatches: i64,
+    state_ns: [i64; 6],
+    /// Per wait: reason index, count (1), time.
     waits: Vec<(u32, i64, i64)>,
 }
 
@@ -261,6 +270,8 @@ pub struct Summary {
     /// Per signature: the class a "sync" wait on it has.
     sig_sync: Vec<BlockClass>,
     goroutines: FxHashMap<i64, GoAcc>,
+    /// Per goroutine in `goroutines`, when `keep_goroutines`.
+    details: FxHashMap<i64, GoDetail>,
     /// Generation-local stack id -> signature, reset each generation.
     stack_sig: FxHashMap<u64, u32>,
     stw_open: FxHashMap<i64, (i64, String)>,
@@ -506,81 +517,87 @@ impl Summary {
             std::collections::hash_map::Entry::Vacant(v) => {
                 self.seen_goroutines += 1;
                 v.insert(GoAcc {
-                    first: t,
-                    last: t,
-                    cur: GoState::Undetermined,
-                    seen: false,
-                    transitions: 0,
-                    mismatches: 0,
-                    state_ns: [0; 6],
-                    reason: 0,
-                    class: BlockClass::None,
-                    sig: 0,
                     entered: t,
+                    created: 0,
+                    sig: 0,
+                    cur: GoState::Undetermined,
+                    class: BlockClass::None,
+                    seen: false,
                     known: false,
-                    created: None,
-                    waits: Vec::new(),
+                    was_created: false,
                 })
             }
         };
-        acc.transitions += 1;
-        if acc.seen {
-            let d = t - acc.last;
-            acc.state_ns[acc.cur as usize] += d;
-            if from != acc.cur {
-                acc.mismatches += 1;
-            }
-            // A whole interval in one state ends here (a status event
-            // repeating the state does not end it). One that began before
-            // the trace is left out of the distributions: its length is
-            // unknown.
-            if to != acc.cur && acc.known {
-                let class = match acc.cur {
-                    GoState::Waiting => acc.class,
-                    GoState::Syscall => BlockClass::Syscall,
-                    _ => BlockClass::None,
-                };
-                if self.durations.is_empty() {
-                    self.durations = vec![Durations::default(); 6 * CLASSES];
-                }
-                self.durations[acc.cur as usize * CLASSES + class as usize].add(t - acc.entered);
-                observe(Interval {
-                    state: acc.cur,
-                    class,
-                    ns: t - acc.entered,
-                    scheduled: acc.cur == GoState::Runnable && to == GoState::Running,
-                });
-                if acc.cur == GoState::Runnable && to == GoState::Running {
-                    self.sched_latency.add(t - acc.entered);
+        if keep {
+            let d = self.details.entry(g).or_insert_with(|| GoDetail {
+                first: t,
+                last: t,
+                transitions: 0,
+                mismatches: 0,
+                state_ns: [0; 6],
+                waits: Vec::new(),
+            });
+            d.transitions += 1;
+            if acc.seen {
+                let dt = t - d.last;
+                d.state_ns[acc.cur as usize] += dt;
+                if from != acc.cur {
+                    d.mismatches += 1;
                 }
                 if acc.cur == GoState::Waiting {
-                    let slot = self.blocked_stacks.entry((acc.sig, acc.class)).or_default();
-                    slot.0 += t - acc.entered;
-                    slot.1 += 1;
+                    if let Some(w) = d.waits.last_mut() {
+                        w.2 += dt;
+                    }
                 }
             }
-            if acc.cur == GoState::Waiting && keep {
-                if let Some(w) = acc.waits.last_mut() {
-                    w.2 += d;
-                }
+            if to == GoState::Waiting && !(acc.seen && acc.cur == GoState::Waiting) {
+                d.waits.push((reason_i, 1, 0));
+            }
+            d.last = t;
+        }
+        // A whole interval in one state ends here (a status event
+        // repeating the state does not end it). One that began before the
+        // trace is left out of the distributions: its length is unknown.
+        if acc.seen && to != acc.cur && acc.known {
+            let class = match acc.cur {
+                GoState::Waiting => acc.class,
+                GoState::Syscall => BlockClass::Syscall,
+                _ => BlockClass::None,
+            };
+            if self.durations.is_empty() {
+                self.durations = vec![Durations::default(); 6 * CLASSES];
+            }
+            let ns = t - acc.entered;
+            self.durations[acc.cur as usize * CLASSES + class as usize].add(ns);
+            let scheduled = acc.cur == GoState::Runnable && to == GoState::Running;
+            observe(Interval {
+                state: acc.cur,
+                class,
+                ns,
+                scheduled,
+            });
+            if scheduled {
+                self.sched_latency.add(ns);
+            }
+            if acc.cur == GoState::Waiting {
+                let slot = self.blocked_stacks.entry((acc.sig, acc.class)).or_default();
+                slot.0 += ns;
+                slot.1 += 1;
             }
         }
         if to == GoState::Waiting && !(acc.seen && acc.cur == GoState::Waiting) {
-            acc.reason = reason_i;
             acc.class = class;
             acc.sig = sig;
-            if keep {
-                acc.waits.push((reason_i, 1, 0));
-            }
         }
         if from == GoState::NotExist {
-            acc.created = Some(t);
+            acc.created = t;
+            acc.was_created = true;
             self.created += 1;
         }
         if to == GoState::NotExist {
             self.ended += 1;
-            if let Some(c) = acc.created {
-                self.lifetimes.add(t - c);
+            if acc.was_created {
+                self.lifetimes.add(t - acc.created);
             }
         }
         if to != acc.cur || !acc.seen {
@@ -589,7 +606,6 @@ impl Summary {
         }
         acc.seen = true;
         acc.cur = to;
-        acc.last = t;
         if to == GoState::NotExist && !keep {
             self.goroutines.remove(&g);
         }
@@ -630,28 +646,35 @@ impl Summary {
         ids.iter()
             .map(|id| {
                 let a = &self.goroutines[id];
+                let Some(d) = self.details.get(id) else {
+                    return GoStats {
+                        id: *id,
+                        final_state: a.cur.as_str().to_string(),
+                        ..GoStats::default()
+                    };
+                };
                 let mut state_ns = BTreeMap::new();
-                for (i, &ns) in a.state_ns.iter().enumerate() {
+                for (i, &ns) in d.state_ns.iter().enumerate() {
                     if ns != 0 {
                         state_ns.insert(GoState::from_u64(i as u64).as_str().to_string(), ns);
                     }
                 }
                 let mut count = BTreeMap::new();
                 let mut ns = BTreeMap::new();
-                for &(r, c, d) in &a.waits {
+                for &(r, c, t) in &d.waits {
                     let name = self.reasons[r as usize].clone();
                     *count.entry(name.clone()).or_default() += c;
-                    *ns.entry(name).or_default() += d;
+                    *ns.entry(name).or_default() += t;
                 }
                 // Go's checker lists reasons with waits; zero-time ones too.
                 GoStats {
                     id: *id,
                     final_state: a.cur.as_str().to_string(),
-                    first_ns: a.first,
-                    last_ns: a.last,
-                    mismatches: a.mismatches,
+                    first_ns: d.first,
+                    last_ns: d.last,
+                    mismatches: d.mismatches,
                     state_ns,
-                    transitions: a.transitions,
+                    transitions: d.transitions,
                     waiting_reason_count: count,
                     waiting_reason_ns: ns,
                 }
