@@ -290,7 +290,7 @@ fn older_trace_formats_match_gos_reader() {
 }
 
 /// `--threads 1` (read, decode and order on one thread) and the default
-/// two-stage reader (a helper thread reads and decodes ahead) give the
+/// two-stage reader (a helper thread reads, decodes and merges ahead) give the
 /// same output and the same error, byte for byte: on a whole trace, cut
 /// at many places, and with bytes damaged at many places.
 #[test]

@@ -1,16 +1,18 @@
 //! Where the reader's events come from: generations read from the input
 //! and their batches decoded, either on the reader's own thread (a chunk
 //! at a time, as the ordering needs them) or ahead of it by a helper
-//! thread, which overlaps reading and decoding with the ordering (the two
-//! halves of the work, on two cores).
+//! thread, which also merges the threads' events in time order (see
+//! [`Merged`]): reading, decoding and merging on one core, the scheduler
+//! model on the other.
 
 use std::io::Read;
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::Arc;
 use std::sync::Mutex;
 
+use super::spec::ev;
 use super::wire::{self, Batch, Generation, Source};
-use super::{decode, decode_error, ids_ok, Cursor, Raw, TraceError, CHUNK};
+use super::{decode, decode_error, ids_ok, Cursor, Head, Raw, TraceError, CHUNK};
 
 /// Reads generation after generation, with the rules of each format
 /// version for where a generation ends and when a read error shows.
@@ -64,32 +66,45 @@ impl<R: Read> Generations<R> {
     }
 }
 
-/// A batch decoded ahead: thread index `t`'s batch number `k`, its events
-/// up to the first bad one, and why that one is bad.
-struct Decoded {
-    t: usize,
-    k: usize,
-    events: Vec<Raw>,
-    err: Option<TraceError>,
-    /// The first event whose ids are not in the generation
-    /// (`usize::MAX`: none).
-    bad: usize,
+/// Where the helper's merge was when a chunk of items began: enough for
+/// the reader to take the merge over from there (see [`Merged`]).
+#[derive(Debug, Clone, Default)]
+pub(super) struct Checkpoint {
+    /// Per cursor with events (in the order the merge made them): its
+    /// thread's index, the batch and position its decoded chunk began
+    /// at, and its place in that chunk.
+    pub(super) cursors: Vec<(usize, usize, BatchPos, usize)>,
+    pub(super) frontier: Vec<Head>,
+    /// CPU samples merged before.
+    pub(super) samples: usize,
 }
 
 /// What the helper thread sends, in order: a generation (its batches
-/// taken out: `counts` per thread, in `ms` order), then its decoded
-/// batches, then the next generation... and last, how the input ended.
+/// taken out, shared), then its events merged in time order in chunks,
+/// then the next generation... and last, how the input ended.
 enum Msg {
     Gen {
         gen: Arc<Generation>,
-        counts: Vec<usize>,
+        threads: Arc<Vec<Vec<Batch>>>,
         offset: u64,
+        /// Why its threads' first events could not be decoded.
+        err: Option<TraceError>,
     },
-    Batch(Decoded),
+    Items(Items),
     End {
         error: Option<TraceError>,
         offset: u64,
     },
+}
+
+/// A chunk of the merged stream.
+struct Items {
+    items: Vec<Raw>,
+    start: Checkpoint,
+    /// The generation's last chunk; and the decoding error that ends the
+    /// trace after its last event (whose step then fails).
+    last: bool,
+    err: Option<TraceError>,
 }
 
 /// Event buffers the reader is done with, for the helper to fill again:
@@ -114,9 +129,13 @@ impl Spent {
     }
 }
 
-/// Decoded batches the helper may run ahead by (about 1 MB each): enough
-/// to keep both threads busy, little next to a generation's own bytes.
+/// Chunks the helper may run ahead by (under 1 MB each): enough to keep
+/// both threads busy, little next to a generation's own bytes.
 const AHEAD: usize = 8;
+
+/// Items per chunk of the merged stream: big, because what crosses
+/// between cores costs least in big pieces.
+const ITEMS: usize = 16 * 1024;
 
 /// The generations' source and the current one's batches.
 pub(super) enum Feed<R> {
@@ -126,22 +145,37 @@ pub(super) enum Feed<R> {
         /// The current generation's event batches, per thread.
         threads: Vec<Vec<Batch>>,
     },
-    /// Read and decoded ahead by a helper thread.
-    Piped(Piped),
+    /// Read, decoded and merged in time order ahead by a helper thread.
+    Merged(Merged),
 }
 
-pub(super) struct Piped {
+/// The helper's side of the reader: it reads each generation, decodes
+/// its threads' events and merges them in time order, as Go's reader
+/// takes them when the earliest thread's next event can always happen,
+/// which is nearly always. The reader orders that stream; when an event
+/// cannot happen yet, it takes the generation's merge over itself from
+/// the chunk's [`Checkpoint`] and goes on as on one thread.
+pub(super) struct Merged {
     rx: Receiver<Msg>,
     helper: Option<std::thread::JoinHandle<()>>,
     /// Closed when the helper returns.
     gone: Receiver<()>,
-    /// Spent event buffers, back to the helper for reuse.
+    /// Spent item buffers, back to the helper for reuse.
     spent: Spent,
-    /// Batches that came before the reader needed them, per thread, by
-    /// batch number.
-    stash: Vec<Vec<Option<Decoded>>>,
     /// The input offset of the last generation read, for messages.
-    offset: u64,
+    pub(super) offset: u64,
+    /// The generation's batches, for the reader taking the merge over.
+    pub(super) threads: Arc<Vec<Vec<Batch>>>,
+    /// Why the generation's first events could not be decoded.
+    pub(super) setup_err: Option<TraceError>,
+    /// The current chunk, and where the reader is in it.
+    pub(super) items: Vec<Raw>,
+    pub(super) idx: usize,
+    pub(super) start: Checkpoint,
+    pub(super) last: bool,
+    pub(super) err: Option<TraceError>,
+    /// The reader has taken this generation's merge over.
+    pub(super) local: bool,
 }
 
 /// What [`Feed::next_generation`] found.
@@ -152,7 +186,7 @@ pub(super) enum Next {
 
 impl<R: Read + Send + 'static> Feed<R> {
     /// Starts the helper thread, which takes the input from here on.
-    pub(super) fn piped(gens: Generations<R>) -> Result<Feed<R>, TraceError> {
+    pub(super) fn merged(gens: Generations<R>) -> Result<Feed<R>, TraceError> {
         let (tx, rx) = mpsc::sync_channel(AHEAD);
         let spent = Spent::default();
         let spent_helper = spent.clone();
@@ -164,21 +198,26 @@ impl<R: Read + Send + 'static> Feed<R> {
                 let _gone = gone_tx;
                 helper(gens, &tx, &spent_helper);
             })?;
-        Ok(Feed::Piped(Piped {
+        Ok(Feed::Merged(Merged {
             rx,
             helper: Some(handle),
             gone,
             spent,
-            stash: Vec::new(),
             offset: 0,
+            threads: Arc::default(),
+            setup_err: None,
+            items: Vec::new(),
+            idx: 0,
+            start: Checkpoint::default(),
+            last: true,
+            err: None,
+            local: false,
         }))
     }
 }
 
-/// The helper thread: reads each generation, hands it over, then decodes
-/// its batches: each thread's first, then the others in the order of
-/// their start times (about the order the ordering needs them in). It
-/// stops when the reader is dropped.
+/// The helper thread: reads each generation, hands it over, then merges
+/// its events. It stops when the reader is dropped, or after an error.
 fn helper<R: Read>(mut gens: Generations<R>, tx: &SyncSender<Msg>, spent: &Spent) {
     loop {
         let mut g = match gens.next() {
@@ -200,52 +239,212 @@ fn helper<R: Read>(mut gens: Generations<R>, tx: &SyncSender<Msg>, spent: &Spent
                 return;
             }
         };
-        let threads = take_threads(&mut g);
-        let counts = threads.iter().map(Vec::len).collect();
+        let threads = Arc::new(take_threads(&mut g));
         let g: Arc<Generation> = g.into();
-        let mut order: Vec<(u64, usize, usize)> = threads
-            .iter()
-            .enumerate()
-            .flat_map(|(t, bs)| bs.iter().enumerate().map(move |(k, b)| (b.time, t, k)))
-            .collect();
-        // Every thread's first batch first: the ordering starts from all
-        // of their first events. Then by start time.
-        order.sort_by_key(|&(time, t, k)| (k > 0, if k > 0 { time } else { 0 }, t, k));
         let offset = gens.src.offset;
-        if tx
-            .send(Msg::Gen {
-                gen: Arc::clone(&g),
-                counts,
-                offset,
-            })
-            .is_err()
-        {
+        if !merge(&threads, &g, offset, tx, spent) {
             return;
         }
-        for (_, t, k) in order {
-            let mut events = spent.take();
-            let mut bad = usize::MAX;
-            let mut at = BatchPos::default();
-            let err = decode_run(
-                &threads[t][k],
-                &g,
-                g.ms[t],
-                &mut at,
-                &mut events,
-                usize::MAX,
-                &mut bad,
-            );
-            let d = Decoded {
-                t,
-                k,
-                events,
-                err,
-                bad,
-            };
-            if tx.send(Msg::Batch(d)).is_err() {
-                return;
+    }
+}
+
+/// A cursor at the start of thread `t` (thread id `m`) of a generation.
+pub(super) fn cursor(m: i64, t: usize) -> Cursor {
+    Cursor {
+        m,
+        t,
+        slot: None,
+        batch: 0,
+        at: BatchPos::default(),
+        from: (0, BatchPos::default()),
+        buf: Vec::new(),
+        pos: 0,
+        err: None,
+        bad: usize::MAX,
+    }
+}
+
+/// Merges generation `g`'s events (and CPU samples) in time order and
+/// sends them; false when the reader is gone or the trace ended here.
+fn merge(
+    threads: &Arc<Vec<Vec<Batch>>>,
+    g: &Arc<Generation>,
+    offset: u64,
+    tx: &SyncSender<Msg>,
+    spent: &Spent,
+) -> bool {
+    let mut cursors = Vec::new();
+    let mut frontier = Vec::new();
+    let mut setup = None;
+    for (t, &m) in g.ms.iter().enumerate() {
+        let mut c = cursor(m, t);
+        match refill_checked(&threads[t], g, &mut c) {
+            Ok(true) => {
+                let head = Head {
+                    time: c.head().time,
+                    c: cursors.len(),
+                };
+                cursors.push(c);
+                super::heap_insert(&mut frontier, head);
+            }
+            Ok(false) => {}
+            Err(e) => {
+                setup = Some(e);
+                break;
             }
         }
+    }
+    let failed = setup.is_some();
+    let gen = Msg::Gen {
+        gen: Arc::clone(g),
+        threads: Arc::clone(threads),
+        offset,
+        err: setup,
+    };
+    if tx.send(gen).is_err() || failed {
+        return false;
+    }
+    let samples = &g.cpu_samples;
+    let mut cpu = 0;
+    let mut items = spent.take();
+    let mut start = checkpoint(&cursors, &frontier, cpu);
+    let mut err = None;
+    loop {
+        if items.len() >= ITEMS {
+            let chunk = Items {
+                items,
+                start,
+                last: false,
+                err: None,
+            };
+            if tx.send(Msg::Items(chunk)).is_err() {
+                return false;
+            }
+            items = spent.take();
+            start = checkpoint(&cursors, &frontier, cpu);
+        }
+        match pick(&frontier, samples.get(cpu).map(|s| s.time)) {
+            Pick::End => break,
+            Pick::Sample => {
+                let s = &samples[cpu];
+                cpu += 1;
+                let mut e = Raw::made(ev::CPU_SAMPLE, s.time, &[s.stack, s.g as u64, s.p as u64]);
+                e.args[3] = s.m as u64;
+                e.item = super::item::SAMPLE;
+                items.push(e);
+            }
+            Pick::Event(k) => {
+                // A run of the root thread's events: while they are no
+                // later than its children's and the next sample, the
+                // heap would not change (the reader's rule too).
+                let children = frontier.iter().skip(1).take(2).map(|h| h.time);
+                let limit = children.fold(samples.get(cpu).map_or(i64::MAX, |s| s.time), i64::min);
+                let c = &mut cursors[k];
+                let mut first = true;
+                loop {
+                    // The events of the decoded chunk that go now, copied
+                    // at once, then marked where they lie.
+                    let start = c.pos;
+                    let mut end = start + usize::from(first);
+                    first = false;
+                    let room = ITEMS.saturating_sub(items.len()) + start;
+                    while end < c.buf.len() && end < room && c.buf[end].time <= limit {
+                        end += 1;
+                    }
+                    let from = items.len();
+                    items.extend_from_slice(&c.buf[start..end]);
+                    for (j, e) in items[from..].iter_mut().enumerate() {
+                        e.t = c.t as u32;
+                        e.bad = start + j == c.bad;
+                    }
+                    c.pos = end;
+                    if end < c.buf.len() {
+                        super::heap_update(&mut frontier, 0, c.buf[end].time);
+                        break;
+                    }
+                    match refill_checked(&threads[c.t], g, c) {
+                        Ok(true) => {
+                            let t = c.head().time;
+                            if t > limit || items.len() >= ITEMS {
+                                super::heap_update(&mut frontier, 0, t);
+                                break;
+                            }
+                        }
+                        Ok(false) => {
+                            super::heap_remove(&mut frontier, 0);
+                            break;
+                        }
+                        Err(e) => {
+                            err = Some(e);
+                            break;
+                        }
+                    }
+                }
+                if err.is_some() {
+                    break;
+                }
+            }
+        }
+    }
+    let end = err.is_some();
+    let chunk = Items {
+        items,
+        start,
+        last: true,
+        err,
+    };
+    tx.send(Msg::Items(chunk)).is_ok() && !end
+}
+
+/// What comes next in a merge of the threads' events in time order.
+pub(super) enum Pick {
+    /// The next CPU sample.
+    Sample,
+    /// The next event of the cursor at this index.
+    Event(usize),
+    /// Nothing: the generation is done.
+    End,
+}
+
+/// The next item of a merge: the earliest thread's next event (the heap's
+/// root), or the next CPU sample (at `sample`) if it is earlier. The
+/// same choice as [`Reader::step`]'s when that event can happen.
+#[inline(always)]
+pub(super) fn pick(frontier: &[Head], sample: Option<i64>) -> Pick {
+    match frontier.first() {
+        Some(h) if sample.is_none_or(|s| s >= h.time) => Pick::Event(h.c),
+        _ if sample.is_some() => Pick::Sample,
+        _ => Pick::End,
+    }
+}
+
+/// Moves the root cursor `c` past its next event and fixes the heap:
+/// Go's refresh after an event.
+#[inline(always)]
+pub(super) fn step_past(
+    batches: &[Batch],
+    g: &Generation,
+    c: &mut Cursor,
+    frontier: &mut Vec<Head>,
+) -> Result<(), TraceError> {
+    c.pos += 1;
+    if c.pos == c.buf.len() && !refill_checked(batches, g, c)? {
+        super::heap_remove(frontier, 0);
+        return Ok(());
+    }
+    super::heap_update(frontier, 0, c.head().time);
+    Ok(())
+}
+
+/// Where a merge is, for the reader to take it over.
+fn checkpoint(cursors: &[Cursor], frontier: &[Head], samples: usize) -> Checkpoint {
+    Checkpoint {
+        cursors: cursors
+            .iter()
+            .map(|c| (c.t, c.from.0, c.from.1, c.pos))
+            .collect(),
+        frontier: frontier.to_vec(),
+        samples,
     }
 }
 
@@ -303,7 +502,7 @@ impl<R: Read> Feed<R> {
     pub(super) fn offset(&self) -> u64 {
         match self {
             Feed::Local { gens, .. } => gens.src.offset,
-            Feed::Piped(p) => p.offset,
+            Feed::Merged(p) => p.offset,
         }
     }
 
@@ -318,21 +517,26 @@ impl<R: Read> Feed<R> {
                 Ok(None) => Next::End(None),
                 Err(e) => Next::End(Some(e)),
             },
-            Feed::Piped(p) => loop {
+            Feed::Merged(p) => loop {
                 match p.rx.recv() {
                     Ok(Msg::Gen {
                         gen,
-                        counts,
+                        threads,
                         offset,
+                        err,
                     }) => {
                         p.offset = offset;
-                        p.stash = counts.iter().map(|&n| vec_of_none(n)).collect();
+                        p.threads = threads;
+                        p.setup_err = err;
+                        p.spent.put(std::mem::take(&mut p.items));
+                        p.idx = 0;
+                        p.last = false;
+                        p.err = None;
+                        p.local = false;
                         return Next::Gen(gen);
                     }
-                    // Left over from a generation cut short: not needed.
-                    Ok(Msg::Batch(d)) => {
-                        p.spent.put(d.events);
-                    }
+                    // Left over from a generation the reader merged itself.
+                    Ok(Msg::Items(chunk)) => p.spent.put(chunk.items),
                     Ok(Msg::End { error, offset }) => {
                         p.offset = offset;
                         return Next::End(error);
@@ -349,41 +553,40 @@ impl<R: Read> Feed<R> {
     /// are ordered first, then its error is returned, as if decoded one
     /// at a time.
     pub(super) fn refill(&mut self, g: &Generation, c: &mut Cursor) -> Result<bool, TraceError> {
-        c.pos = 0;
-        c.bad = usize::MAX;
-        if let Some(e) = c.err.take() {
-            c.buf.clear();
-            return Err(e);
-        }
         match self {
-            Feed::Local { threads, .. } => refill_local(&threads[c.t], g, c),
-            Feed::Piped(p) => loop {
-                let Some(d) = p.take(c.t, c.batch)? else {
-                    c.buf.clear();
-                    return Ok(false);
-                };
-                c.batch += 1;
-                let old = std::mem::replace(&mut c.buf, d.events);
-                if old.capacity() > 0 {
-                    p.spent.put(old);
-                }
-                c.err = d.err;
-                c.bad = d.bad;
-                if !c.buf.is_empty() {
-                    return Ok(true);
-                }
-                if let Some(e) = c.err.take() {
-                    return Err(e);
-                }
-            },
+            Feed::Local { threads, .. } => refill_checked(&threads[c.t], g, c),
+            Feed::Merged(p) => refill_checked(&p.threads[c.t], g, c),
         }
+    }
+}
+
+impl Merged {
+    /// Moves on to the next chunk of the current generation's stream.
+    pub(super) fn next_chunk(&mut self) -> Result<(), TraceError> {
+        match self.rx.recv() {
+            Ok(Msg::Items(chunk)) => {
+                let old = std::mem::replace(&mut self.items, chunk.items);
+                self.spent.put(old);
+                self.idx = 0;
+                self.start = chunk.start;
+                self.last = chunk.last;
+                self.err = chunk.err;
+                Ok(())
+            }
+            _ => Err(helper_gone()),
+        }
+    }
+
+    /// Whether the current generation's stream is all read.
+    pub(super) fn at_end(&self) -> bool {
+        self.last && self.idx == self.items.len()
     }
 }
 
 /// How long a dropped reader waits for its helper to stop.
 const HELPER_GRACE: std::time::Duration = std::time::Duration::from_millis(200);
 
-impl Drop for Piped {
+impl Drop for Merged {
     /// Stops the helper (its next hand-over fails) and waits for it, so
     /// that it does not outlive its reader; but not for long: a helper
     /// blocked reading a stalled stream is left to end with it.
@@ -400,37 +603,22 @@ impl Drop for Piped {
     }
 }
 
-impl Piped {
-    /// Batch `k` of thread `t`, waiting for the helper if it is not here
-    /// yet; `None` past the thread's last batch.
-    fn take(&mut self, t: usize, k: usize) -> Result<Option<Decoded>, TraceError> {
-        if k >= self.stash[t].len() {
-            return Ok(None);
-        }
-        loop {
-            if let Some(d) = self.stash[t][k].take() {
-                return Ok(Some(d));
-            }
-            match self.rx.recv() {
-                Ok(Msg::Batch(d)) if d.t < self.stash.len() && d.k < self.stash[d.t].len() => {
-                    let (dt, dk) = (d.t, d.k);
-                    self.stash[dt][dk] = Some(d);
-                }
-                Ok(_) | Err(_) => return Err(helper_gone()),
-            }
-        }
-    }
-}
-
-fn vec_of_none(n: usize) -> Vec<Option<Decoded>> {
-    (0..n).map(|_| None).collect()
-}
-
 #[cold]
 fn helper_gone() -> TraceError {
     TraceError::Io(std::io::Error::other(
         "the trace decoding thread stopped unexpectedly",
     ))
+}
+
+/// [`refill_local`], after the error that ended the cursor's last chunk.
+fn refill_checked(batches: &[Batch], g: &Generation, c: &mut Cursor) -> Result<bool, TraceError> {
+    c.pos = 0;
+    c.bad = usize::MAX;
+    if let Some(e) = c.err.take() {
+        c.buf.clear();
+        return Err(e);
+    }
+    refill_local(batches, g, c)
 }
 
 /// Decodes up to [`CHUNK`] of the cursor's next events from its thread's
@@ -444,6 +632,7 @@ fn refill_local(batches: &[Batch], g: &Generation, c: &mut Cursor) -> Result<boo
     let Some(b) = batches.get(c.batch) else {
         return Ok(false);
     };
+    c.from = (c.batch, c.at);
     match decode_run(b, g, c.m, &mut c.at, &mut c.buf, CHUNK, &mut c.bad) {
         Some(e) if c.buf.is_empty() => Err(e),
         e => {

@@ -172,6 +172,20 @@ pub(crate) struct Raw {
     pub(crate) time: i64,
     pub(crate) args: [u64; 4],
     pub(crate) typ: u8,
+    /// In the helper's merged stream (in what would be padding): what
+    /// the item is ([`item`]), whether its ids are bad, and its thread's
+    /// index in the generation.
+    pub(crate) item: u8,
+    pub(crate) bad: bool,
+    pub(crate) t: u32,
+}
+
+/// Kinds of items in the helper's merged stream.
+pub(crate) mod item {
+    /// An event of thread `t`.
+    pub const EVENT: u8 = 0;
+    /// A CPU sample: `args` are its stack, goroutine, P and thread.
+    pub const SAMPLE: u8 = 1;
 }
 
 impl Raw {
@@ -179,7 +193,14 @@ impl Raw {
     pub(crate) fn made(typ: u8, time: i64, args: &[u64]) -> Raw {
         let mut a = [0; 4];
         a[..args.len()].copy_from_slice(args);
-        Raw { time, args: a, typ }
+        Raw {
+            time,
+            args: a,
+            typ,
+            item: item::EVENT,
+            bad: false,
+            t: 0,
+        }
     }
 }
 
@@ -292,6 +313,8 @@ struct Cursor {
     /// `feed`).
     batch: usize,
     at: feed::BatchPos,
+    /// Where `buf`'s events were decoded from (batch, position).
+    from: (usize, feed::BatchPos),
     /// Decoded events; `buf[pos]` is the thread's next one.
     buf: Vec<Raw>,
     pos: usize,
@@ -328,6 +351,9 @@ pub struct Reader<R> {
     /// The cursors with events left, a heap on their next event's time.
     frontier: Vec<Head>,
     cpu: std::collections::VecDeque<wire::CpuSample>,
+    /// Per thread of the generation: its id and state slot (for the
+    /// helper's merged stream, whose events name their thread's index).
+    threads: Vec<(i64, Option<usize>)>,
     order: Ordering,
     syncs: u64,
     done: bool,
@@ -346,17 +372,20 @@ pub struct Reader<R> {
     invalid: Option<(usize, TraceError)>,
     /// Generations read.
     pub generations: u64,
+    /// Generations whose merge the reader took over from its helper.
+    takeovers: u64,
     /// The largest generation's event bytes (the reader's memory bound).
     pub max_generation_bytes: usize,
 }
 
 impl<R: Read + Send + 'static> Reader<R> {
-    /// [`Reader::new`], with a helper thread that reads and decodes the
-    /// input ahead of the ordering: the same events, sooner, on two cores.
+    /// [`Reader::new`], with a helper thread that reads, decodes and
+    /// merges the input in time order ahead of the ordering: the same
+    /// events, sooner, on two cores.
     pub fn with_helper(inner: R) -> Result<Self, TraceError> {
         let gens = Self::header(inner)?;
         let version = gens.version();
-        Ok(Self::with_feed(Feed::piped(gens)?, version))
+        Ok(Self::with_feed(Feed::merged(gens)?, version))
     }
 }
 
@@ -395,6 +424,7 @@ impl<R: Read> Reader<R> {
             cursors: Vec::new(),
             frontier: Vec::new(),
             cpu: Default::default(),
+            threads: Vec::new(),
             order: Ordering::default(),
             syncs: 0,
             done: false,
@@ -405,6 +435,7 @@ impl<R: Read> Reader<R> {
             out_limit: OUT_CHUNK,
             invalid: None,
             generations: 0,
+            takeovers: 0,
             max_generation_bytes: 0,
         }
     }
@@ -499,25 +530,31 @@ impl<R: Read> Reader<R> {
         dst: &mut Vec<Event>,
         limit: usize,
     ) -> Result<(), TraceError> {
-        let (from, to) = (self.pos, self.order.out.len());
-        if from < to {
-            self.pos = to;
-            dst.extend_from_slice(&self.order.out[from..to]);
-            return Ok(());
+        loop {
+            let (from, to) = (self.pos, self.order.out.len());
+            if from < to {
+                self.pos = to;
+                dst.extend_from_slice(&self.order.out[from..to]);
+                return Ok(());
+            }
+            if let Some(e) = self.failed.take() {
+                self.done = true;
+                return Err(e);
+            }
+            if self.done {
+                return Ok(());
+            }
+            let before = dst.len();
+            std::mem::swap(&mut self.order.out, dst);
+            self.fill_to(limit.max(before + 1));
+            std::mem::swap(&mut self.order.out, dst);
+            self.order.out.clear();
+            self.pos = 0;
+            // None placed: the error or the end, next time round.
+            if dst.len() > before {
+                return Ok(());
+            }
         }
-        if let Some(e) = self.failed.take() {
-            self.done = true;
-            return Err(e);
-        }
-        if self.done {
-            return Ok(());
-        }
-        std::mem::swap(&mut self.order.out, dst);
-        self.fill_to(limit.max(dst.len() + 1));
-        std::mem::swap(&mut self.order.out, dst);
-        self.order.out.clear();
-        self.pos = 0;
-        Ok(())
     }
 
     /// Places the next events in `order.out`: up to [`OUT_CHUNK`] and
@@ -537,7 +574,12 @@ impl<R: Read> Reader<R> {
         self.kept = self.order.out.len();
         self.out_limit = limit;
         while self.order.out.len() < limit {
-            match self.step() {
+            let step = if self.merging() {
+                self.step_merged()
+            } else {
+                self.step()
+            };
+            match step {
                 Ok(true) => {}
                 Ok(false) => {
                     self.done = true;
@@ -554,7 +596,7 @@ impl<R: Read> Reader<R> {
                     break;
                 }
             }
-            if self.invalid.is_some() || (self.frontier.is_empty() && self.cpu.is_empty()) {
+            if self.invalid.is_some() || self.generation_done() {
                 // A bad event; or the generation's last event: the next
                 // one's tables replace its own.
                 break;
@@ -577,7 +619,7 @@ impl<R: Read> Reader<R> {
         if self.finished {
             return Ok(false);
         }
-        if self.frontier.is_empty() && self.cpu.is_empty() {
+        if self.generation_done() {
             let e = self.next_generation()?;
             self.order.place(e);
             self.kept = self.order.out.len();
@@ -640,6 +682,8 @@ impl<R: Read> Reader<R> {
             };
             let c = &mut self.cursors[self.frontier[i].c];
             let mut ran = 0;
+            // The thread's next event time, for the heap.
+            let mut last = 0;
             let more = loop {
                 let before = self.order.out.len();
                 if let Step::NotYet =
@@ -660,7 +704,7 @@ impl<R: Read> Reader<R> {
                 }
                 self.kept = self.order.out.len();
                 let t = c.head().time;
-                self.frontier[i].time = t;
+                last = t;
                 if self.invalid.is_some() || self.order.out.len() >= self.out_limit {
                     break false;
                 }
@@ -670,7 +714,7 @@ impl<R: Read> Reader<R> {
             };
             n += ran;
             if ran > 0 {
-                heap_update(&mut self.frontier, i);
+                heap_update(&mut self.frontier, i, last);
             }
             // The next run: from the new root, if the CPU sample is not
             // due first (the step places it).
@@ -678,6 +722,127 @@ impl<R: Read> Reader<R> {
                 return Ok(n);
             }
         }
+    }
+
+    /// Whether the helper's merged stream is being ordered (not the
+    /// reader's own merge).
+    fn merging(&self) -> bool {
+        matches!(&self.feed, Feed::Merged(p) if !p.local)
+    }
+
+    /// Whether the current generation's events are all placed.
+    fn generation_done(&self) -> bool {
+        match &self.feed {
+            Feed::Merged(p) if !p.local => p.at_end(),
+            _ => self.frontier.is_empty() && self.cpu.is_empty(),
+        }
+    }
+
+    /// [`Reader::step`] on the helper's merged stream: places its items in
+    /// turn while each event can happen, until the output is full, the
+    /// generation ends or an event is bad. An event that cannot happen
+    /// yet makes the reader take the merge over ([`Reader::take_over`]).
+    fn step_merged(&mut self) -> Result<bool, TraceError> {
+        if self.finished {
+            return Ok(false);
+        }
+        let Feed::Merged(p) = &mut self.feed else {
+            return self.step();
+        };
+        if p.at_end() {
+            let e = self.next_generation()?;
+            self.order.place(e);
+            self.kept = self.order.out.len();
+            return Ok(true);
+        }
+        let gen = self.gen.as_deref().expect("a generation is installed");
+        let strings = |id: u64| gen.string(id).map(str::to_string);
+        loop {
+            if p.idx == p.items.len() {
+                if p.last {
+                    return Ok(true);
+                }
+                p.next_chunk()?;
+                continue;
+            }
+            let e = &p.items[p.idx];
+            if e.item == item::SAMPLE {
+                let mut s = Event::made(ev::CPU_SAMPLE, e.time, &[e.args[0]]);
+                s.ctx = Ctx {
+                    g: e.args[1] as i64,
+                    p: e.args[2] as i64,
+                    m: e.args[3] as i64,
+                };
+                self.order.place(s);
+                p.idx += 1;
+            } else {
+                let (m, slot) = self.threads[e.t as usize];
+                let before = self.order.out.len();
+                if let Step::NotYet = self.order.advance(e, m, slot, gen.gen, &strings)? {
+                    self.take_over()?;
+                    return Ok(true);
+                }
+                if e.bad {
+                    self.invalid = first_invalid(gen, p.offset, &self.order.out, before);
+                }
+                p.idx += 1;
+                if p.idx == p.items.len() {
+                    if let Some(e) = p.err.take() {
+                        // Decoding the thread's next event failed: the
+                        // step fails, as in Go.
+                        return Err(e);
+                    }
+                }
+            }
+            self.kept = self.order.out.len();
+            if self.invalid.is_some() || self.order.out.len() >= self.out_limit {
+                return Ok(true);
+            }
+        }
+    }
+
+    /// Takes the current generation's merge over from the helper, where
+    /// its stream has an event that cannot happen yet: the cursors, heap
+    /// and samples as at the chunk's start, moved past the items placed
+    /// since. Then [`Reader::step`] goes on as on one thread.
+    fn take_over(&mut self) -> Result<(), TraceError> {
+        self.takeovers += 1;
+        let Feed::Merged(p) = &mut self.feed else {
+            return Ok(());
+        };
+        let g = self.gen.clone().expect("a generation is installed");
+        p.local = true;
+        let start = std::mem::take(&mut p.start);
+        let placed = p.idx;
+        self.cursors.clear();
+        for &(t, batch, at, pos) in &start.cursors {
+            let mut c = feed::cursor(g.ms[t], t);
+            c.slot = self.threads[t].1;
+            c.batch = batch;
+            c.at = at;
+            self.feed.refill(&g, &mut c)?;
+            c.pos = pos;
+            self.cursors.push(c);
+        }
+        self.frontier = start.frontier;
+        self.cpu = g.cpu_samples[start.samples..].iter().copied().collect();
+        for _ in 0..placed {
+            let sample_at = self.cpu.front().map(|s| s.time);
+            match feed::pick(&self.frontier, sample_at) {
+                feed::Pick::Sample => {
+                    self.cpu.pop_front();
+                }
+                feed::Pick::Event(c) => {
+                    let c = &mut self.cursors[c];
+                    let Feed::Merged(p) = &mut self.feed else {
+                        return Ok(());
+                    };
+                    feed::step_past(&p.threads[c.t], &g, c, &mut self.frontier)?;
+                }
+                feed::Pick::End => break,
+            }
+        }
+        Ok(())
     }
 
     fn next_generation(&mut self) -> Result<Event, TraceError> {
@@ -705,21 +870,26 @@ impl<R: Read> Reader<R> {
     fn install(&mut self, g: Arc<Generation>) -> Result<Event, TraceError> {
         self.generations += 1;
         self.max_generation_bytes = self.max_generation_bytes.max(g.event_bytes);
-        self.cpu = g.cpu_samples.iter().copied().collect();
         self.frontier.clear();
         self.cursors.clear();
+        self.threads.clear();
+        if let Feed::Merged(p) = &mut self.feed {
+            // The helper merges the threads' events.
+            self.cpu.clear();
+            for &m in &g.ms {
+                self.threads.push((m, self.order.slot(m)));
+            }
+            if let Some(e) = p.setup_err.take() {
+                return Err(e);
+            }
+            let t = g.ns(g.min_ts);
+            self.gen = Some(g);
+            return Ok(self.sync(t));
+        }
+        self.cpu = g.cpu_samples.iter().copied().collect();
         for (t, &m) in g.ms.iter().enumerate() {
-            let mut c = Cursor {
-                m,
-                t,
-                slot: self.order.slot(m),
-                batch: 0,
-                at: feed::BatchPos::default(),
-                buf: Vec::new(),
-                pos: 0,
-                err: None,
-                bad: usize::MAX,
-            };
+            let mut c = feed::cursor(m, t);
+            c.slot = self.order.slot(m);
             if self.feed.refill(&g, &mut c)? {
                 let head = Head {
                     time: c.head().time,
@@ -815,6 +985,9 @@ fn decode(data: &[u8], i: &mut usize, freq: f64, last: i64, out: &mut Vec<Raw>) 
         time: wire::ns(freq, dt) + last,
         args: [0; 4],
         typ,
+        item: item::EVENT,
+        bad: false,
+        t: 0,
     });
     let k = out.len() - 1;
     for a in 0..n {
@@ -871,15 +1044,22 @@ fn varint_at(data: &[u8], i: &mut usize) -> Option<u64> {
 
 fn heap_insert(h: &mut Vec<Head>, c: Head) {
     h.push(c);
-    let i = h.len() - 1;
-    sift_up(h, i);
+    let last = h.len() - 1;
+    let i = sift_up(h, last, c.time);
+    h[i] = c;
 }
 
-fn heap_update(h: &mut [Head], i: usize) {
-    if sift_up(h, i) != i {
+/// Gives entry `i` the time `t` (not written before: the sifts take it
+/// as a value, because loading the entry whole just after a store to its
+/// time stalls on the store) and restores the heap.
+fn heap_update(h: &mut [Head], i: usize, t: i64) {
+    let e = Head { time: t, c: h[i].c };
+    let j = sift_up(h, i, t);
+    if j != i {
+        h[j] = e;
         return;
     }
-    sift_down(h, i);
+    sift_down(h, i, e);
 }
 
 fn heap_remove(h: &mut Vec<Head>, mut i: usize) {
@@ -890,34 +1070,27 @@ fn heap_remove(h: &mut Vec<Head>, mut i: usize) {
     let last = h.len() - 1;
     h.swap(0, last);
     h.pop();
-    sift_down(h, 0);
+    if let Some(&e) = h.first() {
+        sift_down(h, 0, e);
+    }
 }
 
-// Both sifts move a hole, not the entry: its time was just written, and
-// the wide load of a swap would stall on that narrow store.
+// Both sifts move a hole, not the entry.
 
-fn sift_up(h: &mut [Head], mut i: usize) -> usize {
-    let e = Head {
-        time: h[i].time,
-        c: h[i].c,
-    };
-    while i > 0 && h[(i - 1) / 2].time > e.time {
+/// Moves the hole at `i` up past the parents later than `t`; where it
+/// ends, for the caller to fill.
+fn sift_up(h: &mut [Head], mut i: usize, t: i64) -> usize {
+    while i > 0 && h[(i - 1) / 2].time > t {
         h[i] = h[(i - 1) / 2];
         i = (i - 1) / 2;
     }
-    h[i] = e;
     i
 }
 
-fn sift_down(h: &mut [Head], mut i: usize) {
+/// Moves `e`, whose place is the hole at `i`, down past its earlier
+/// children, and puts it there.
+fn sift_down(h: &mut [Head], mut i: usize, e: Head) {
     let n = h.len();
-    if i >= n {
-        return;
-    }
-    let e = Head {
-        time: h[i].time,
-        c: h[i].c,
-    };
     loop {
         let mut m = i;
         let mut min = e.time;
@@ -934,4 +1107,144 @@ fn sift_down(h: &mut [Head], mut i: usize) {
         i = m;
     }
     h[i] = e;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uvarint(out: &mut Vec<u8>, mut v: u64) {
+        while v >= 0x80 {
+            out.push(v as u8 | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    }
+
+    fn batch(out: &mut Vec<u8>, m: u64, time: u64, data: &[u8]) {
+        out.push(ev::EVENT_BATCH);
+        for v in [1, m, time, data.len() as u64] {
+            uvarint(out, v);
+        }
+        out.extend_from_slice(data);
+    }
+
+    fn event(data: &mut Vec<u8>, typ: u8, dt: u64, args: &[u64]) {
+        data.push(typ);
+        uvarint(data, dt);
+        for &a in args {
+            uvarint(data, a);
+        }
+    }
+
+    /// A Go 1.26 trace of one generation (1 tick = 1 ns): two threads,
+    /// each running its goroutine through `n` stops and starts, the two
+    /// interleaved in time, with CPU samples among them; then thread 1
+    /// unblocks goroutine 2 at a time before thread 2 blocks it, as when
+    /// clocks disagree: the earliest event cannot happen yet, the other
+    /// thread's must go first.
+    fn skewed_trace(n: u64) -> Vec<u8> {
+        let mut t = b"go 1.26 trace\0\0\0".to_vec();
+        let mut sync = vec![ev::SYNC, ev::FREQUENCY];
+        uvarint(&mut sync, 1_000_000_000);
+        sync.push(ev::CLOCK_SNAPSHOT);
+        for v in [0, 1, 1, 1] {
+            uvarint(&mut sync, v);
+        }
+        batch(&mut t, 0, 100, &sync);
+        let mut strings = vec![ev::STRINGS, ev::STRING, 1, 4];
+        strings.extend_from_slice(b"test");
+        batch(&mut t, 0, 100, &strings);
+        let mut samples = vec![ev::CPU_SAMPLES];
+        for k in 0..50 {
+            samples.push(ev::CPU_SAMPLE);
+            for v in [100 + k * 4 * n / 50, 1, 0, 1, 0] {
+                uvarint(&mut samples, v);
+            }
+        }
+        batch(&mut t, 0, 100, &samples);
+        for (m, p, g, base) in [(1, 0, 1, 100), (2, 1, 2, 101)] {
+            // (type, time, arguments), then in batches under Go's 64 KB.
+            let mut evs = vec![
+                (ev::PROC_STATUS, base, vec![p, 1]),
+                (ev::GO_STATUS, base + 1, vec![g, m, 2]),
+            ];
+            for k in 1..=n {
+                evs.push((ev::GO_STOP, base + 4 * k - 1, vec![1, 0]));
+                evs.push((ev::GO_START, base + 4 * k + 1, vec![g, k]));
+            }
+            let end = base + 4 * n + 1;
+            evs.push(if m == 1 {
+                (ev::GO_UNBLOCK, end + 1, vec![2, n + 1, 0])
+            } else {
+                (ev::GO_BLOCK, end + 10, vec![1, 0])
+            });
+            for part in evs.chunks(4_000) {
+                let mut d = Vec::new();
+                let mut last = part[0].1;
+                for (typ, time, args) in part {
+                    event(&mut d, *typ, time - last, args);
+                    last = *time;
+                }
+                batch(&mut t, m, part[0].1, &d);
+            }
+        }
+        t.push(ev::END_OF_GENERATION);
+        t
+    }
+
+    /// The same trace, its only thread's first event cut in its varint.
+    fn cut_trace() -> Vec<u8> {
+        let mut t = skewed_trace(1);
+        let at = t.len() - 1;
+        t.truncate(at);
+        batch(&mut t, 3, 500, &[ev::GO_STATUS, 0xff]);
+        t.push(ev::END_OF_GENERATION);
+        t
+    }
+
+    #[test]
+    fn an_error_before_any_event_of_a_chunk_is_not_the_end() {
+        let trace = cut_trace();
+        let mut one = summary::Summary::new(true);
+        let want = one
+            .read(&mut Reader::new(&trace[..]).expect("header"))
+            .map_err(|e| e.to_string());
+        assert!(want.is_err(), "the cut event is an error");
+        let mut piped = summary::Summary::new(true);
+        let r = Reader::with_helper(std::io::Cursor::new(trace)).expect("header");
+        let got = piped.read_piped(r).map_err(|e| e.to_string());
+        assert_eq!(want, got);
+        assert_eq!(one.total_events, piped.total_events);
+    }
+
+    fn events<R: Read>(mut r: Reader<R>) -> (Vec<String>, u64) {
+        let mut out = Vec::new();
+        while let Some(e) = r.next_event().expect("a good trace") {
+            out.push(format!("{e:?}"));
+        }
+        (out, r.takeovers)
+    }
+
+    #[test]
+    fn the_reader_takes_the_merge_over_where_an_event_must_wait() {
+        // Past the helper's first chunks, so that the take-over starts
+        // from a chunk's checkpoint and replays what came before.
+        let trace = skewed_trace(12_000);
+        let (one, _) = events(Reader::new(&trace[..]).expect("header"));
+        let (two, takeovers) =
+            events(Reader::with_helper(std::io::Cursor::new(trace)).expect("header"));
+        assert_eq!(takeovers, 1, "the skewed unblock is where it takes over");
+        assert_eq!(one.len(), two.len());
+        assert!(one == two, "the same events in the same order");
+        // Syncs, 2 statuses each, 2n stops and starts each, the block and
+        // unblock, the samples.
+        assert_eq!(one.len(), 2 + 2 * (2 + 2 * 12_000) + 2 + 50);
+        let at = |typ: u8| {
+            one.iter()
+                .position(|e| e.starts_with(&format!("Event {{ typ: {typ},")))
+        };
+        let (block, unblock) = (at(ev::GO_BLOCK), at(ev::GO_UNBLOCK));
+        assert!(block.is_some() && block < unblock, "{block:?} {unblock:?}");
+    }
 }

@@ -357,7 +357,7 @@ impl Ordering {
     /// Tries to advance `e` from thread `m` (whose state is in `slot`,
     /// from [`Ordering::slot`]) in generation `gen`; `strings` resolves the
     /// generation's string ids (task and region names).
-    #[inline]
+    #[inline(always)]
     pub fn advance(
         &mut self,
         e: &Raw,
