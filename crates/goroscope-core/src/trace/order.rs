@@ -156,7 +156,7 @@ impl Ranges {
 
 /// A goroutine's place in the model: what every goroutine event reads,
 /// kept small because a trace can have millions of goroutines.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 struct GState {
     status: u64,
     seq: Seq,
@@ -289,7 +289,7 @@ fn user(ctx: Ctx) -> Result<(), String> {
 /// from one generation to the next.
 #[derive(Debug)]
 pub struct Ordering {
-    g: GTable,
+    g: GTable<GState>,
     /// Regions and ranges of the goroutines that have any.
     g_extra: FxHashMap<i64, GExtra>,
     p: FxHashMap<i64, PState>,
@@ -1093,16 +1093,16 @@ const MAX_TOP: u64 = 1 << (40 - TOP_SHIFT);
 /// made up traces do that) go to the map past this.
 const MAX_LEAVES: usize = 4096;
 
-struct Leaf {
+struct Leaf<S> {
     live: u32,
-    /// Status 0: no goroutine (wire statuses are 1 to 4).
-    slots: [GState; 1 << LEAF_BITS],
+    /// [`Slot::ABSENT`]: no goroutine.
+    slots: [S; 1 << LEAF_BITS],
 }
 
-struct Mid {
+struct Mid<S> {
     /// Leaves alive under it: freed at none.
     leaves: u32,
-    slots: [Option<Box<Leaf>>; 1 << MID_BITS],
+    slots: [Option<Box<Leaf<S>>>; 1 << MID_BITS],
 }
 
 /// Middle nodes alive at most (32 KiB each: 8 MiB). Ids a million apart
@@ -1117,19 +1117,30 @@ const SPARE_LEAVES: usize = 4;
 /// consecutive ids: a radix table of 256-id leaves, indexed directly, costs
 /// a few loads where a hash map costs a hash, a probe and a cache miss on
 /// a big table. Every event looks a goroutine up.
-#[derive(Default)]
-struct GTable {
-    top: Vec<Option<Box<Mid>>>,
+pub(super) struct GTable<S: Slot> {
+    top: Vec<Option<Box<Mid<S>>>>,
     leaves: usize,
     mids: usize,
-    far: FxHashMap<i64, GState>,
+    far: FxHashMap<i64, S>,
     /// A few emptied leaves (all slots absent again), for the next ids:
     /// a busy program fills a leaf every 256 goroutines it creates, and
     /// a fresh one costs an allocation and 6 KB of zeroing.
-    spare: Vec<Box<Leaf>>,
+    spare: Vec<Box<Leaf<S>>>,
 }
 
-impl std::fmt::Debug for GTable {
+impl<S: Slot> Default for GTable<S> {
+    fn default() -> Self {
+        GTable {
+            top: Vec::new(),
+            leaves: 0,
+            mids: 0,
+            far: FxHashMap::default(),
+            spare: Vec::new(),
+        }
+    }
+}
+
+impl<S: Slot> std::fmt::Debug for GTable<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GTable")
             .field("leaves", &self.leaves)
@@ -1138,15 +1149,27 @@ impl std::fmt::Debug for GTable {
     }
 }
 
-const ABSENT: GState = GState {
-    status: 0,
-    seq: Seq { gen: 0, n: 0 },
-};
+/// What a [`GTable`] holds: a value with an absent state (the empty
+/// slots of a leaf).
+pub(super) trait Slot: Copy {
+    const ABSENT: Self;
+    fn present(&self) -> bool;
+}
 
-impl GTable {
+impl Slot for GState {
+    const ABSENT: GState = GState {
+        status: 0,
+        seq: Seq { gen: 0, n: 0 },
+    };
+    fn present(&self) -> bool {
+        self.status != 0
+    }
+}
+
+impl<S: Slot> GTable<S> {
     /// The leaf slot of `id`, if its leaf exists.
     #[inline(always)]
-    fn slot(&self, id: i64) -> Option<&GState> {
+    fn slot(&self, id: i64) -> Option<&S> {
         let u = id as u64;
         // Compared before the cast: a 32-bit usize would alias big ids.
         if u >> TOP_SHIFT >= MAX_TOP {
@@ -1158,7 +1181,7 @@ impl GTable {
     }
 
     #[inline(always)]
-    fn leaf_mut(&mut self, id: i64) -> Option<&mut Leaf> {
+    fn leaf_mut(&mut self, id: i64) -> Option<&mut Leaf<S>> {
         let u = id as u64;
         if u >> TOP_SHIFT >= MAX_TOP {
             return None;
@@ -1168,23 +1191,23 @@ impl GTable {
     }
 
     #[inline(always)]
-    fn get(&self, id: &i64) -> Option<&GState> {
+    pub(super) fn get(&self, id: &i64) -> Option<&S> {
         match self.slot(*id) {
-            Some(s) if s.status != 0 => Some(s),
+            Some(s) if s.present() => Some(s),
             _ if self.far.is_empty() => None,
             _ => self.far.get(id),
         }
     }
 
     #[inline(always)]
-    fn get_mut(&mut self, id: &i64) -> Option<&mut GState> {
+    pub(super) fn get_mut(&mut self, id: &i64) -> Option<&mut S> {
         let k = (*id as u64 & ((1 << LEAF_BITS) - 1)) as usize;
         if self.far.is_empty() {
             // The usual case: one walk down the table.
             let s = &mut self.leaf_mut(*id)?.slots[k];
-            return (s.status != 0).then_some(s);
+            return (s.present()).then_some(s);
         }
-        let in_leaf = matches!(self.slot(*id), Some(s) if s.status != 0);
+        let in_leaf = matches!(self.slot(*id), Some(s) if s.present());
         if in_leaf {
             return Some(&mut self.leaf_mut(*id)?.slots[k]);
         }
@@ -1199,7 +1222,7 @@ impl GTable {
     }
 
     /// Adds goroutine `id` (not present: the callers check).
-    fn insert(&mut self, id: i64, s: GState) {
+    pub(super) fn insert(&mut self, id: i64, s: S) {
         let u = id as u64;
         let t = u >> TOP_SHIFT;
         if id < 0 || t >= MAX_TOP {
@@ -1233,7 +1256,7 @@ impl GTable {
             spare.pop().unwrap_or_else(|| {
                 Box::new(Leaf {
                     live: 0,
-                    slots: [ABSENT; 1 << LEAF_BITS],
+                    slots: [S::ABSENT; 1 << LEAF_BITS],
                 })
             })
         });
@@ -1241,9 +1264,9 @@ impl GTable {
         leaf.slots[(u & ((1 << LEAF_BITS) - 1)) as usize] = s;
     }
 
-    fn remove(&mut self, id: &i64) {
+    pub(super) fn remove(&mut self, id: &i64) {
         let u = *id as u64;
-        let in_leaf = matches!(self.slot(*id), Some(s) if s.status != 0);
+        let in_leaf = matches!(self.slot(*id), Some(s) if s.present());
         if !in_leaf {
             if !self.far.is_empty() {
                 self.far.remove(id);
@@ -1258,7 +1281,7 @@ impl GTable {
         let Some(leaf) = mid.slots[m].as_mut() else {
             return;
         };
-        leaf.slots[(u & ((1 << LEAF_BITS) - 1)) as usize] = ABSENT;
+        leaf.slots[(u & ((1 << LEAF_BITS) - 1)) as usize] = S::ABSENT;
         leaf.live -= 1;
         if leaf.live == 0 {
             // Ids only count up: a leaf whose goroutines are all gone is
@@ -1279,7 +1302,7 @@ impl GTable {
     }
 }
 
-impl States<GState> for GTable {
+impl States<GState> for GTable<GState> {
     fn get(&self, id: &i64) -> Option<&GState> {
         GTable::get(self, id)
     }
@@ -1299,7 +1322,7 @@ mod tests {
     /// leaves and middle nodes emptied and freed on the way.
     #[test]
     fn the_goroutine_table_is_a_map() {
-        let mut t = GTable::default();
+        let mut t = GTable::<GState>::default();
         let mut want: FxHashMap<i64, u64> = FxHashMap::default();
         let (mut most, mut most_mids) = (0, 0);
         let mut x: u64 = 1;

@@ -17,6 +17,7 @@ use std::sync::mpsc;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
+use super::order::{GTable, Slot};
 use super::spec::ev;
 use super::{Event, GenTables, GoState, Reader, Tables, TraceError};
 use crate::model::BlockClass;
@@ -199,7 +200,7 @@ fn is_zero(v: &i64) -> bool {
 /// What the summary keeps of a goroutine while its transitions stream
 /// past: its current interval, in 24 bytes (a lookup per transition, so
 /// two entries to a cache line).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 struct GoAcc {
     /// When the current state began, and whether that is known (entered
     /// by a transition in the trace, not reported by a status event).
@@ -214,6 +215,25 @@ struct GoAcc {
     seen: bool,
     known: bool,
     was_created: bool,
+    /// In the table (its empty slots have false).
+    live: bool,
+}
+
+impl Slot for GoAcc {
+    const ABSENT: GoAcc = GoAcc {
+        entered: 0,
+        created: 0,
+        sig: 0,
+        cur: GoState::Undetermined,
+        class: BlockClass::None,
+        seen: false,
+        known: false,
+        was_created: false,
+        live: false,
+    };
+    fn present(&self) -> bool {
+        self.live
+    }
 }
 
 /// What only the per-goroutine figures need ([`Summary::goroutines`]).
@@ -269,7 +289,8 @@ pub struct Summary {
     reason_of_id: FxHashMap<u64, u32>,
     /// Per signature: the class a "sync" wait on it has.
     sig_sync: Vec<BlockClass>,
-    goroutines: FxHashMap<i64, GoAcc>,
+    /// By id: a radix table, as the ordering's (ids count up).
+    goroutines: GTable<GoAcc>,
     /// Per goroutine in `goroutines`, when `keep_goroutines`.
     details: FxHashMap<i64, GoDetail>,
     /// Generation-local stack id -> signature, reset each generation.
@@ -512,21 +533,17 @@ impl Summary {
             self.waiting_by_reason[reason_i as usize] += 1;
         }
         let keep = self.keep_goroutines;
-        let acc = match self.goroutines.entry(g) {
-            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
-            std::collections::hash_map::Entry::Vacant(v) => {
-                self.seen_goroutines += 1;
-                v.insert(GoAcc {
-                    entered: t,
-                    created: 0,
-                    sig: 0,
-                    cur: GoState::Undetermined,
-                    class: BlockClass::None,
-                    seen: false,
-                    known: false,
-                    was_created: false,
-                })
-            }
+        if self.goroutines.get(&g).is_none() {
+            self.seen_goroutines += 1;
+            let new = GoAcc {
+                entered: t,
+                live: true,
+                ..GoAcc::ABSENT
+            };
+            self.goroutines.insert(g, new);
+        }
+        let Some(acc) = self.goroutines.get_mut(&g) else {
+            return;
         };
         if keep {
             let d = self.details.entry(g).or_insert_with(|| GoDetail {
@@ -641,18 +658,15 @@ impl Summary {
 
     /// Per-goroutine figures, by id (needs `per_goroutine`).
     pub fn goroutines(&self) -> Vec<GoStats> {
-        let mut ids: Vec<i64> = self.goroutines.keys().copied().collect();
+        let mut ids: Vec<i64> = self.details.keys().copied().collect();
         ids.sort_unstable();
         ids.iter()
             .map(|id| {
-                let a = &self.goroutines[id];
-                let Some(d) = self.details.get(id) else {
-                    return GoStats {
-                        id: *id,
-                        final_state: a.cur.as_str().to_string(),
-                        ..GoStats::default()
-                    };
-                };
+                let d = &self.details[id];
+                let cur = self
+                    .goroutines
+                    .get(id)
+                    .map_or(GoState::Undetermined, |a| a.cur);
                 let mut state_ns = BTreeMap::new();
                 for (i, &ns) in d.state_ns.iter().enumerate() {
                     if ns != 0 {
@@ -669,7 +683,7 @@ impl Summary {
                 // Go's checker lists reasons with waits; zero-time ones too.
                 GoStats {
                     id: *id,
-                    final_state: a.cur.as_str().to_string(),
+                    final_state: cur.as_str().to_string(),
                     first_ns: d.first,
                     last_ns: d.last,
                     mismatches: d.mismatches,
