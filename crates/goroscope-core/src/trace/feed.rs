@@ -70,9 +70,11 @@ impl<R: Read> Generations<R> {
 /// the reader to take the merge over from there (see [`Merged`]).
 #[derive(Debug, Clone, Default)]
 pub(super) struct Checkpoint {
-    /// Per cursor with events (in the order the merge made them): its
-    /// thread's index, the batch and position its decoded chunk began
-    /// at, and its place in that chunk.
+    /// Cursors the merge made (the threads with events).
+    pub(super) count: usize,
+    /// Per cursor with events left (in `frontier`'s order): its thread's
+    /// index, the batch and position its decoded chunk began at, and its
+    /// place in that chunk. The others are done with.
     pub(super) cursors: Vec<(usize, usize, BatchPos, usize)>,
     pub(super) frontier: Vec<Head>,
     /// CPU samples merged before.
@@ -439,9 +441,13 @@ pub(super) fn step_past(
 /// Where a merge is, for the reader to take it over.
 fn checkpoint(cursors: &[Cursor], frontier: &[Head], samples: usize) -> Checkpoint {
     Checkpoint {
-        cursors: cursors
+        count: cursors.len(),
+        cursors: frontier
             .iter()
-            .map(|c| (c.t, c.from.0, c.from.1, c.pos))
+            .map(|h| {
+                let c = &cursors[h.c];
+                (c.t, c.from.0, c.from.1, c.pos)
+            })
             .collect(),
         frontier: frontier.to_vec(),
         samples,

@@ -814,15 +814,18 @@ impl<R: Read> Reader<R> {
         p.local = true;
         let start = std::mem::take(&mut p.start);
         let placed = p.idx;
+        // The threads done with stay empty: the heap never names them.
         self.cursors.clear();
-        for &(t, batch, at, pos) in &start.cursors {
+        self.cursors
+            .resize_with(start.count, || feed::cursor(wire::NO_THREAD, 0));
+        for (h, &(t, batch, at, pos)) in start.frontier.iter().zip(&start.cursors) {
             let mut c = feed::cursor(g.ms[t], t);
             c.slot = self.threads[t].1;
             c.batch = batch;
             c.at = at;
             self.feed.refill(&g, &mut c)?;
             c.pos = pos;
-            self.cursors.push(c);
+            self.cursors[h.c] = c;
         }
         self.frontier = start.frontier;
         self.cpu = g.cpu_samples[start.samples..].iter().copied().collect();
@@ -982,7 +985,8 @@ fn decode(data: &[u8], i: &mut usize, freq: f64, last: i64, out: &mut Vec<Raw>) 
         return false;
     };
     out.push(Raw {
-        time: wire::ns(freq, dt) + last,
+        // Wrapping on overflow, as Go's integer times do.
+        time: wire::ns(freq, dt).wrapping_add(last),
         args: [0; 4],
         typ,
         item: item::EVENT,

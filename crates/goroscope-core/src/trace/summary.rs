@@ -198,7 +198,7 @@ fn is_zero(v: &i64) -> bool {
 }
 
 /// What the summary keeps of a goroutine while its transitions stream
-/// past: its current interval, in 24 bytes (a lookup per transition, so
+/// past: its current interval, in 32 bytes (a lookup per transition, so
 /// two entries to a cache line).
 #[derive(Debug, Clone, Copy)]
 struct GoAcc {
