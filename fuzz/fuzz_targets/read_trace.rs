@@ -1,6 +1,6 @@
 //! The execution trace reader must never panic, whatever the bytes: it
 //! returns events, then an error or the end. Read on one thread or with
-//! its decoding helper (and the summary counted on a thread of its own),
+//! its merging helper (and the summary counted on a thread of its own),
 //! the events, the error and the figures must be the same.
 #![no_main]
 

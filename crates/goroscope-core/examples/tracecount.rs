@@ -1,7 +1,7 @@
 //! Reads every event of a trace and prints how many there were per kind:
 //! the bare reader, for bench/trace.sh (Go's side: tracecheck -read-only).
-//! With its decoding helper thread (`Reader::with_helper`), or on one
-//! thread when TRACECOUNT_LOCAL is set.
+//! With its helper thread, which reads, decodes and merges ahead
+//! (`Reader::with_helper`), or on one thread when TRACECOUNT_LOCAL is set.
 use goroscope_core::trace::spec::{Kind, SPECS};
 use goroscope_core::trace::Reader;
 

@@ -106,8 +106,8 @@ pub struct TraceArgs {
 
     /// Threads that read the trace: 1 = one thread; 0 (when the machine
     /// has more than one core) or more = three stages on three threads:
-    /// read and decode, order, count (more do not help). The result is
-    /// the same whatever the number.
+    /// read, decode and merge; order; count (more do not help). The
+    /// result is the same whatever the number.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub threads: usize,
 }

@@ -336,11 +336,9 @@ fn merge(
                 items.push(e);
             }
             Pick::Event(k) => {
-                // A run of the root thread's events: while they are no
-                // later than its children's and the next sample, the
-                // heap would not change (the reader's rule too).
-                let children = frontier.iter().skip(1).take(2).map(|h| h.time);
-                let limit = children.fold(samples.get(cpu).map_or(i64::MAX, |s| s.time), i64::min);
+                // A run of the root thread's events, as the reader's.
+                let limit =
+                    super::run_limit(&frontier, samples.get(cpu).map_or(i64::MAX, |s| s.time));
                 let c = &mut cursors[k];
                 let mut first = true;
                 loop {

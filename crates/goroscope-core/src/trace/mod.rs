@@ -626,15 +626,9 @@ impl<R: Read> Reader<R> {
             return Ok(true);
         }
         let sample_at = self.cpu.front().map_or(i64::MAX, |s| s.time);
-        if self.frontier.is_empty() || sample_at < self.frontier[0].time {
-            let s = self.cpu.pop_front().expect("checked");
-            let mut e = Event::made(ev::CPU_SAMPLE, s.time, &[s.stack]);
-            e.ctx = Ctx {
-                g: s.g,
-                p: s.p,
-                m: s.m,
-            };
-            self.order.place(e);
+        if let feed::Pick::Sample = feed::pick(&self.frontier, self.cpu.front().map(|s| s.time)) {
+            let s = self.cpu.pop_front().expect("picked");
+            self.order.place(sample_event(&s));
             self.kept = self.order.out.len();
             return Ok(true);
         }
@@ -675,8 +669,7 @@ impl<R: Read> Reader<R> {
         let mut n = 0;
         loop {
             let limit = if i == 0 {
-                let children = self.frontier.iter().skip(1).take(2).map(|h| h.time);
-                children.fold(sample_at, i64::min)
+                run_limit(&self.frontier, sample_at)
             } else {
                 i64::MIN
             };
@@ -767,13 +760,14 @@ impl<R: Read> Reader<R> {
             }
             let e = &p.items[p.idx];
             if e.item == item::SAMPLE {
-                let mut s = Event::made(ev::CPU_SAMPLE, e.time, &[e.args[0]]);
-                s.ctx = Ctx {
+                let s = wire::CpuSample {
+                    time: e.time,
+                    stack: e.args[0],
                     g: e.args[1] as i64,
                     p: e.args[2] as i64,
                     m: e.args[3] as i64,
                 };
-                self.order.place(s);
+                self.order.place(sample_event(&s));
                 p.idx += 1;
             } else {
                 let (m, slot) = self.threads[e.t as usize];
@@ -1041,6 +1035,25 @@ fn varint_at(data: &[u8], i: &mut usize) -> Option<u64> {
         }
     }
     None
+}
+
+/// The CPU sample as Go's reader returns it.
+fn sample_event(s: &wire::CpuSample) -> Event {
+    let mut e = Event::made(ev::CPU_SAMPLE, s.time, &[s.stack]);
+    e.ctx = Ctx {
+        g: s.g,
+        p: s.p,
+        m: s.m,
+    };
+    e
+}
+
+/// How late the root thread's events may go on in one run: while no
+/// later than its children's next events and the next CPU sample (at
+/// `sample_at`), the heap would not change (Go fixes it after each).
+fn run_limit(frontier: &[Head], sample_at: i64) -> i64 {
+    let children = frontier.iter().skip(1).take(2).map(|h| h.time);
+    children.fold(sample_at, i64::min)
 }
 
 // A binary min-heap on the cursors' next event times, with Go's sift
