@@ -109,8 +109,8 @@ struct Items {
     err: Option<TraceError>,
 }
 
-/// Event buffers the reader is done with, for the helper to fill again:
-/// the last one in is the first out, still in the cache.
+/// Chunk buffers of the merged stream the reader is done with, for the
+/// helper to fill again: the last one in is the first out.
 #[derive(Clone, Default)]
 struct Spent(Arc<Mutex<Vec<Vec<Raw>>>>);
 

@@ -309,8 +309,8 @@ struct Cursor {
     t: usize,
     /// The thread's state slot in the ordering.
     slot: Option<usize>,
-    /// The batch being decoded, and where (one thread decoding: see
-    /// `feed`).
+    /// The batch being decoded, and where (the helper's merge, or the
+    /// reader's own on one thread or after a take-over: see `feed`).
     batch: usize,
     at: feed::BatchPos,
     /// Where `buf`'s events were decoded from (batch, position).
