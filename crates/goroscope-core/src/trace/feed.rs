@@ -10,7 +10,7 @@ use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::Arc;
 use std::sync::Mutex;
 
-use super::spec::ev;
+use super::spec::{self, ev};
 use super::wire::{self, Batch, Generation, Source};
 use super::{decode, decode_error, ids_ok, Cursor, Head, Raw, TraceError, CHUNK};
 
@@ -351,12 +351,9 @@ fn merge(
                     while end < c.buf.len() && end < room && c.buf[end].time <= limit {
                         end += 1;
                     }
-                    let from = items.len();
+                    // Each event carries its thread and bad-id mark from
+                    // its decoding.
                     items.extend_from_slice(&c.buf[start..end]);
-                    for (j, e) in items[from..].iter_mut().enumerate() {
-                        e.t = c.t as u32;
-                        e.bad = start + j == c.bad;
-                    }
                     c.pos = end;
                     if end < c.buf.len() {
                         super::heap_update(&mut frontier, 0, c.buf[end].time);
@@ -468,37 +465,50 @@ pub(super) struct BatchPos {
     last: i64,
 }
 
-/// Decodes batch `b` of thread `m` of generation `g` from `at` onto `out`,
-/// until the batch ends or `out` holds `limit` events. Times as Go: the
-/// batch's base, then each delta converted and added. The first event
-/// whose ids are not in `g` is marked in `bad` (its index in `out`, if
-/// `bad` marks none yet); an undecodable event ends the run with its
-/// error.
+/// Decodes batch `b` of thread `m` (index `t`) of generation `g` from
+/// `at` onto `out`, until the batch ends or `out` holds `limit` events.
+/// Times as Go: the batch's base, then each delta converted and added.
+/// The first event whose ids are not in `g` is marked, in `bad` (its
+/// index in `out`, if `bad` marks none yet) and in the event; an
+/// undecodable event ends the run with its error.
 fn decode_run(
     b: &Batch,
     g: &Generation,
-    m: i64,
+    (m, t): (i64, usize),
     at: &mut BatchPos,
     out: &mut Vec<Raw>,
     limit: usize,
     bad: &mut usize,
 ) -> Option<TraceError> {
     let data = &b.data[..];
-    while at.off < data.len() && out.len() < limit {
+    let base = g.clock.ns(b.time);
+    // The bytes left, walked by an iterator: one end check per byte read
+    // and no index to check against the slice.
+    let mut rest = data.get(at.off..).unwrap_or_default().iter();
+    let mut last = at.last;
+    let mut failed = false;
+    while out.len() < limit && !rest.as_slice().is_empty() {
         // Go's rule, checked per event: a zero time restarts from the base.
-        if at.last == 0 {
-            at.last = wire::ns(g.freq, b.time);
+        if last == 0 {
+            last = base;
         }
-        if !decode(data, &mut at.off, g.freq, at.last, out) {
-            return Some(decode_error(data, at.off, m));
+        let from = rest.clone();
+        if decode(&mut rest, g.clock, last, t as u32, out).is_none() {
+            rest = from;
+            failed = true;
+            break;
         }
-        let e = &out[out.len() - 1];
-        at.last = e.time;
-        if *bad == usize::MAX && !ids_ok(g, e) {
-            *bad = out.len() - 1;
+        let k = out.len() - 1;
+        let e = &mut out[k];
+        last = e.time;
+        if *bad == usize::MAX && spec::has_ids(e.typ) && !ids_ok(g, e) {
+            *bad = k;
+            e.bad = true;
         }
     }
-    None
+    at.off = data.len() - rest.as_slice().len();
+    at.last = last;
+    failed.then(|| decode_error(data, at.off, m))
 }
 
 impl<R: Read> Feed<R> {
@@ -637,7 +647,7 @@ fn refill_local(batches: &[Batch], g: &Generation, c: &mut Cursor) -> Result<boo
         return Ok(false);
     };
     c.from = (c.batch, c.at);
-    match decode_run(b, g, c.m, &mut c.at, &mut c.buf, CHUNK, &mut c.bad) {
+    match decode_run(b, g, (c.m, c.t), &mut c.at, &mut c.buf, CHUNK, &mut c.bad) {
         Some(e) if c.buf.is_empty() => Err(e),
         e => {
             c.err = e;

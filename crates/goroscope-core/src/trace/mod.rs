@@ -960,45 +960,38 @@ fn validate(g: &Generation, offset: u64, e: &Event) -> Result<(), TraceError> {
     })
 }
 
-/// Decodes the event at `data[*i]` onto `out`, `last` the
-/// time of the one before it; false if it is not a timed event or a
-/// varint is bad or cut ([`decode_error`] says which). The arguments are
-/// written where the event goes: built on the stack and copied, their
-/// narrow stores would stall the wide loads of the copy.
+/// Decodes the event at the start of `rest` onto `out` (moving `rest`
+/// past it), `last` the time of the one before it and `t` its thread's
+/// index; `None` if it is not a timed event or a varint is bad or cut
+/// ([`decode_error`] says which). The arguments are decoded into locals
+/// and the event written once where it goes: built on the stack and
+/// copied, its narrow stores would stall the wide loads of the copy.
 #[inline(always)]
-fn decode(data: &[u8], i: &mut usize, freq: f64, last: i64, out: &mut Vec<Raw>) -> bool {
-    let Some(&typ) = data.get(*i) else {
-        return false;
-    };
-    let n = spec::TIMED_ARGS[typ as usize] as usize;
+fn decode(
+    rest: &mut std::slice::Iter<'_, u8>,
+    clock: wire::Clock,
+    last: i64,
+    t: u32,
+    out: &mut Vec<Raw>,
+) -> Option<()> {
+    let typ = *rest.next()?;
+    let n = spec::TIMED_ARGS[typ as usize];
     if n > 4 {
-        return false;
+        return None;
     }
-    let mut j = *i + 1;
-    let Some(dt) = varint_at(data, &mut j) else {
-        return false;
-    };
+    let dt = uvarint(rest)?;
+    let mut arg = |k: u8| if n > k { uvarint(rest) } else { Some(0) };
+    let args = [arg(0)?, arg(1)?, arg(2)?, arg(3)?];
     out.push(Raw {
         // Wrapping on overflow, as Go's integer times do.
-        time: wire::ns(freq, dt).wrapping_add(last),
-        args: [0; 4],
+        time: clock.ns(dt).wrapping_add(last),
+        args,
         typ,
         item: item::EVENT,
         bad: false,
-        t: 0,
+        t,
     });
-    let k = out.len() - 1;
-    for a in 0..n {
-        match varint_at(data, &mut j) {
-            Some(v) => out[k].args[a] = v,
-            None => {
-                out.pop();
-                return false;
-            }
-        }
-    }
-    *i = j;
-    true
+    Some(())
 }
 
 /// Why [`decode`] failed at `data[i]`, for thread `m`.
@@ -1013,19 +1006,17 @@ fn decode_error(data: &[u8], i: usize, m: i64) -> TraceError {
     TraceError::Corrupt { offset: 0, message }
 }
 
-/// A uvarint at `data[*i]` as Go's `binary.Uvarint` reads it; `None` if it
-/// is cut or overflows. One-byte values (most deltas and ids) first.
+/// A uvarint from `rest` as Go's `binary.Uvarint` reads it; `None` if it
+/// is cut or overflows. One-byte values (most ids) first.
 #[inline(always)]
-fn varint_at(data: &[u8], i: &mut usize) -> Option<u64> {
-    let b = *data.get(*i)?;
+fn uvarint(rest: &mut std::slice::Iter<'_, u8>) -> Option<u64> {
+    let b = *rest.next()?;
     if b < 0x80 {
-        *i += 1;
         return Some(u64::from(b));
     }
-    let mut v = 0u64;
-    for k in 0..10 {
-        let b = *data.get(*i)?;
-        *i += 1;
+    let mut v = u64::from(b & 0x7f);
+    for k in 1..10 {
+        let b = *rest.next()?;
         if k == 9 && b > 1 {
             return None;
         }
@@ -1218,6 +1209,49 @@ mod tests {
         batch(&mut t, 3, 500, &[ev::GO_STATUS, 0xff]);
         t.push(ev::END_OF_GENERATION);
         t
+    }
+
+    #[test]
+    fn the_clock_shortcut_converts_as_go_does() {
+        // Linux amd64 and arm64 ticks, one tick a nanosecond, the largest
+        // shift, and frequencies that take the float path.
+        let freqs = [
+            64.0,
+            16.0,
+            1.0,
+            1024.0,
+            2048.0,
+            0.5,
+            3.0,
+            63.99,
+            1.0 / (15_625_001.0 / 1e9),
+        ];
+        let mut ticks: Vec<u64> = (0..2000).collect();
+        for k in 40..64 {
+            let b = 1u64 << k;
+            ticks.extend([
+                b - 3,
+                b - 1,
+                b,
+                b + 1,
+                b + 3,
+                b | 0x5555,
+                u64::MAX >> (63 - k),
+            ]);
+        }
+        ticks.extend([
+            u64::MAX,
+            u64::MAX - 1,
+            (1 << 53) - 1,
+            1 << 53,
+            (1 << 53) + 1,
+        ]);
+        for f in freqs {
+            let c = wire::Clock::new(f);
+            for &t in &ticks {
+                assert_eq!(c.ns(t), wire::ns(f, t), "freq {f}, ticks {t}");
+            }
+        }
     }
 
     #[test]

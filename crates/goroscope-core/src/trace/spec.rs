@@ -351,6 +351,13 @@ pub static ID_ARGS: [[u8; 4]; 256] = {
     t
 };
 
+/// Whether events of this type name any stack or string: the decoder's
+/// test before it checks them.
+#[inline(always)]
+pub fn has_ids(typ: u8) -> bool {
+    u32::from_ne_bytes(ID_ARGS[typ as usize]) != 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

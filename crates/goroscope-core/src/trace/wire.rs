@@ -216,6 +216,8 @@ pub struct Generation {
     pub cpu_samples: Vec<CpuSample>,
     /// Nanoseconds per tick.
     pub freq: f64,
+    /// `freq` as the per-event conversion uses it (set once complete).
+    pub clock: Clock,
     /// Smallest batch timestamp (ticks).
     pub min_ts: u64,
     pub clock_snapshot: Option<ClockSnapshot>,
@@ -446,6 +448,7 @@ impl Generation {
         };
         self.stack_ids = dense(&mut self.stacks.keys().copied(), self.stacks.len());
         self.string_ids = dense(&mut self.strings.keys().copied(), self.strings.len());
+        self.clock = Clock::new(self.freq);
         let freq = self.freq;
         for s in &mut self.cpu_samples {
             s.time = ns(freq, s.time as u64);
@@ -458,6 +461,50 @@ impl Generation {
 /// Ticks to nanoseconds, as Go: `Time(float64(t) * float64(freq))`.
 pub fn ns(freq: f64, ticks: u64) -> i64 {
     (ticks as f64 * freq) as i64
+}
+
+/// [`ns`] for every event of a generation. Where a tick is a power of two
+/// nanoseconds (64 on Linux amd64, 16 on arm64: Go divides its clock by
+/// these), a tick count below 2^53 is exact as a float and so is its
+/// product, which is then the shift: one compare and one shift per event
+/// instead of two conversions, a multiply and the saturation checks.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Clock {
+    freq: f64,
+    shift: u32,
+    /// Tick counts below this take the shift (0: none do).
+    exact_below: u64,
+}
+
+impl Clock {
+    /// The conversion for `freq` nanoseconds per tick.
+    pub fn new(freq: f64) -> Self {
+        let mut c = Clock {
+            freq,
+            shift: 0,
+            exact_below: 0,
+        };
+        // Up to 2^10 ns per tick, a count below 2^53 shifted stays below
+        // 2^63: no saturation to mimic.
+        if (1.0..=1024.0).contains(&freq) && freq.fract() == 0.0 {
+            let f = freq as u64;
+            if f.is_power_of_two() {
+                c.shift = f.trailing_zeros();
+                c.exact_below = 1 << 53;
+            }
+        }
+        c
+    }
+
+    /// Nanoseconds for `ticks`, exactly as [`ns`].
+    #[inline(always)]
+    pub fn ns(self, ticks: u64) -> i64 {
+        if ticks < self.exact_below {
+            (ticks << self.shift) as i64
+        } else {
+            ns(self.freq, ticks)
+        }
+    }
 }
 
 fn corrupt(message: &str) -> TraceError {
