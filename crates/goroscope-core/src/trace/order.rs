@@ -258,12 +258,14 @@ fn check_ctx(ctx: Ctx, m: Need, p: Need, g: Need) -> Result<(), String> {
         ctx.p != NO_P,
         ctx.g != NO_G,
     ];
-    let fits = |need: Need, has: bool| match need {
-        Need::Must => has,
-        Need::No => !has,
-        Need::May => true,
-    };
-    if fits(m, has[0]) && fits(p, has[1]) && fits(g, has[2]) {
+    // As bits: the needs are constants at every call, so this is one
+    // mask and one compare.
+    let bits =
+        |f: &dyn Fn(Need) -> bool| u8::from(f(m)) | u8::from(f(p)) << 1 | u8::from(f(g)) << 2;
+    let must = bits(&|n| n == Need::Must);
+    let no = bits(&|n| n == Need::No);
+    let has_bits = u8::from(has[0]) | u8::from(has[1]) << 1 | u8::from(has[2]) << 2;
+    if has_bits & (must | no) == must {
         return Ok(());
     }
     Err(ctx_error(has, [m, p, g]))
@@ -374,13 +376,15 @@ impl Ordering {
             p: NO_P,
             m,
         };
+        // The context by value, in registers: through memory, the copies
+        // of it cost more than the hot events' own work.
         if let Some(i) = slot {
             let ms = self.ms[i];
             cur.p = ms.p;
             cur.g = ms.g;
         }
         self.slot = slot;
-        match self.dispatch_hot(e, &mut cur, gen, strings) {
+        match self.dispatch_hot(e, cur, gen, strings) {
             Ok(true) => Ok(Step::Done),
             Ok(false) => Ok(Step::NotYet),
             Err(message) => Err(TraceError::Broken {
@@ -432,11 +436,10 @@ impl Ordering {
     fn dispatch_hot(
         &mut self,
         e: &Raw,
-        cur: &mut Ctx,
+        c: Ctx,
         gen: u64,
         strings: &dyn Fn(u64) -> Option<String>,
     ) -> Result<bool, String> {
-        let c = *cur;
         match e.typ {
             ev::GO_CREATE | ev::GO_CREATE_BLOCKED => {
                 check_ctx(c, Need::Must, Need::Must, Need::May)?;
@@ -446,15 +449,14 @@ impl Ordering {
                     }
                 }
                 let new = e.args[0] as i64;
-                if self.g.contains_key(&new) {
-                    return Err(format!("goroutine {new} created twice"));
-                }
                 let status = if e.typ == ev::GO_CREATE_BLOCKED {
                     gstatus::WAITING
                 } else {
                     gstatus::RUNNABLE
                 };
-                self.g.insert(new, new_g(status, gen));
+                if !self.g.insert_new(new, new_g(status, gen)) {
+                    return Err(format!("goroutine {new} created twice"));
+                }
                 self.push(e, c);
                 Ok(self.moved(c))
             }
@@ -522,7 +524,7 @@ impl Ordering {
                 self.push(e, c);
                 Ok(self.moved(c))
             }
-            _ => self.dispatch(e, cur, gen, strings),
+            _ => self.dispatch(e, c, gen, strings),
         }
     }
 
@@ -531,11 +533,12 @@ impl Ordering {
     fn dispatch(
         &mut self,
         e: &Raw,
-        cur: &mut Ctx,
+        c: Ctx,
         gen: u64,
         strings: &dyn Fn(u64) -> Option<String>,
     ) -> Result<bool, String> {
-        let c = *cur;
+        let mut cur = c;
+        let cur = &mut cur;
         let initial = gen == self.initial_gen;
         match e.typ {
             ev::PROCS_CHANGE | ev::GO_LABEL | ev::USER_LOG => {
@@ -832,6 +835,7 @@ impl Ordering {
         Ok(self.g_extra.entry(g).or_default())
     }
 
+    #[inline(always)]
     fn remove_g(&mut self, g: i64) {
         self.g.remove(&g);
         if !self.g_extra.is_empty() {
@@ -850,20 +854,12 @@ impl Ordering {
         true
     }
 
+    #[inline(always)]
     fn running_g(&mut self, g: i64, typ: u8) -> Result<&mut GState, String> {
-        let s = self.g.get_mut(&g).ok_or_else(|| {
-            format!(
-                "{} for goroutine {g} that does not exist",
-                SPECS[typ as usize].name
-            )
-        })?;
-        if s.status != gstatus::RUNNING {
-            return Err(format!(
-                "{} for goroutine {g} that is not running",
-                SPECS[typ as usize].name
-            ));
+        match self.g.get_mut(&g) {
+            Some(s) if s.status == gstatus::RUNNING => Ok(s),
+            s => Err(not_running(g, typ, s.is_some())),
         }
-        Ok(s)
     }
 
     fn proc_status(&mut self, e: &Raw, cur: &mut Ctx, gen: u64) -> Result<bool, String> {
@@ -1047,6 +1043,16 @@ impl Ordering {
     }
 }
 
+#[cold]
+fn not_running(g: i64, typ: u8, exists: bool) -> String {
+    let what = if exists {
+        "is not running"
+    } else {
+        "does not exist"
+    };
+    format!("{} for goroutine {g} that {what}", SPECS[typ as usize].name)
+}
+
 /// The state of a goroutine or P an event names, which must be known.
 fn known<'a, S>(
     states: &'a mut impl States<S>,
@@ -1221,6 +1227,29 @@ impl<S: Slot> GTable<S> {
         self.get(id).is_some()
     }
 
+    /// Adds goroutine `id` unless it is present; whether it was not.
+    /// The usual case, a leaf that has the id's slot and no far ids, is
+    /// one walk down the table.
+    #[inline(always)]
+    pub(super) fn insert_new(&mut self, id: i64, s: S) -> bool {
+        if self.far.is_empty() {
+            if let Some(leaf) = self.leaf_mut(id) {
+                let slot = &mut leaf.slots[(id as u64 & ((1 << LEAF_BITS) - 1)) as usize];
+                if slot.present() {
+                    return false;
+                }
+                *slot = s;
+                leaf.live += 1;
+                return true;
+            }
+        }
+        if self.contains_key(&id) {
+            return false;
+        }
+        self.insert(id, s);
+        true
+    }
+
     /// Adds goroutine `id` (not present: the callers check).
     pub(super) fn insert(&mut self, id: i64, s: S) {
         let u = id as u64;
@@ -1264,7 +1293,25 @@ impl<S: Slot> GTable<S> {
         leaf.slots[(u & ((1 << LEAF_BITS) - 1)) as usize] = s;
     }
 
+    #[inline(always)]
     pub(super) fn remove(&mut self, id: &i64) {
+        let u = *id as u64;
+        // The usual case, one walk down: a leaf that stays in use, and no
+        // far ids.
+        if self.far.is_empty() {
+            if let Some(leaf) = self.leaf_mut(*id) {
+                let slot = &mut leaf.slots[(u & ((1 << LEAF_BITS) - 1)) as usize];
+                if slot.present() && leaf.live > 1 {
+                    *slot = S::ABSENT;
+                    leaf.live -= 1;
+                    return;
+                }
+            }
+        }
+        self.remove_slow(id);
+    }
+
+    fn remove_slow(&mut self, id: &i64) {
         let u = *id as u64;
         let in_leaf = matches!(self.slot(*id), Some(s) if s.present());
         if !in_leaf {
@@ -1303,9 +1350,11 @@ impl<S: Slot> GTable<S> {
 }
 
 impl States<GState> for GTable<GState> {
+    #[inline(always)]
     fn get(&self, id: &i64) -> Option<&GState> {
         GTable::get(self, id)
     }
+    #[inline(always)]
     fn get_mut(&mut self, id: &i64) -> Option<&mut GState> {
         GTable::get_mut(self, id)
     }
@@ -1346,7 +1395,16 @@ mod tests {
             };
             // Twice as many adds as removals: the leaves run out.
             match (r >> 4) % 4 {
-                0 | 1 if !want.contains_key(&id) => {
+                0 => {
+                    // The creation path: adds only what is absent.
+                    let status = 1 + step % 4;
+                    let absent = !want.contains_key(&id);
+                    assert_eq!(t.insert_new(id, new_g(status, step)), absent, "{id}");
+                    if absent {
+                        want.insert(id, status);
+                    }
+                }
+                1 if !want.contains_key(&id) => {
                     let status = 1 + step % 4;
                     t.insert(id, new_g(status, step));
                     want.insert(id, status);
