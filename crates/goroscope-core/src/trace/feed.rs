@@ -347,8 +347,8 @@ fn merge(
                     let start = c.pos;
                     let mut end = start + usize::from(first);
                     first = false;
-                    let room = ITEMS.saturating_sub(items.len()) + start;
-                    while end < c.buf.len() && end < room && c.buf[end].time <= limit {
+                    let stop = c.buf.len().min(ITEMS.saturating_sub(items.len()) + start);
+                    while end < stop && c.buf[end].time <= limit {
                         end += 1;
                     }
                     // Each event carries its thread and bad-id mark from
@@ -356,14 +356,14 @@ fn merge(
                     items.extend_from_slice(&c.buf[start..end]);
                     c.pos = end;
                     if end < c.buf.len() {
-                        super::heap_update(&mut frontier, 0, c.buf[end].time);
+                        super::heap_update_root(&mut frontier, c.buf[end].time);
                         break;
                     }
                     match refill_checked(&threads[c.t], g, c) {
                         Ok(true) => {
                             let t = c.head().time;
                             if t > limit || items.len() >= ITEMS {
-                                super::heap_update(&mut frontier, 0, t);
+                                super::heap_update_root(&mut frontier, t);
                                 break;
                             }
                         }
@@ -429,7 +429,7 @@ pub(super) fn step_past(
         super::heap_remove(frontier, 0);
         return Ok(());
     }
-    super::heap_update(frontier, 0, c.head().time);
+    super::heap_update_root(frontier, c.head().time);
     Ok(())
 }
 

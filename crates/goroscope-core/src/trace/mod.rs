@@ -936,7 +936,9 @@ fn id_ok(g: &Generation, typ: u8, args: &[u64; 4], k: usize) -> bool {
 /// per-event check, [`validate`] says what is wrong.
 #[inline(always)]
 fn ids_ok(g: &Generation, e: &Raw) -> bool {
-    (0..4).all(|k| id_ok(g, e.typ, &e.args, k))
+    // Unrolled: as a loop, its counter costs as much as the checks.
+    let (t, a) = (e.typ, &e.args);
+    id_ok(g, t, a, 0) && id_ok(g, t, a, 1) && id_ok(g, t, a, 2) && id_ok(g, t, a, 3)
 }
 
 /// Checks that the event's stack and string ids are in its generation
@@ -1097,24 +1099,33 @@ fn sift_up(h: &mut [Head], mut i: usize, t: i64) -> usize {
 
 /// Moves `e`, whose place is the hole at `i`, down past its earlier
 /// children, and puts it there.
+/// Go's rule: the right child only if strictly earlier than the left,
+/// and down only past a strictly earlier child.
+#[inline(always)]
 fn sift_down(h: &mut [Head], mut i: usize, e: Head) {
     let n = h.len();
     loop {
-        let mut m = i;
-        let mut min = e.time;
-        for j in [2 * i + 1, 2 * i + 2] {
-            if j < n && h[j].time < min {
-                min = h[j].time;
-                m = j;
-            }
+        let l = 2 * i + 1;
+        if l >= n {
+            break;
         }
-        if m == i {
+        let r = l + 1;
+        let m = if r < n && h[r].time < h[l].time { r } else { l };
+        if h[m].time >= e.time {
             break;
         }
         h[i] = h[m];
         i = m;
     }
     h[i] = e;
+}
+
+/// [`heap_update`] at the root, which can only move down: the merge's
+/// fix after each run.
+#[inline(always)]
+fn heap_update_root(h: &mut [Head], t: i64) {
+    let e = Head { time: t, c: h[0].c };
+    sift_down(h, 0, e);
 }
 
 #[cfg(test)]

@@ -294,7 +294,7 @@ pub struct Ordering {
     g: GTable<GState>,
     /// Regions and ranges of the goroutines that have any.
     g_extra: FxHashMap<i64, GExtra>,
-    p: FxHashMap<i64, PState>,
+    p: PTable,
     /// Threads: id to slot in `ms` (threads are few and live long; the
     /// reader's cursors keep their slot, so the hot path does no lookup).
     m: FxHashMap<i64, usize>,
@@ -327,7 +327,7 @@ impl Default for Ordering {
         Ordering {
             g: GTable::default(),
             g_extra: FxHashMap::default(),
-            p: FxHashMap::default(),
+            p: PTable::default(),
             m: FxHashMap::default(),
             ms: Vec::new(),
             tasks: FxHashMap::default(),
@@ -870,7 +870,7 @@ impl Ordering {
             return Err(format!("invalid status {status} for proc {pid}"));
         }
         let mut old = proc_state_of_status(status);
-        match self.p.get_mut(&pid) {
+        match States::get_mut(&mut self.p, &pid) {
             Some(s) => {
                 if status == pstatus::SYSCALL_ABANDONED && s.status == pstatus::SYSCALL {
                     old = 2; // ProcRunning: promoted, nothing lost.
@@ -1054,15 +1054,22 @@ fn not_running(g: i64, typ: u8, exists: bool) -> String {
 }
 
 /// The state of a goroutine or P an event names, which must be known.
+#[inline(always)]
 fn known<'a, S>(
     states: &'a mut impl States<S>,
     id: i64,
     what: &str,
     typ: u8,
 ) -> Result<&'a mut S, String> {
-    states
-        .get_mut(&id)
-        .ok_or_else(|| format!("{} for unknown {what} {id}", SPECS[typ as usize].name))
+    match states.get_mut(&id) {
+        Some(s) => Ok(s),
+        None => Err(unknown(id, what, typ)),
+    }
+}
+
+#[cold]
+fn unknown(id: i64, what: &str, typ: u8) -> String {
+    format!("{} for unknown {what} {id}", SPECS[typ as usize].name)
 }
 
 fn new_g(status: u64, gen: u64) -> GState {
@@ -1077,6 +1084,52 @@ fn new_g(status: u64, gen: u64) -> GState {
 trait States<S> {
     fn get(&self, id: &i64) -> Option<&S>;
     fn get_mut(&mut self, id: &i64) -> Option<&mut S>;
+}
+
+/// Ps by id. Go numbers them from 0 up to GOMAXPROCS, and the syscall
+/// events look their P up: a vector indexed by id, where a hash map cost
+/// a hash and a probe. Other ids (only made-up traces have them) go to
+/// a map.
+#[derive(Debug, Default)]
+struct PTable {
+    dense: Vec<Option<PState>>,
+    far: FxHashMap<i64, PState>,
+}
+
+/// Ids below this are in [`PTable`]'s vector (a few hundred KB at most).
+const DENSE_PS: i64 = 4096;
+
+impl PTable {
+    fn insert(&mut self, id: i64, s: PState) {
+        if (0..DENSE_PS).contains(&id) {
+            let i = id as usize;
+            if self.dense.len() <= i {
+                self.dense.resize_with(i + 1, || None);
+            }
+            self.dense[i] = Some(s);
+        } else {
+            self.far.insert(id, s);
+        }
+    }
+}
+
+impl States<PState> for PTable {
+    #[inline(always)]
+    fn get(&self, id: &i64) -> Option<&PState> {
+        if (0..DENSE_PS).contains(id) {
+            self.dense.get(*id as usize)?.as_ref()
+        } else {
+            self.far.get(id)
+        }
+    }
+    #[inline(always)]
+    fn get_mut(&mut self, id: &i64) -> Option<&mut PState> {
+        if (0..DENSE_PS).contains(id) {
+            self.dense.get_mut(*id as usize)?.as_mut()
+        } else {
+            self.far.get_mut(id)
+        }
+    }
 }
 
 impl<S> States<S> for FxHashMap<i64, S> {
@@ -1363,6 +1416,53 @@ impl States<GState> for GTable<GState> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The P table against a plain map: ids in its vector, negative ones
+    /// and ones past it.
+    #[test]
+    fn the_p_table_is_a_map() {
+        let mut t = PTable::default();
+        let mut want: FxHashMap<i64, u64> = FxHashMap::default();
+        let ids = [
+            0,
+            1,
+            7,
+            3,
+            DENSE_PS - 1,
+            DENSE_PS,
+            DENSE_PS + 5,
+            -1,
+            -2,
+            i64::MIN,
+            i64::MAX,
+            2,
+        ];
+        for (step, &id) in ids.iter().cycle().take(5 * ids.len()).enumerate() {
+            let status = step as u64 % 5;
+            // Passes over the ids in turn: insert (or replace), then modify.
+            if (step / ids.len()) % 2 == 0 {
+                let s = PState {
+                    status,
+                    seq: Seq { gen: 1, n: 0 },
+                    ranges: Ranges::default(),
+                };
+                t.insert(id, s);
+                want.insert(id, status);
+            } else if let Some(s) = States::get_mut(&mut t, &id) {
+                s.status = status;
+                *want.get_mut(&id).expect("in the model too") = status;
+            }
+            for id in ids {
+                assert_eq!(
+                    States::get(&t, &id).map(|s| s.status),
+                    want.get(&id).copied(),
+                    "{id}"
+                );
+            }
+        }
+        assert_eq!(want.len(), ids.len());
+        assert!(!t.far.is_empty() && t.dense.len() == DENSE_PS as usize);
+    }
 
     /// The goroutine table against a plain map, on ids from every range it
     /// treats apart: dense small ids (leaves), ids spread a leaf apart
