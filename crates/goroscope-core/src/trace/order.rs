@@ -1440,7 +1440,7 @@ mod tests {
         for (step, &id) in ids.iter().cycle().take(5 * ids.len()).enumerate() {
             let status = step as u64 % 5;
             // Passes over the ids in turn: insert (or replace), then modify.
-            if (step / ids.len()) % 2 == 0 {
+            if (step / ids.len()).is_multiple_of(2) {
                 let s = PState {
                     status,
                     seq: Seq { gen: 1, n: 0 },
