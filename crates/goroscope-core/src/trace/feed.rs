@@ -262,7 +262,6 @@ pub(super) fn cursor(m: i64, t: usize) -> Cursor {
         buf: Vec::new(),
         pos: 0,
         err: None,
-        bad: usize::MAX,
     }
 }
 
@@ -468,9 +467,8 @@ pub(super) struct BatchPos {
 /// Decodes batch `b` of thread `m` (index `t`) of generation `g` from
 /// `at` onto `out`, until the batch ends or `out` holds `limit` events.
 /// Times as Go: the batch's base, then each delta converted and added.
-/// The first event whose ids are not in `g` is marked, in `bad` (its
-/// index in `out`, if `bad` marks none yet) and in the event; an
-/// undecodable event ends the run with its error.
+/// An event whose ids are not in `g` is marked `bad`; an undecodable
+/// event ends the run with its error.
 fn decode_run(
     b: &Batch,
     g: &Generation,
@@ -478,7 +476,6 @@ fn decode_run(
     at: &mut BatchPos,
     out: &mut Vec<Raw>,
     limit: usize,
-    bad: &mut usize,
 ) -> Option<TraceError> {
     let data = &b.data[..];
     let base = g.clock.ns(b.time);
@@ -498,12 +495,9 @@ fn decode_run(
             failed = true;
             break;
         }
-        let k = out.len() - 1;
-        let e = &mut out[k];
-        last = e.time;
-        if *bad == usize::MAX && spec::has_ids(e.typ) && !ids_ok(g, e) {
-            *bad = k;
-            e.bad = true;
+        if let Some(e) = out.last_mut() {
+            last = e.time;
+            e.bad = spec::has_ids(e.typ) && !ids_ok(g, e);
         }
     }
     at.off = data.len() - rest.as_slice().len();
@@ -627,7 +621,6 @@ fn helper_gone() -> TraceError {
 /// [`refill_local`], after the error that ended the cursor's last chunk.
 fn refill_checked(batches: &[Batch], g: &Generation, c: &mut Cursor) -> Result<bool, TraceError> {
     c.pos = 0;
-    c.bad = usize::MAX;
     if let Some(e) = c.err.take() {
         c.buf.clear();
         return Err(e);
@@ -647,7 +640,7 @@ fn refill_local(batches: &[Batch], g: &Generation, c: &mut Cursor) -> Result<boo
         return Ok(false);
     };
     c.from = (c.batch, c.at);
-    match decode_run(b, g, (c.m, c.t), &mut c.at, &mut c.buf, CHUNK, &mut c.bad) {
+    match decode_run(b, g, (c.m, c.t), &mut c.at, &mut c.buf, CHUNK) {
         Some(e) if c.buf.is_empty() => Err(e),
         e => {
             c.err = e;

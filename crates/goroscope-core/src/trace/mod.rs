@@ -172,9 +172,11 @@ pub(crate) struct Raw {
     pub(crate) time: i64,
     pub(crate) args: [u64; 4],
     pub(crate) typ: u8,
-    /// In the helper's merged stream (in what would be padding): what
-    /// the item is ([`item`]), whether its ids are bad, and its thread's
-    /// index in the generation.
+    /// In what would be padding: what the item of the helper's merged
+    /// stream is ([`item`]); whether a stack or string id of the event is
+    /// not in its generation (marked when decoded: the reader fails
+    /// where it places the first such event); its thread's index in the
+    /// generation.
     pub(crate) item: u8,
     pub(crate) bad: bool,
     pub(crate) t: u32,
@@ -320,9 +322,6 @@ struct Cursor {
     pos: usize,
     /// Why decoding stopped after `buf`'s events, if it failed.
     err: Option<TraceError>,
-    /// The index in `buf` of the first event whose ids are not in its
-    /// generation (`usize::MAX`: none).
-    bad: usize,
 }
 
 impl Cursor {
@@ -686,7 +685,7 @@ impl<R: Read> Reader<R> {
                     break false;
                 }
                 ran += 1;
-                if c.pos == c.bad {
+                if c.buf[c.pos].bad {
                     self.invalid = first_invalid(gen, self.feed.offset(), &self.order.out, before);
                 }
                 c.pos += 1;
