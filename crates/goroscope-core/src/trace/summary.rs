@@ -533,14 +533,13 @@ impl Summary {
             self.waiting_by_reason[reason_i as usize] += 1;
         }
         let keep = self.keep_goroutines;
-        if self.goroutines.get(&g).is_none() {
+        let new = GoAcc {
+            entered: t,
+            live: true,
+            ..GoAcc::ABSENT
+        };
+        if self.goroutines.insert_new(g, new) {
             self.seen_goroutines += 1;
-            let new = GoAcc {
-                entered: t,
-                live: true,
-                ..GoAcc::ABSENT
-            };
-            self.goroutines.insert(g, new);
         }
         let Some(acc) = self.goroutines.get_mut(&g) else {
             return;
