@@ -537,8 +537,6 @@ impl Ordering {
         gen: u64,
         strings: &dyn Fn(u64) -> Option<String>,
     ) -> Result<bool, String> {
-        let mut cur = c;
-        let cur = &mut cur;
         let initial = gen == self.initial_gen;
         match e.typ {
             ev::PROCS_CHANGE | ev::GO_LABEL | ev::USER_LOG => {
@@ -546,7 +544,7 @@ impl Ordering {
                 self.push(e, c);
                 Ok(self.moved(c))
             }
-            ev::PROC_STATUS => self.proc_status(e, cur, gen),
+            ev::PROC_STATUS => self.proc_status(e, c, gen),
             ev::PROC_START => {
                 let pid = e.args[0] as i64;
                 let seq = Seq { gen, n: e.args[1] };
@@ -572,7 +570,7 @@ impl Ordering {
                 Ok(self.moved(Ctx { p: NO_P, ..c }))
             }
             ev::PROC_STEAL => self.proc_steal(e, c, gen),
-            ev::GO_STATUS | ev::GO_STATUS_STACK => self.go_status(e, cur, gen),
+            ev::GO_STATUS | ev::GO_STATUS_STACK => self.go_status(e, c, gen),
             ev::GO_CREATE_SYSCALL => {
                 check_ctx(c, Need::Must, Need::May, Need::No)?;
                 let new = e.args[0] as i64;
@@ -862,7 +860,7 @@ impl Ordering {
         }
     }
 
-    fn proc_status(&mut self, e: &Raw, cur: &mut Ctx, gen: u64) -> Result<bool, String> {
+    fn proc_status(&mut self, e: &Raw, mut cur: Ctx, gen: u64) -> Result<bool, String> {
         let mut e = *e;
         let pid = e.args[0] as i64;
         let status = e.args[1];
@@ -901,7 +899,7 @@ impl Ordering {
             }
         }
         e.args[2] = old;
-        let mut new = *cur;
+        let mut new = cur;
         if status == pstatus::RUNNING || status == pstatus::SYSCALL {
             new.p = pid;
         }
@@ -924,7 +922,7 @@ impl Ordering {
             cur.p = pid;
             cur.g = ms.g;
         }
-        self.push(&e, *cur);
+        self.push(&e, cur);
         Ok(self.moved(new))
     }
 
@@ -970,7 +968,7 @@ impl Ordering {
         Ok(self.moved(c))
     }
 
-    fn go_status(&mut self, e: &Raw, cur: &mut Ctx, gen: u64) -> Result<bool, String> {
+    fn go_status(&mut self, e: &Raw, mut cur: Ctx, gen: u64) -> Result<bool, String> {
         let mut e = *e;
         let gid = e.args[0] as i64;
         let mid = e.args[1] as i64;
@@ -1001,7 +999,7 @@ impl Ordering {
         }
         // Go packs the old state in the status argument.
         e.args[2] = (old as u64) << 32 | status;
-        let mut new = *cur;
+        let mut new = cur;
         match status {
             gstatus::RUNNING => new.g = gid,
             gstatus::SYSCALL => {
@@ -1038,7 +1036,7 @@ impl Ordering {
             }
             _ => {}
         }
-        self.push(&e, *cur);
+        self.push(&e, cur);
         Ok(self.moved(new))
     }
 }
