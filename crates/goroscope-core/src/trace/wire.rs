@@ -249,9 +249,10 @@ impl Generation {
     }
 
     /// Ticks to nanoseconds as Go's reader converts them: a float64
-    /// multiply truncated toward zero.
+    /// multiply truncated toward zero (through [`Clock`], which gives the
+    /// same; set when the generation is complete).
     pub fn ns(&self, ticks: u64) -> i64 {
-        ns(self.freq, ticks)
+        self.clock.ns(ticks)
     }
 
     /// Whether the stack table has this id.
@@ -449,9 +450,8 @@ impl Generation {
         self.stack_ids = dense(&mut self.stacks.keys().copied(), self.stacks.len());
         self.string_ids = dense(&mut self.strings.keys().copied(), self.strings.len());
         self.clock = Clock::new(self.freq);
-        let freq = self.freq;
         for s in &mut self.cpu_samples {
-            s.time = ns(freq, s.time as u64);
+            s.time = self.clock.ns(s.time as u64);
         }
         self.cpu_samples.sort_by_key(|s| s.time);
         Ok(())
