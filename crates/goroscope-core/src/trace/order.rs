@@ -1223,6 +1223,18 @@ impl Slot for GState {
     }
 }
 
+/// Where id `u` is in its leaf.
+#[inline(always)]
+fn in_leaf(u: u64) -> usize {
+    (u & ((1 << LEAF_BITS) - 1)) as usize
+}
+
+/// Where id `u`'s leaf is in its middle node.
+#[inline(always)]
+fn in_mid(u: u64) -> usize {
+    ((u >> LEAF_BITS) & ((1 << MID_BITS) - 1)) as usize
+}
+
 impl<S: Slot> GTable<S> {
     /// The leaf slot of `id`, if its leaf exists.
     #[inline(always)]
@@ -1233,8 +1245,8 @@ impl<S: Slot> GTable<S> {
             return None;
         }
         let mid = self.top.get((u >> TOP_SHIFT) as usize)?.as_ref()?;
-        let leaf = mid.slots[((u >> LEAF_BITS) & ((1 << MID_BITS) - 1)) as usize].as_ref()?;
-        Some(&leaf.slots[(u & ((1 << LEAF_BITS) - 1)) as usize])
+        let leaf = mid.slots[in_mid(u)].as_ref()?;
+        Some(&leaf.slots[in_leaf(u)])
     }
 
     #[inline(always)]
@@ -1244,7 +1256,7 @@ impl<S: Slot> GTable<S> {
             return None;
         }
         let mid = self.top.get_mut((u >> TOP_SHIFT) as usize)?.as_mut()?;
-        mid.slots[((u >> LEAF_BITS) & ((1 << MID_BITS) - 1)) as usize].as_deref_mut()
+        mid.slots[in_mid(u)].as_deref_mut()
     }
 
     #[inline(always)]
@@ -1258,14 +1270,14 @@ impl<S: Slot> GTable<S> {
 
     #[inline(always)]
     pub(super) fn get_mut(&mut self, id: &i64) -> Option<&mut S> {
-        let k = (*id as u64 & ((1 << LEAF_BITS) - 1)) as usize;
+        let k = in_leaf(*id as u64);
         if self.far.is_empty() {
             // The usual case: one walk down the table.
             let s = &mut self.leaf_mut(*id)?.slots[k];
             return (s.present()).then_some(s);
         }
-        let in_leaf = matches!(self.slot(*id), Some(s) if s.present());
-        if in_leaf {
+        let present = matches!(self.slot(*id), Some(s) if s.present());
+        if present {
             return Some(&mut self.leaf_mut(*id)?.slots[k]);
         }
         if self.far.is_empty() {
@@ -1285,7 +1297,7 @@ impl<S: Slot> GTable<S> {
     pub(super) fn insert_new(&mut self, id: i64, s: S) -> bool {
         if self.far.is_empty() {
             if let Some(leaf) = self.leaf_mut(id) {
-                let slot = &mut leaf.slots[(id as u64 & ((1 << LEAF_BITS) - 1)) as usize];
+                let slot = &mut leaf.slots[in_leaf(id as u64)];
                 if slot.present() {
                     return false;
                 }
@@ -1313,7 +1325,7 @@ impl<S: Slot> GTable<S> {
         if self.top.len() <= t {
             self.top.resize_with(t + 1, || None);
         }
-        let m = ((u >> LEAF_BITS) & ((1 << MID_BITS) - 1)) as usize;
+        let m = in_mid(u);
         let has_mid = self.top[t].is_some();
         let has_leaf = self.top[t]
             .as_ref()
@@ -1341,7 +1353,7 @@ impl<S: Slot> GTable<S> {
             })
         });
         leaf.live += 1;
-        leaf.slots[(u & ((1 << LEAF_BITS) - 1)) as usize] = s;
+        leaf.slots[in_leaf(u)] = s;
     }
 
     #[inline(always)]
@@ -1351,7 +1363,7 @@ impl<S: Slot> GTable<S> {
         // far ids.
         if self.far.is_empty() {
             if let Some(leaf) = self.leaf_mut(*id) {
-                let slot = &mut leaf.slots[(u & ((1 << LEAF_BITS) - 1)) as usize];
+                let slot = &mut leaf.slots[in_leaf(u)];
                 if slot.present() && leaf.live > 1 {
                     *slot = S::ABSENT;
                     leaf.live -= 1;
@@ -1364,22 +1376,22 @@ impl<S: Slot> GTable<S> {
 
     fn remove_slow(&mut self, id: &i64) {
         let u = *id as u64;
-        let in_leaf = matches!(self.slot(*id), Some(s) if s.present());
-        if !in_leaf {
+        let present = matches!(self.slot(*id), Some(s) if s.present());
+        if !present {
             if !self.far.is_empty() {
                 self.far.remove(id);
             }
             return;
         }
         let t = (u >> TOP_SHIFT) as usize;
-        let m = ((u >> LEAF_BITS) & ((1 << MID_BITS) - 1)) as usize;
+        let m = in_mid(u);
         let Some(mid) = self.top[t].as_mut() else {
             return;
         };
         let Some(leaf) = mid.slots[m].as_mut() else {
             return;
         };
-        leaf.slots[(u & ((1 << LEAF_BITS) - 1)) as usize] = S::ABSENT;
+        leaf.slots[in_leaf(u)] = S::ABSENT;
         leaf.live -= 1;
         if leaf.live == 0 {
             // Ids only count up: a leaf whose goroutines are all gone is
