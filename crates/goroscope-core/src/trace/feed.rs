@@ -10,7 +10,7 @@ use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::Arc;
 use std::sync::Mutex;
 
-use super::spec::{self, ev};
+use super::spec;
 use super::wire::{self, Batch, Generation, Source};
 use super::{decode, decode_error, ids_ok, Cursor, Head, Raw, TraceError, CHUNK};
 
@@ -327,12 +327,8 @@ fn merge(
         match pick(&frontier, samples.get(cpu).map(|s| s.time)) {
             Pick::End => break,
             Pick::Sample => {
-                let s = &samples[cpu];
+                items.push(super::sample_item(&samples[cpu]));
                 cpu += 1;
-                let mut e = Raw::made(ev::CPU_SAMPLE, s.time, &[s.stack, s.g as u64, s.p as u64]);
-                e.args[3] = s.m as u64;
-                e.item = super::item::SAMPLE;
-                items.push(e);
             }
             Pick::Event(k) => {
                 // A run of the root thread's events, as the reader's.

@@ -186,7 +186,7 @@ pub(crate) struct Raw {
 pub(crate) mod item {
     /// An event of thread `t`.
     pub const EVENT: u8 = 0;
-    /// A CPU sample: `args` are its stack, goroutine, P and thread.
+    /// A CPU sample ([`super::sample_item`]).
     pub const SAMPLE: u8 = 1;
 }
 
@@ -759,14 +759,7 @@ impl<R: Read> Reader<R> {
             }
             let e = &p.items[p.idx];
             if e.item == item::SAMPLE {
-                let s = wire::CpuSample {
-                    time: e.time,
-                    stack: e.args[0],
-                    g: e.args[1] as i64,
-                    p: e.args[2] as i64,
-                    m: e.args[3] as i64,
-                };
-                self.order.place(sample_event(&s));
+                self.order.place(sample_event(&sample_of(e)));
                 p.idx += 1;
             } else {
                 let (m, slot) = self.threads[e.t as usize];
@@ -1038,6 +1031,26 @@ fn sample_event(s: &wire::CpuSample) -> Event {
         m: s.m,
     };
     e
+}
+
+/// A CPU sample as an item of the helper's merged stream: its stack,
+/// goroutine, P and thread as the arguments ([`sample_of`] reads it).
+fn sample_item(s: &wire::CpuSample) -> Raw {
+    let mut e = Raw::made(ev::CPU_SAMPLE, s.time, &[]);
+    e.args = [s.stack, s.g as u64, s.p as u64, s.m as u64];
+    e.item = item::SAMPLE;
+    e
+}
+
+/// The CPU sample a [`sample_item`] carries.
+fn sample_of(e: &Raw) -> wire::CpuSample {
+    wire::CpuSample {
+        time: e.time,
+        stack: e.args[0],
+        g: e.args[1] as i64,
+        p: e.args[2] as i64,
+        m: e.args[3] as i64,
+    }
 }
 
 /// How late the root thread's events may go on in one run: while no
