@@ -290,9 +290,10 @@ fn older_trace_formats_match_gos_reader() {
 }
 
 /// `--threads 1` (read, decode and order on one thread) and the default
-/// two-stage reader (a helper thread reads, decodes and merges ahead) give the
-/// same output and the same error, byte for byte: on a whole trace, cut
-/// at many places, and with bytes damaged at many places.
+/// three stages (a helper thread reads, decodes and merges ahead, the
+/// reader orders, the main thread counts) give the same output and the
+/// same error, byte for byte: on a whole trace, cut at many places, and
+/// with bytes damaged at many places.
 #[test]
 fn one_thread_and_two_read_the_same() {
     let Some((gen, _)) = tools() else { return };
